@@ -8,6 +8,8 @@ all: build
 
 build:
 	$(GO) build ./...
+	$(GO) build -o bin/mha ./cmd/mha
+	$(GO) build -o bin/mha-node ./cmd/mha-node
 
 # Installs the Debian packages the lab needs (mariadb-server, openssh, keepalived, iproute2) when missing.
 lab-deps:
@@ -28,8 +30,9 @@ unit:
 test: lab-deps vet fmt-check
 	GOMHA_LAB=1 $(GO) test -p 1 -timeout 45m ./...
 
-sandbox: lab-deps
-	$(GO) run ./integration/cmd/sandbox
+# Brings up three namespaced MariaDB+sshd hosts, runs gomha against them, and tears everything down.
+sandbox: lab-deps build
+	$(GO) run ./integration/cmd/sandbox --mha bin/mha $(SANDBOX_FLAGS)
 
 clean:
 	$(GO) clean -testcache
