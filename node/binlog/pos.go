@@ -1,5 +1,3 @@
-// Package binlog reads MySQL and MariaDB binary logs and relay logs, and
-// models binlog coordinates.
 package binlog
 
 import (
