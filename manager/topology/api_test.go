@@ -1,9 +1,11 @@
 package topology
 
 import (
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -277,5 +279,67 @@ func TestOptionsDefaults(t *testing.T) {
 	b.opts = Options{PingInterval: time.Second, MaxSlaveNetTimeout: 2 * time.Minute, MaxHeartbeatPeriod: 7 * time.Second}
 	if b.pingInterval() != time.Second || b.maxSlaveNetTimeout() != 2*time.Minute || b.maxHeartbeat() != 7*time.Second {
 		t.Errorf("overrides: ping %s net %s heartbeat %s", b.pingInterval(), b.maxSlaveNetTimeout(), b.maxHeartbeat())
+	}
+}
+
+// TestBuildInvariants feeds Build many generated clusters (fixed seed) and
+// checks properties that must hold for any input: no panic, a clean report
+// means a master with at least one working replica and no stray server, and
+// the tree lists every server once.
+func TestBuildInvariants(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	sources := []string{"", "198.18.0.11", "198.18.0.12", "198.18.0.13", "198.18.0.99"}
+	for i := 0; i < 3000; i++ {
+		var obs []Observation
+		for j := 0; j < 3; j++ {
+			var st *mysqlx.State
+			if rng.IntN(5) > 0 {
+				st = state(uint32(rng.IntN(4)+1), "")
+				st.ReadOnly = rng.IntN(2) == 0
+				st.LogBin = rng.IntN(4) > 0
+				if src := sources[rng.IntN(len(sources))]; src != "" {
+					st.Replica = state(0, "mysql-bin.00000"+strconv.Itoa(rng.IntN(3)+1)+":"+strconv.Itoa(rng.IntN(1000))).Replica
+					st.Replica.SourceHost = src
+					st.Replica.SQLRunning = rng.IntN(5) > 0
+					if !st.Replica.SQLRunning && rng.IntN(2) == 0 {
+						st.Replica.LastSQLErrno = 1062
+					}
+				}
+			}
+			o := srv("db"+strconv.Itoa(j+1), byte(11+j), st)
+			if st == nil {
+				o.Err = errors.New("down")
+			}
+			o.Server.MultiTierSlave = rng.IntN(2) == 0
+			o.Server.IgnoreFail = rng.IntN(2) == 0
+			o.Server.CandidateMaster = rng.IntN(3) == 0
+			o.Server.NoMaster = rng.IntN(5) == 0
+			obs = append(obs, o)
+		}
+		topo, rep := Build(obs, Options{IgnoreFailOnStart: rng.IntN(2) == 0})
+		tree := topo.Tree(TreeOptions{Details: true})
+		for _, n := range topo.Nodes {
+			if strings.Count(tree, n.Host()+" ")+strings.Count(tree, n.Host()+"\n") < 1 {
+				t.Fatalf("case %d: %s missing from tree:\n%s", i, n.Host(), tree)
+			}
+		}
+		if lines := strings.Count(tree, "\n"); lines != len(topo.Nodes) {
+			t.Fatalf("case %d: tree has %d lines for %d servers:\n%s", i, lines, len(topo.Nodes), tree)
+		}
+		if rep.OK() {
+			if topo.Master == nil || topo.Master.Role != RoleMaster || len(topo.Replicas()) == 0 {
+				t.Fatalf("case %d: clean report without master or replicas:\n%s%s", i, tree, rep)
+			}
+			for _, n := range topo.Nodes {
+				if n.Role == RoleStray || n.Role == RoleFailedReplica {
+					t.Fatalf("case %d: clean report with %s %s:\n%s%s", i, n.Role, n.Host(), tree, rep)
+				}
+			}
+			sel, err := SelectNewMaster(topo, SelectOptions{})
+			if err == nil && sel.NewMaster.Role != RoleReplica {
+				t.Fatalf("case %d: new master %s is a %s", i, sel.NewMaster.Host(), sel.NewMaster.Role)
+			}
+		}
+		_ = CheckReplHealth(topo, 0)
 	}
 }

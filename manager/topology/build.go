@@ -193,12 +193,12 @@ func (b *builder) findMaster() {
 			b.nonReplicas = append(b.nonReplicas, n)
 			continue
 		}
-		if n.Source != nil && !contains(sources, n.Source) {
+		if n.Source != nil && !slices.Contains(sources, n.Source) {
 			sources = append(sources, n.Source)
 		}
 	}
 	// Keep configuration order among the sources.
-	sources = b.t.filter(func(n *Node) bool { return contains(sources, n) })
+	sources = b.t.filter(func(n *Node) bool { return slices.Contains(sources, n) })
 
 	if len(b.nonReplicas) >= 2 {
 		b.rep.add(CodeTooManyNonReplicas, "",
@@ -235,15 +235,6 @@ func (b *builder) findMaster() {
 				len(writable), describeSources(writable))
 		}
 	}
-}
-
-func contains(nodes []*Node, n *Node) bool {
-	for _, x := range nodes {
-		if x == n {
-			return true
-		}
-	}
-	return false
 }
 
 // assignRoles: MHA 5.1 step 6, second half. Every alive server other than
@@ -485,8 +476,11 @@ func checkSlaveNetTimeout(b *builder, n *Node) (string, bool) {
 
 // checkHeartbeat warns when the replication heartbeat cannot keep an idle
 // connection alive (off, or not below slave_net_timeout: the IO thread then
-// times out and reconnects over and over on a quiet master) or is slower
-// than HeartbeatIntervals ping intervals.
+// times out and reconnects over and over on a quiet master; MariaDB refuses
+// such a period with error 1704, but a later SET GLOBAL slave_net_timeout
+// can still undercut it) or is slower than HeartbeatIntervals ping
+// intervals. mysqlx reports 0 both for "off" and "not readable", so the
+// message says so.
 func checkHeartbeat(b *builder, n *Node) (string, bool) {
 	hb := time.Duration(n.State.HeartbeatPeriod * float64(time.Second))
 	net := time.Duration(n.State.SlaveNetTimeout) * time.Second
@@ -498,7 +492,7 @@ func checkHeartbeat(b *builder, n *Node) (string, bool) {
 	fix := fmt.Sprintf("Fix: STOP SLAVE; CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=%g; START SLAVE", want.Seconds())
 	switch {
 	case hb <= 0:
-		return "the replication heartbeat is off: on a quiet master the replica cannot tell an idle source from a vanished one, and its IO thread reconnects every slave_net_timeout. " + fix, true
+		return "the replication heartbeat period is 0 (off, or not readable on this server): with the heartbeat off, on a quiet master the replica cannot tell an idle source from a vanished one and its IO thread reconnects every slave_net_timeout. " + fix, true
 	case net > 0 && hb >= net:
 		return fmt.Sprintf("the heartbeat period (%s) is not below slave_net_timeout (%s): on a quiet master the IO thread times out between heartbeats and reconnects over and over. %s", hb, net, fix), true
 	case hb > limit:

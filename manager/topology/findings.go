@@ -39,41 +39,76 @@ type Code string
 // Finding codes, in the order the checks run. See Codes for each one's
 // severity and meaning.
 const (
-	CodeConnectRefused         Code = "ConnectRefused"
-	CodeNoAliveServer          Code = "NoAliveServer"
-	CodeSourceNotConfigured    Code = "SourceNotConfigured"
-	CodeTooManyNonReplicas     Code = "TooManyNonReplicas"
-	CodeNoWritableMaster       Code = "NoWritableMaster"
+	// CodeConnectRefused (error): the server answered the connection with an error that proves it is running (access denied, too many connections, host blocked...).
+	CodeConnectRefused Code = "ConnectRefused"
+	// CodeNoAliveServer (error): no configured server could be reached.
+	CodeNoAliveServer Code = "NoAliveServer"
+	// CodeSourceNotConfigured (error): a replica replicates from a host:port that is not a configured server.
+	CodeSourceNotConfigured Code = "SourceNotConfigured"
+	// CodeTooManyNonReplicas (error): two or more alive servers are not replicas; at most one may be.
+	CodeTooManyNonReplicas Code = "TooManyNonReplicas"
+	// CodeNoWritableMaster (error): replicas use several sources and all of them are alive and read_only.
+	CodeNoWritableMaster Code = "NoWritableMaster"
+	// CodeTooManyWritableMasters (error): replicas use several sources and two or more are writable or dead.
 	CodeTooManyWritableMasters Code = "TooManyWritableMasters"
-	CodeMultiMaster            Code = "MultiMaster"
-	CodeReplicaSQLError        Code = "ReplicaSQLError"
-	CodeNotReplicating         Code = "NotReplicating"
-	CodeWrongSource            Code = "WrongSource"
-	CodeUnmanagedReplica       Code = "UnmanagedReplica"
-	CodeNoAliveReplica         Code = "NoAliveReplica"
-	CodeMasterDead             Code = "MasterDead"
-	CodeFlavorMix              Code = "FlavorMix"
-	CodeNotLowestVersion       Code = "NotLowestVersion"
-	CodeGTIDPartial            Code = "GTIDPartial"
-	CodeReplicaWritable        Code = "ReplicaWritable"
-	CodeRelayLogPurge          Code = "RelayLogPurge"
-	CodeLogBinOff              Code = "LogBinOff"
-	CodeSlaveNetTimeoutHigh    Code = "SlaveNetTimeoutHigh"
-	CodeHeartbeatSlow          Code = "HeartbeatSlow"
-	CodeNoMasterCandidate      Code = "NoMasterCandidate"
+	// CodeMultiMaster (info): replicas use several sources; the single writable one was taken as the master.
+	CodeMultiMaster Code = "MultiMaster"
+	// CodeReplicaSQLError (error): a replica's SQL thread stopped with an error (ignore_fail does not excuse it).
+	CodeReplicaSQLError Code = "ReplicaSQLError"
+	// CodeNotReplicating (error): an alive server other than the master is not a replica.
+	CodeNotReplicating Code = "NotReplicating"
+	// CodeWrongSource (error): a replica replicates from a server other than the master and multi_tier_slave is off.
+	CodeWrongSource Code = "WrongSource"
+	// CodeUnmanagedReplica (info): a replica of another replica is left unmanaged (multi_tier_slave=1).
+	CodeUnmanagedReplica Code = "UnmanagedReplica"
+	// CodeNoAliveReplica (error): no alive, working replica of the master.
+	CodeNoAliveReplica Code = "NoAliveReplica"
+	// CodeMasterDead (warning): the master the replicas point at is not reachable.
+	CodeMasterDead Code = "MasterDead"
+	// CodeFlavorMix (warning): MySQL and MariaDB servers are mixed.
+	CodeFlavorMix Code = "FlavorMix"
+	// CodeNotLowestVersion (info): a replica runs a newer major.minor version than the oldest replica and will not be promoted.
+	CodeNotLowestVersion Code = "NotLowestVersion"
+	// CodeGTIDPartial (info): some servers use GTID replication but not all, so failover uses file/position recovery.
+	CodeGTIDPartial Code = "GTIDPartial"
+	// CodeReplicaWritable (info): a replica is not read_only.
+	CodeReplicaWritable Code = "ReplicaWritable"
+	// CodeRelayLogPurge (warning): relay_log_purge is on, so relay logs needed for recovery may be gone.
+	CodeRelayLogPurge Code = "RelayLogPurge"
+	// CodeLogBinOff (warning): a replica has no binary log and cannot become master.
+	CodeLogBinOff Code = "LogBinOff"
+	// CodeSlaveNetTimeoutHigh (warning): slave_net_timeout is so long that a replica notices a vanished source late.
+	CodeSlaveNetTimeoutHigh Code = "SlaveNetTimeoutHigh"
+	// CodeHeartbeatSlow (warning): the replication heartbeat is off, longer than slave_net_timeout or slower than the detection window.
+	CodeHeartbeatSlow Code = "HeartbeatSlow"
+	// CodeNoMasterCandidate (error): no replica may become master (no_master, log-bin off, newer version).
+	CodeNoMasterCandidate Code = "NoMasterCandidate"
+	// CodeReplicateFilterDiffers (error): replicas have different replicate_* filters (check_repl_filter=1).
 	CodeReplicateFilterDiffers Code = "ReplicateFilterDiffers"
-	CodeBinlogFilterDiffers    Code = "BinlogFilterDiffers"
-	CodeBinlogReplicateFilter  Code = "BinlogReplicateFilterMismatch"
-	CodeServerIDCollision      Code = "ServerIDCollision"
-	CodeErrantGTID             Code = "ErrantGTID"
-	CodeErrantGTIDUnused       Code = "ErrantGTIDUnused"
-	CodeGTIDUnreadable         Code = "GTIDUnreadable"
-	CodeDeadServer             Code = "DeadServer"
-	CodeDeadServerIgnored      Code = "DeadServerIgnored"
-	CodeReplicaIOStopped       Code = "ReplicaIOStopped"
-	CodeReplicaSQLStopped      Code = "ReplicaSQLStopped"
-	CodeReplicaLagUnknown      Code = "ReplicaLagUnknown"
-	CodeReplicaLagging         Code = "ReplicaLagging"
+	// CodeBinlogFilterDiffers (error): servers with a binary log have different binlog_do_db/binlog_ignore_db (check_repl_filter=1).
+	CodeBinlogFilterDiffers Code = "BinlogFilterDiffers"
+	// CodeBinlogReplicateFilter (error): binlog_do_db/binlog_ignore_db differ from replicate_do_db/replicate_ignore_db (check_repl_filter=1).
+	CodeBinlogReplicateFilter Code = "BinlogReplicateFilterMismatch"
+	// CodeServerIDCollision (error): two servers share a server_id.
+	CodeServerIDCollision Code = "ServerIDCollision"
+	// CodeErrantGTID (error): a replica has GTIDs the master lacks and failover would use GTID.
+	CodeErrantGTID Code = "ErrantGTID"
+	// CodeErrantGTIDUnused (warning): a replica has GTIDs the master lacks; failover uses file/position so it is not blocked, but the data differ.
+	CodeErrantGTIDUnused Code = "ErrantGTIDUnused"
+	// CodeGTIDUnreadable (warning): a GTID position could not be parsed, so errant transactions were not checked.
+	CodeGTIDUnreadable Code = "GTIDUnreadable"
+	// CodeDeadServer (error): a server other than the master is unreachable.
+	CodeDeadServer Code = "DeadServer"
+	// CodeDeadServerIgnored (warning): an unreachable server is tolerated (ignore_fail=1 and --ignore_fail_on_start).
+	CodeDeadServerIgnored Code = "DeadServerIgnored"
+	// CodeReplicaIOStopped (error): a replica's IO thread is not running.
+	CodeReplicaIOStopped Code = "ReplicaIOStopped"
+	// CodeReplicaSQLStopped (error): a replica's SQL thread is not running.
+	CodeReplicaSQLStopped Code = "ReplicaSQLStopped"
+	// CodeReplicaLagUnknown (error): Seconds_Behind_Master is NULL.
+	CodeReplicaLagUnknown Code = "ReplicaLagUnknown"
+	// CodeReplicaLagging (error): Seconds_Behind_Master is above the limit.
+	CodeReplicaLagging Code = "ReplicaLagging"
 )
 
 // CodeInfo describes one finding code.

@@ -225,7 +225,7 @@ func SelectNewMaster(t *Topology, opts SelectOptions) (Selection, error) {
 	bad := map[*Node][]string{}
 	for _, n := range t.Nodes {
 		if n.Role != RoleReplica {
-			bad[n] = []string{notReplicaReason(t, n)}
+			bad[n] = []string{notReplicaReason(n)}
 			continue
 		}
 		bad[n] = append(bad[n], cannotBeMaster(n)...)
@@ -335,7 +335,7 @@ func SelectNewMaster(t *Topology, opts SelectOptions) (Selection, error) {
 
 // notReplicaReason says why a server that is not an alive, working replica
 // cannot be promoted.
-func notReplicaReason(t *Topology, n *Node) string {
+func notReplicaReason(n *Node) string {
 	switch n.Role {
 	case RoleMaster:
 		if !n.Alive() {

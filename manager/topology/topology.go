@@ -33,7 +33,7 @@ type Observation struct {
 	// Err is why State is nil (the connect or read error).
 	Err error
 	// Errno is the MySQL error number of Err when the server answered with
-	// an error packet, 0 otherwise. See ServerUpErrno.
+	// an error packet (mysqlx.ErrorNumber), 0 otherwise. See ServerUpErrno.
 	Errno int
 	// SourceIPs are the addresses the caller resolved the replica's
 	// SourceHost to (MHA resolves Master_Host with gethostbyname). Optional:
