@@ -1,6 +1,27 @@
 // Package config models MHA's configuration files (mha.cnf): the global file's
 // [server default], the application file's [server default], [serverN] and
 // [binlogN] blocks, with MHA 0.58's inheritance, defaults and ordering.
+//
+// Load reads and resolves a configuration and reports every problem at once
+// as an *Error; AddServerBlock, RemoveServerBlock and RemoveServer edit an
+// application file for mha conf-host and --remove_dead_master_conf as text,
+// keeping its comments and order (MHA 0.58 re-renders the file and loses
+// both).
+//
+// Where gomha differs from MHA 0.58 on purpose:
+//   - ssh_options is inherited and kept per server; MHA applies the value of
+//     the last block parsed to every server (a warning says when that would
+//     differ).
+//   - Quotes are stripped before values are checked, so ping_interval="3"
+//     and hostname="db1" work; MHA checks and resolves the quoted text and
+//     fails.
+//   - Booleans must be empty, 0 or 1; MHA takes any other value as true.
+//   - Ports, log_level and an empty value for a parameter with a non-empty
+//     built-in default (user, ssh_user, log_level, remote_workdir,
+//     manager_workdir, master_binlog_dir, port, ssh_port) mean that
+//     default in server blocks too; MHA only applies it when inheriting.
+//   - A UTF-8 byte order mark is ignored, and blank or CR-terminated lines of
+//     init_conf_load_script output are tolerated.
 package config
 
 import "time"
@@ -23,6 +44,13 @@ type Config struct {
 	Servers []Server
 	// Binlogs are the [binlog*] blocks in name order.
 	Binlogs []Server
+	// Warnings are things MHA accepts but an operator should hear about: a
+	// missing global file, ignored sections of the global file, duplicate
+	// keys, parameters that have no effect where they are written, servers
+	// whose ssh_options MHA would override, a failing
+	// init_conf_load_script. Load returns them with a nil error; Err is nil
+	// in each.
+	Warnings []Problem
 }
 
 // Server is one resolved [server*] or [binlog*] block.
