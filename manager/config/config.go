@@ -2,26 +2,35 @@
 // [server default], the application file's [server default], [serverN] and
 // [binlogN] blocks, with MHA 0.58's inheritance, defaults and ordering.
 //
-// Load reads and resolves a configuration and reports every problem at once
-// as an *Error; AddServerBlock, RemoveServerBlock and RemoveServer edit an
-// application file for mha conf-host and --remove_dead_master_conf as text,
-// keeping its comments and order (MHA 0.58 re-renders the file and loses
-// both).
+// Load reads, resolves and validates a configuration and reports every
+// problem at once as an *Error, each with file and line. AddServerBlock,
+// RemoveServerBlock and RemoveServer edit an application file for
+// mha conf-host and --remove_dead_master_conf as text, keeping comments and
+// order (MHA 0.58 re-renders the file and loses both).
+//
+// The file format is Config::Tiny 2.28's, the version MHA runs with on
+// Debian 12: comments are whole lines starting with "#" or ";". There are no
+// inline comments, with one exception: a semicolon with a blank on each side
+// starts one ("pw ; note" gives "pw"), while "pw # note" and "pw;note" are
+// values as written.
 //
 // Where gomha differs from MHA 0.58 on purpose:
-//   - ssh_options is inherited and kept per server; MHA applies the value of
-//     the last block parsed to every server (a warning says when that would
-//     differ).
-//   - Quotes are stripped before values are checked, so ping_interval="3"
-//     and hostname="db1" work; MHA checks and resolves the quoted text and
-//     fails.
-//   - Booleans must be empty, 0 or 1; MHA takes any other value as true.
-//   - Ports, log_level and an empty value for a parameter with a non-empty
-//     built-in default (user, ssh_user, log_level, remote_workdir,
-//     manager_workdir, master_binlog_dir, port, ssh_port) mean that
-//     default in server blocks too; MHA only applies it when inheriting.
-//   - A UTF-8 byte order mark is ignored, and blank or CR-terminated lines of
-//     init_conf_load_script output are tolerated.
+//   - ssh_options is inherited and used per server. MHA keeps one
+//     process-wide value that the last block parsed overwrites, so every
+//     server gets the last block's value; Load warns when that would differ.
+//     Likewise the SSH connect timeout is each server's
+//     ssh_connection_timeout, not the first default level's.
+//   - Quotes are stripped before values are checked and hostnames resolved,
+//     so ping_interval="3" and hostname="db1" work (MHA rejects them).
+//   - Booleans must be empty, 0 or 1; MHA takes any other text, even "no",
+//     as 1, so gomha rejects it rather than guess.
+//   - Ports, log_level, user, ssh_user, remote_workdir, manager_workdir and
+//     master_binlog_dir left empty in a server block mean the built-in
+//     default; MHA does that only for an empty value inherited from
+//     [server default]. log_level aliases are canonicalised ("warn" ->
+//     "warning").
+//   - A UTF-8 byte order mark is skipped, and blank or CRLF-terminated
+//     lines of init_conf_load_script output are tolerated.
 package config
 
 import "time"

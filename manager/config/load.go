@@ -15,8 +15,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // DefaultGlobalFile is MHA's default --global_conf.
@@ -137,7 +135,7 @@ func (l *loader) load(ctx context.Context) (*Config, error) {
 		for _, s := range doc.sections {
 			switch {
 			case s.name == defaultSection:
-				globalOwn = l.ownLevel(doc.file, s, true, "")
+				globalOwn = l.ownLevel(doc.file, s, true)
 			case s.name == "":
 				l.warn(Problem{File: doc.file, Line: s.entries[s.keys[0]].line, Key: s.keys[0],
 					Msg: "keys before the first section of the global file are ignored"})
@@ -164,7 +162,7 @@ func (l *loader) load(ctx context.Context) (*Config, error) {
 	for _, s := range doc.sections {
 		switch {
 		case s.name == defaultSection:
-			appOwn = l.ownLevel(doc.file, s, true, "")
+			appOwn = l.ownLevel(doc.file, s, true)
 		case s.name == "":
 			for _, k := range s.keys {
 				l.probs.add(Problem{File: doc.file, Line: s.entries[k].line, Key: k,
@@ -204,7 +202,7 @@ func (l *loader) load(ctx context.Context) (*Config, error) {
 		}
 	}
 	for _, s := range blocks {
-		own := l.ownLevel(doc.file, s, false, "")
+		own := l.ownLevel(doc.file, s, false)
 		if v, ok := own["ssh_options"]; ok {
 			sshOrder = append(sshOrder, v)
 		}
@@ -254,11 +252,11 @@ func (l *loader) addWarnings(ws []Problem, only string) {
 // ownLevel validates the keys of one section and returns them as a level.
 // In a [server default] section the per-block parameters are dropped with a
 // warning, since MHA never inherits them.
-func (l *loader) ownLevel(file string, s *section, isDefault bool, note string) level {
+func (l *loader) ownLevel(file string, s *section, isDefault bool) level {
 	own := level{}
 	for _, k := range s.keys {
 		e := s.entries[k]
-		src := source{file: file, line: e.line, section: s.name, note: note}
+		src := source{file: file, line: e.line, section: s.name}
 		own.add(l, k, e.value, src, isDefault)
 	}
 	return own
@@ -424,11 +422,9 @@ func isBinlogBlock(name string) bool { return hasWordPrefix(name, "binlog") }
 
 func hasWordPrefix(name, prefix string) bool {
 	rest, ok := strings.CutPrefix(name, prefix)
-	if !ok || rest == "" {
-		return false
-	}
-	r, _ := utf8.DecodeRuneInString(rest)
-	return !unicode.IsSpace(r)
+	// Perl's \S on the undecoded bytes Config::Tiny reads: only ASCII
+	// blanks count as space.
+	return ok && rest != "" && !isPerlSpace(rest[0])
 }
 
 // serverNumber returns the number MHA sorts by when every server block

@@ -678,7 +678,7 @@ func TestResolveCancelled(t *testing.T) {
 	}
 }
 
-func TestOSUserUnknown(t *testing.T) {
+func TestOSUserDefault(t *testing.T) {
 	// With OSUser empty, Load asks os/user; either way ssh_user is set.
 	o := opts(t, filepath.Join("testdata", "good", "minimal.cnf"))
 	o.OSUser = ""
@@ -786,6 +786,10 @@ func TestValidateBuiltConfig(t *testing.T) {
 	}, "\n")
 	if err == nil || err.Error() != want {
 		t.Errorf("Validate:\n%v\nwant:\n%s", err, want)
+	}
+	v6 := &Config{File: "x", Servers: []Server{srv(p, "server1", 1, "a", "2001:db8::1"), srv(p, "server2", 2, "b", "2001:0db8:0::1")}}
+	if err := v6.Validate(); !errors.Is(err, ErrDuplicateAddress) {
+		t.Errorf("two spellings of one IPv6 address: %v", err)
 	}
 	if err := (&Config{File: "x", Servers: []Server{srv(p, "server1", 1, "db1", "192.0.2.1")}}).Validate(); err != nil {
 		t.Errorf("valid config: %v", err)

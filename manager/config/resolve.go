@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 )
 
 // source says where a value was written.
@@ -47,15 +46,16 @@ func stripQuotes(s string) string {
 	return s
 }
 
-// removeSpace deletes every whitespace character (MHA's s/\s//g on
-// master_binlog_dir).
+// removeSpace deletes every blank (MHA's s/\s//g on master_binlog_dir; \s
+// on undecoded bytes is ASCII only).
 func removeSpace(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
-			return -1
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if !isPerlSpace(s[i]) {
+			b.WriteByte(s[i])
 		}
-		return r
-	}, s)
+	}
+	return b.String()
 }
 
 // inherit computes one level the way MHA 0.58's parse_server does: own holds

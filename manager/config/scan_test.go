@@ -93,6 +93,44 @@ func TestParseDocumentMergesAndOrders(t *testing.T) {
 	}
 }
 
+// FuzzScan checks the scanner alone, fast: no panic, every byte given
+// back, and removing any block leaves a file that still scans.
+func FuzzScan(f *testing.F) {
+	for _, dir := range []string{"testdata/good", "testdata/bad", "testdata/global", "../../configs"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.cnf"))
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(string(data))
+		}
+	}
+	f.Add("\xef\xbb\xbf[\r\r]\r\n= ; \n[ \t]")
+	f.Fuzz(func(t *testing.T, data string) {
+		lines := scanLines(data)
+		if got := render(lines); got != strings.TrimPrefix(data, utf8BOM) {
+			t.Fatalf("render(scanLines(%q)) = %q", data, got)
+		}
+		d := parseDocument("fuzz.cnf", data)
+		for _, s := range d.sections {
+			if s.name == "" && s.line != 0 || s.name != "" && s.line == 0 {
+				t.Fatalf("section %q at line %d", s.name, s.line)
+			}
+		}
+		for i, l := range lines {
+			if l.kind != lineSection {
+				continue
+			}
+			out := removeBlockAt(lines, i)
+			if len(out) >= len(lines) {
+				t.Fatalf("removing the block at line %d removed nothing", l.num)
+			}
+			scanLines(render(out))
+		}
+	})
+}
+
 // FuzzLoad feeds arbitrary bytes to the scanner and to Load: neither may
 // panic, and the scanner must give every byte back.
 func FuzzLoad(f *testing.F) {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 )
 
@@ -60,7 +61,7 @@ func (c *Config) Validate() error {
 			continue
 		}
 		for _, a := range c.Servers[:j] {
-			if a.IP == b.IP && a.Port == b.Port {
+			if sameIP(a.IP, b.IP) && a.Port == b.Port {
 				probs.add(Problem{File: c.File, Line: b.Line, Section: b.Block,
 					Msg: fmt.Sprintf("%s (hostname %s) and %s (hostname %s) have the same ip:port %s",
 						a.Block, a.Hostname, b.Block, b.Hostname, net.JoinHostPort(a.IP, strconv.Itoa(a.Port))),
@@ -73,4 +74,15 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	return &Error{Problems: sortProblems(probs.items, c.File)}
+}
+
+// sameIP compares addresses by value when both parse ("2001:db8::1" and
+// "2001:0db8:0::1" are the same), else as text.
+func sameIP(a, b string) bool {
+	x, errA := netip.ParseAddr(a)
+	y, errB := netip.ParseAddr(b)
+	if errA == nil && errB == nil {
+		return x.Unmap() == y.Unmap()
+	}
+	return a == b
 }
