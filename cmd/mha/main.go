@@ -1,0 +1,38 @@
+// Command mha is gomha's manager-side CLI: monitoring, failover, switch and
+// the checks. Invoked through a masterha_* symlink it behaves as that MHA
+// command, so MHA users' scripts and habits keep working.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gomha/gomha/cmd/internal/mhacli"
+)
+
+// aliases maps MHA's command names to mha subcommands. Only commands gomha
+// implements are listed.
+var aliases = []mhacli.Alias{
+	{MHAName: "masterha_check_repl", Subcommand: "check-repl"},
+	{MHAName: "masterha_check_ssh", Subcommand: "check-ssh"},
+	{MHAName: "masterha_conf_host", Subcommand: "conf-host"},
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mha",
+		Short: "gomha: MySQL/MariaDB master failover manager (MHA-compatible)",
+		Long: "gomha watches a replication topology, fails over a dead master without losing what any\n" +
+			"surviving host holds, and switches masters online. It reads MHA's configuration files and\n" +
+			"runs MHA's hook scripts with the same arguments.",
+		Version: fmt.Sprintf("%s (MHA %s compatible)", mhacli.Version, mhacli.MHAVersion),
+	}
+	root.AddCommand(newCheckReplCmd(), newCheckSSHCmd(), newConfHostCmd(), newLinkCmd())
+	return root
+}
+
+func main() {
+	os.Exit(mhacli.Execute(newRoot(), aliases))
+}

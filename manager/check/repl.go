@@ -1,0 +1,78 @@
+package check
+
+import (
+	"context"
+	"time"
+
+	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/topology"
+)
+
+// DefaultSecondsBehindMaster is check-repl's default lag limit
+// (--seconds_behind_master), as in MHA.
+const DefaultSecondsBehindMaster = 30 * time.Second
+
+// ReplOptions are check-repl's settings.
+type ReplOptions struct {
+	// ConnectTimeout bounds each SQL connection attempt; 0 means
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// SecondsBehindMaster is the largest replica lag accepted; 0 means
+	// DefaultSecondsBehindMaster.
+	SecondsBehindMaster time.Duration
+	// SkipSSHCheck leaves out the SSH check between the alive servers
+	// (--skip_check_ssh).
+	SkipSSHCheck bool
+	// IgnoreFailOnStart tolerates dead servers with ignore_fail=1.
+	IgnoreFailOnStart bool
+	// Resolver resolves the replicas' source host names; nil means the
+	// system resolver.
+	Resolver config.Resolver
+}
+
+// ReplResult is what check-repl found.
+type ReplResult struct {
+	// Topology is the cluster as observed; never nil.
+	Topology *topology.Topology
+	// Report holds the findings of the start-up checks and of the
+	// replication health check.
+	Report topology.Report
+	// SSH is the SSH check between the alive servers; nil when skipped.
+	SSH *SSHReport
+	// Elapsed is how long the checks took.
+	Elapsed time.Duration
+}
+
+// OK reports whether replication is healthy: no error finding and every SSH
+// connection working.
+func (r ReplResult) OK() bool {
+	return r.Report.OK() && (r.SSH == nil || r.SSH.OK())
+}
+
+// Repl runs MHA's start-up checks once plus check-repl's replication health
+// check: it reads every server, builds the topology, checks it, and tests
+// SSH between the alive servers (a file/position failover copies relay-log
+// differences between them).
+func Repl(ctx context.Context, cfg *config.Config, opts ReplOptions) ReplResult {
+	start := time.Now()
+	obs := Survey(ctx, cfg, opts.ConnectTimeout, opts.Resolver)
+	topo, rep := topology.Build(obs, topology.Options{IgnoreFailOnStart: opts.IgnoreFailOnStart})
+	maxLag := opts.SecondsBehindMaster
+	if maxLag <= 0 {
+		maxLag = DefaultSecondsBehindMaster
+	}
+	rep.Merge(topology.CheckReplHealth(topo, maxLag))
+	res := ReplResult{Topology: topo, Report: rep}
+	if !opts.SkipSSHCheck {
+		var alive []config.Server
+		for _, n := range topo.Alive() {
+			alive = append(alive, n.Server)
+		}
+		if len(alive) > 0 {
+			ssh := SSH(ctx, alive)
+			res.SSH = &ssh
+		}
+	}
+	res.Elapsed = time.Since(start)
+	return res
+}
