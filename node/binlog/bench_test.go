@@ -2,6 +2,7 @@ package binlog
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"testing"
@@ -81,5 +82,35 @@ func scanAll(b *testing.B, r *Reader) {
 	}
 	if sum == 0 {
 		b.Fatal("no events")
+	}
+}
+
+// BenchmarkScanFile is BenchmarkScanHeaders over any binlog or relay log
+// named by GOMHA_BINLOG_BENCH_FILE (the lab's 200 MB relay log, to compare
+// with `mariadb-binlog FILE > /dev/null`); skipped when unset.
+func BenchmarkScanFile(b *testing.B) {
+	name := os.Getenv("GOMHA_BINLOG_BENCH_FILE")
+	if name == "" {
+		b.Skip("GOMHA_BINLOG_BENCH_FILE not set")
+	}
+	fi, err := os.Stat(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, verify := range []bool{false, true} {
+		b.Run(fmt.Sprintf("verify=%v", verify), func(b *testing.B) {
+			b.SetBytes(fi.Size())
+			r := NewReader(bytes.NewReader(nil), name)
+			r.SetVerifyChecksums(verify)
+			for b.Loop() {
+				f, err := os.Open(name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r.Reset(f, name)
+				scanAll(b, r)
+				f.Close()
+			}
+		})
 	}
 }

@@ -42,6 +42,15 @@
 // where the 32-bit Header.LogPos wraps (WidenLogPos recovers full values).
 // Unknown event types are returned with their header and never are errors.
 //
+// Seek jumps to an event boundary after reading the leading header events
+// (so both format descriptions of a relay log are known); Reset reuses a
+// Reader, and its buffer, for the next file. FileServerID and IsRelayLog
+// tell a relay log and the replica's own server_id (whose events a relay
+// scan skips) from the format description at offset 4. Events larger than
+// DefaultBufferSize are streamed past (or, with verification off, seeked
+// past) and re-read on request when the source is a file; only a source
+// that cannot be re-read (a pipe) makes the Reader keep a copy of them.
+//
 // Errors are *Error values naming the file, the offset and the event type,
 // wrapping one of ErrBadMagic, ErrTruncated, ErrChecksum, ErrCorrupt,
 // ErrUnsupported, ErrEncrypted or an I/O error. Nothing in the package
@@ -53,4 +62,12 @@
 // annotate rows. Row events, table maps, user variables and the like are
 // not decoded: a failover copies them verbatim (Event.Raw, or byte ranges
 // between Event offsets).
+//
+// Limitations: binlog formats before v4 (MySQL < 5.0) and encrypted MariaDB
+// binlogs are refused (ErrUnsupported, ErrEncrypted); MySQL 8.3+ tagged
+// GTID events are returned undecoded and tagged GTID sets in previous-GTIDs
+// events give ErrUnsupported; the checksum of an artificial rotate is
+// detected, so a damaged one reads as "no checksum" rather than
+// ErrChecksum; Seek assumes the checksum algorithm of the leading format
+// descriptions holds at the target offset.
 package binlog

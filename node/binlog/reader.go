@@ -54,6 +54,9 @@ type Reader struct {
 	fd   *FormatDescription // the governing format description
 	hlen int                // common header length announced by fd
 
+	fileServerID uint32 // server_id of the FDE at offset 4
+	relayLog     bool   // the FDE at offset 4 has FlagRelayLog
+
 	seq uint64 // generation of the current event
 	raw []byte // bytes of the current event when in memory, else nil
 	big []byte // reusable copy buffer for events larger than the read buffer
@@ -114,12 +117,23 @@ func (r *Reader) SetVerifyChecksums(on bool) { r.verify = on }
 func (r *Reader) Name() string { return r.name }
 
 // Offset returns the file offset of the next event Next will read (after
-// Seek, the offset sought).
+// Seek, the offset sought); 0 before the first call to Next or Seek.
 func (r *Reader) Offset() uint64 { return r.off + uint64(r.pending) }
 
 // Format returns the format description in effect (the last one read), or
 // nil before the first. The caller must not modify it.
 func (r *Reader) Format() *FormatDescription { return r.fd }
+
+// FileServerID returns the server_id of the format description at offset
+// 4: the server that wrote the file (for a relay log, the replica itself,
+// whose own events a relay-log scan skips). It is 0 until that event has
+// been read.
+func (r *Reader) FileServerID() uint32 { return r.fileServerID }
+
+// IsRelayLog reports whether the format description at offset 4 carries
+// FlagRelayLog, i.e. the file is a relay log written by a replica's I/O
+// thread (MySQL 5.0+, MariaDB). It is false until that event has been read.
+func (r *Reader) IsRelayLog() bool { return r.relayLog }
 
 // Close closes the file if the Reader was made by Open.
 func (r *Reader) Close() error {
@@ -188,9 +202,9 @@ func (r *Reader) Next() (Event, error) {
 		alg = r.fd.Checksum
 	}
 	fakeRotate := h.Type == RotateEvent && (h.Flags&FlagArtificial != 0 || h.LogPos == 0)
-	size := int(h.EventSize)
 	var raw []byte
-	if size <= r.bufSize {
+	if uint64(h.EventSize) <= uint64(r.bufSize) {
+		size := int(h.EventSize)
 		raw, err = r.br.Peek(size)
 		if len(raw) < size {
 			return Event{}, r.readErr(start, h.Type, err, false)
@@ -206,6 +220,7 @@ func (r *Reader) Next() (Event, error) {
 		}
 	}
 	if raw != nil {
+		size := len(raw)
 		switch {
 		case h.Type == FormatDescriptionEvent:
 			fd, err := DecodeFormatDescription(raw[HeaderLen:])
@@ -223,6 +238,9 @@ func (r *Reader) Next() (Event, error) {
 				}
 			}
 			r.fd, r.hlen = fd, int(fd.HeaderLen)
+			if start == uint64(len(Magic)) {
+				r.fileServerID, r.relayLog = h.ServerID, h.Flags&FlagRelayLog != 0
+			}
 		case fakeRotate:
 			// A source's artificial rotate in a relay log sits between the
 			// replica's format description and the source's, and its
@@ -241,8 +259,8 @@ func (r *Reader) Next() (Event, error) {
 		r.raw = raw
 	}
 	ev.Checksum = alg
-	if alg.Size() > 0 && size < int(ev.hlen)+alg.Size() {
-		return Event{}, r.fail(start, h.Type, corruptf("event size %d has no room for the checksum", size))
+	if alg.Size() > 0 && h.EventSize < uint32(ev.hlen)+uint32(alg.Size()) {
+		return Event{}, r.fail(start, h.Type, corruptf("event size %d has no room for the checksum", h.EventSize))
 	}
 	switch h.Type {
 	case StartEncryptionEvent:
@@ -258,7 +276,6 @@ func (r *Reader) Next() (Event, error) {
 // the read buffer. With keep it returns a copy of its bytes; with verify it
 // checks the CRC32 while streaming.
 func (r *Reader) consumeLarge(ev Event, keep, verify bool) ([]byte, error) {
-	size := int(ev.EventSize)
 	if !keep && !verify && r.seeker != nil && r.readerAt != nil {
 		// Header-only scan of a file: jump over the body once its last
 		// byte is known to exist.
@@ -277,29 +294,31 @@ func (r *Reader) consumeLarge(ev Event, keep, verify bool) ([]byte, error) {
 		r.off = end
 		return nil, nil
 	}
-	crcEnd := size - 4
+	// Counted in uint64 so that 32-bit platforms handle 4 GiB events too.
+	total := uint64(ev.EventSize)
+	crcEnd := total - 4 // total > buffer size >= 38
 	var crc uint32
 	var stored [4]byte
 	if keep {
 		r.big = r.big[:0]
 	}
-	for done := 0; done < size; {
-		want := min(size-done, r.bufSize)
+	for done := uint64(0); done < total; {
+		want := int(min(total-done, uint64(r.bufSize)))
 		chunk, err := r.br.Peek(want)
 		if keep {
 			r.big = append(r.big, chunk...)
 		}
 		if verify {
 			if done < crcEnd {
-				crc = crc32.Update(crc, crc32.IEEETable, chunk[:min(len(chunk), crcEnd-done)])
+				crc = crc32.Update(crc, crc32.IEEETable, chunk[:min(uint64(len(chunk)), crcEnd-done)])
 			}
-			for i := max(0, crcEnd-done); i < len(chunk); i++ {
-				stored[done+i-crcEnd] = chunk[i]
+			for i := uint64(len(chunk)); i > 0 && done+i-1 >= crcEnd; i-- {
+				stored[done+i-1-crcEnd] = chunk[i-1]
 			}
 		}
 		n, _ := r.br.Discard(len(chunk))
 		r.off += uint64(n)
-		done += n
+		done += uint64(n)
 		if len(chunk) < want {
 			// Part of the event is consumed: the error sticks.
 			return nil, r.readErr(ev.Offset, ev.Type, err, true)

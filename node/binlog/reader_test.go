@@ -864,7 +864,7 @@ func TestBeyond4GiB(t *testing.T) {
 		}
 		got = append(got, fmt.Sprintf("%d %s %d", ev.Offset, ev.Type, WidenLogPos(ev.LogPos, ev.Offset)))
 	}
-	want := []string{"4 Format_desc 256", "256 Unknown(200) 0", fmt.Sprintf("%d Rotate %d", 256+huge, 256+huge+len(rot))}
+	want := []string{"4 Format_desc 256", "256 Unknown(200) 0", fmt.Sprintf("%d Rotate %d", int64(256+huge), int64(256+huge)+int64(len(rot)))}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -887,16 +887,48 @@ func putU32(b []byte, v uint32) {
 
 // rotateEvent builds a rotate event (no checksum) whose end position is the
 // low 32 bits of end.
-func rotateEvent(t testing.TB, name string, pos uint64, end int) []byte {
+func rotateEvent(t testing.TB, name string, pos uint64, end int64) []byte {
 	t.Helper()
 	ev := make([]byte, HeaderLen+8+len(name))
 	ev[4] = byte(RotateEvent)
 	ev[5] = 1
 	putU32(ev[9:], uint32(len(ev)))
-	putU32(ev[13:], uint32(end+len(ev)))
+	putU32(ev[13:], uint32(end+int64(len(ev))))
 	for i := 0; i < 8; i++ {
 		ev[HeaderLen+i] = byte(pos >> (8 * i))
 	}
 	copy(ev[HeaderLen+8:], name)
 	return ev
+}
+
+// TestReset reads all fixtures through one Reader and checks that each
+// listing equals a fresh Reader's, and the relay-log identification.
+func TestReset(t *testing.T) {
+	r := NewReader(bytes.NewReader(nil), "none")
+	for _, path := range fixtures(t) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Reset(f, path); err != nil {
+			t.Fatal(err)
+		}
+		got := listing(t, r)
+		f.Close()
+		fresh := openFixture(t, path)
+		if diff := cmp.Diff(listing(t, fresh), got); diff != "" {
+			t.Errorf("%s: after Reset (-fresh +reset):\n%s", path, diff)
+		}
+		relay := strings.Contains(path, "relay-")
+		if r.IsRelayLog() != relay || fresh.IsRelayLog() != relay {
+			t.Errorf("%s: IsRelayLog = %v", path, r.IsRelayLog())
+		}
+		want := map[string]uint32{"none": 101, "crc32": 201, "live": 201, "truncated": 201}[filepath.Base(filepath.Dir(path))]
+		if relay {
+			want = 301
+		}
+		if r.FileServerID() != want {
+			t.Errorf("%s: FileServerID = %d, want %d", path, r.FileServerID(), want)
+		}
+	}
 }
