@@ -10,10 +10,10 @@
 // Namespaces have no default route: nothing in the lab can reach any other
 // address.
 //
-// In every host namespace run a real mariadbd (Debian's mariadb-server, its
+// Every host namespace runs a real mariadbd (Debian's mariadb-server, its
 // datadir copied from a template initialised once per version under
-// /var/cache/gomha-lab) and a real OpenSSH sshd with a per-lab host key and
-// one lab client key authorised for root. db1 is the master; the others
+// /var/cache/gomha-lab) and a real OpenSSH sshd with its own host key and
+// the lab's client key authorised for root. db1 is the master; the others
 // replicate from it, set up as a DBA would: a replication account, an admin
 // account for the manager, CHANGE MASTER, START SLAVE.
 //
@@ -28,15 +28,20 @@
 //
 // A typical test:
 //
-//	func TestFailover(t *testing.T) {
-//		l := lab.New(t, lab.Options{})
-//		conf := filepath.Join(t.TempDir(), "app1.cnf")
+//	func TestKillMaster(t *testing.T) {
+//		l := lab.New(t, lab.Options{}) // skips unless GOMHA_LAB=1
+//		ctx := t.Context()
+//		conf := filepath.Join(l.Dir, "app1.cnf")
 //		if err := l.WriteAppConf(conf, "[server2] candidate_master=1"); err != nil {
 //			t.Fatal(err)
 //		}
-//		if _, err := l.Master().SQL(ctx, "CREATE DATABASE t"); err != nil { ... }
-//		if err := l.Master().KillMariaDB(); err != nil { ... }
-//		...
+//		if _, err := l.Master().SQL(ctx, "CREATE DATABASE t"); err != nil {
+//			t.Fatal(err)
+//		}
+//		if err := l.Master().KillMariaDB(); err != nil {
+//			t.Fatal(err)
+//		}
+//		// run the manager against conf, then inspect l.Hosts[1]...
 //	}
 package lab
 
@@ -116,7 +121,6 @@ type Lab struct {
 	ManagerWorkdir string
 
 	opts           Options
-	net            int
 	bridge         string
 	authorizedKeys string
 	st             *state
@@ -299,8 +303,7 @@ func Start(ctx context.Context, opts Options) (_ *Lab, err error) {
 			err = fmt.Errorf("%w (lab %s, dir %s)", err, l.Name, l.Dir)
 		}
 	}()
-	l.net = l.st.Net
-	base := "198.18." + strconv.Itoa(l.net) + "."
+	base := "198.18." + strconv.Itoa(l.st.Net) + "."
 	l.Subnet = base + "0/24"
 	l.BridgeIP = base + "1"
 	for i, h := range l.Hosts {

@@ -48,6 +48,12 @@ func (l *Lab) sshdConfig(h *Host) string {
 		"MaxSessions 100",
 		"LogLevel VERBOSE",
 		"Subsystem sftp internal-sftp",
+		// Debian's bash (built with SSH_SOURCE_BASHRC) sources ~/.bashrc
+		// for a command run by sshd unless SHLVL is already 1 or more.
+		// Root's rc files on a test machine can be slow (pyenv, conda:
+		// a hundred processes per command) or noisy; SHLVL=1 keeps lab
+		// sessions to the command alone.
+		"SetEnv SHLVL=1",
 	}
 	return strings.Join(lines, "\n") + "\n"
 }
