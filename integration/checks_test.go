@@ -164,3 +164,43 @@ func mustSQL(t *testing.T, h *lab.Host, q string) {
 		t.Fatal(err)
 	}
 }
+
+// TestConfHostKeepsCommentsAndOrder adds and removes a server block with
+// masterha_conf_host's flags: everything else in the file stays byte for
+// byte (MHA rewrites the file sorted and without comments).
+func TestConfHostKeepsCommentsAndOrder(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "app1.cnf")
+	orig := "# production cluster app1\n[server default]\n; admin account\nuser=mha\n\n[server2]\nhostname=192.0.2.12\n\n[server1]\n# the old master\nhostname=192.0.2.11\n"
+	if err := os.WriteFile(conf, []byte(orig), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "masterha_conf_host")
+	if err := os.Symlink(bins.mha, link); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, checkTimeout, link, "--command=add", "--conf="+conf, "--block=100", "--hostname=192.0.2.13", "--params=candidate_master=1;port=3307")
+	expect(t, r, 0, "Wrote server100 entry to "+conf)
+	got, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(got), orig) {
+		t.Fatalf("the existing text changed:\n%s", got)
+	}
+	for _, want := range []string{"[server100]\n", "hostname=192.0.2.13\n", "candidate_master=1\n", "port=3307\n"} {
+		if !strings.Contains(string(got[len(orig):]), want) {
+			t.Errorf("added block lacks %q:\n%s", want, got)
+		}
+	}
+
+	bad := run(t, checkTimeout, link, "--command=add", "--conf="+conf, "--block=101", "--hostname=192.0.2.14", "--params=candiate_master=1")
+	expect(t, bad, 1, "candiate_master", "candidate_master")
+
+	r = mha(t, checkTimeout, "conf-host", "--command=delete", "--conf="+conf, "--block=server100")
+	expect(t, r, 0, "Deleted server100 entry from "+conf)
+	if got, _ := os.ReadFile(conf); string(got) != orig {
+		t.Errorf("add then delete did not restore the file:\n%q\nwant\n%q", got, orig)
+	}
+	r = mha(t, checkTimeout, "conf-host", "--command=delete", "--conf="+conf, "--block=server100")
+	expect(t, r, 0, "Entry server100 not found")
+}
