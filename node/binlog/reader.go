@@ -284,7 +284,7 @@ func (r *Reader) consumeLarge(ev Event, keep, verify bool) ([]byte, error) {
 		if end > math.MaxInt64 {
 			return nil, r.fail(ev.Offset, ev.Type, corruptf("event ends beyond the largest file offset"))
 		}
-		if _, err := r.readerAt.ReadAt(last[:], int64(end-1)); err != nil {
+		if n, err := r.readerAt.ReadAt(last[:], int64(end-1)); n < 1 {
 			return nil, r.readErr(ev.Offset, ev.Type, err, false)
 		}
 		if _, err := r.seeker.Seek(int64(end), io.SeekStart); err != nil {
@@ -489,9 +489,9 @@ func (e Event) Raw() ([]byte, error) {
 		return nil, e.errorf(errors.New("event body not available"))
 	}
 	buf := make([]byte, e.EventSize)
-	if _, err := e.r.readerAt.ReadAt(buf, int64(e.Offset)); err != nil {
-		if err == io.EOF {
-			err = ErrTruncated
+	if n, err := e.r.readerAt.ReadAt(buf, int64(e.Offset)); n < len(buf) {
+		if err == nil || err == io.EOF {
+			err = ErrTruncated // the file shrank since Next read it
 		}
 		return nil, e.errorf(err)
 	}

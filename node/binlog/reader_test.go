@@ -449,7 +449,14 @@ func TestRelayLogFormats(t *testing.T) {
 // size and returns the listing and the raw bytes of all events.
 func readAll(t testing.TB, src io.Reader, name string, size int) ([]string, []byte) {
 	t.Helper()
+	return readAllVerify(t, src, name, size, true)
+}
+
+// readAllVerify is readAll with checksum verification on or off.
+func readAllVerify(t testing.TB, src io.Reader, name string, size int, verify bool) ([]string, []byte) {
+	t.Helper()
 	r := newReaderSize(src, name, size)
+	r.SetVerifyChecksums(verify)
 	var lines []string
 	var raw bytes.Buffer
 	raw.WriteString(Magic)
@@ -504,6 +511,14 @@ func TestSmallBuffers(t *testing.T) {
 			}
 			if !bytes.Equal(raw, wantRaw) {
 				t.Errorf("%s buffer %d (stream): raw bytes differ", path, size)
+			}
+			// Verification off: large events are seeked past, then re-read.
+			lines, raw = readAllVerify(t, bytes.NewReader(data), path, size, false)
+			if diff := cmp.Diff(wantLines, lines); diff != "" {
+				t.Errorf("%s buffer %d (no verify): (-want +got):\n%s", path, size, diff)
+			}
+			if !bytes.Equal(raw, wantRaw) {
+				t.Errorf("%s buffer %d (no verify): raw bytes differ", path, size)
 			}
 		}
 		if !strings.HasPrefix(path, filepath.Join("testdata", "truncated")) && !bytes.Equal(wantRaw, data) {
