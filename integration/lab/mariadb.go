@@ -426,10 +426,13 @@ GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO %s@'%%';`,
 // account and starts replication: with GTID (MASTER_USE_GTID=slave_pos) when
 // gtid is true, else from src's first binary log, position 4 (everything src
 // ever logged). MASTER_CONNECT_RETRY is 1 second (the default, 60, would
-// make a replica wait a minute to reconnect after a pulled cable). It does
-// not wait; see WaitReplicating.
+// make a replica wait a minute to reconnect after a pulled cable), and
+// MASTER_HEARTBEAT_PERIOD is 2 seconds, as a DBA tunes replicas for a manager
+// pinging every second: a replica then notices a silent master within a few
+// seconds (the default, slave_net_timeout/2 = 30 s, makes check-repl warn).
+// It does not wait; see WaitReplicating.
 func (l *Lab) ChangeMaster(ctx context.Context, r, src *Host, gtid bool) error {
-	q := fmt.Sprintf("CHANGE MASTER TO MASTER_HOST=%s, MASTER_PORT=%d, MASTER_USER=%s, MASTER_PASSWORD=%s, MASTER_CONNECT_RETRY=1",
+	q := fmt.Sprintf("CHANGE MASTER TO MASTER_HOST=%s, MASTER_PORT=%d, MASTER_USER=%s, MASTER_PASSWORD=%s, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=2",
 		QuoteSQL(src.IP), src.Port, QuoteSQL(l.ReplUser), QuoteSQL(l.ReplPassword))
 	if gtid {
 		q += ", MASTER_USE_GTID=slave_pos"
