@@ -29,6 +29,7 @@ import (
 var aliases = []mhacli.Alias{
 	{MHAName: "save_binary_logs", Subcommand: "save-binary-logs"},
 	{MHAName: "purge_relay_logs", Subcommand: "purge-relay-logs"},
+	{MHAName: "apply_diff_relay_logs", Subcommand: "apply-diff-relay-logs"},
 }
 
 func newRoot() *cobra.Command {
@@ -41,7 +42,7 @@ func newRoot() *cobra.Command {
 		fmt.Fprint(c.ErrOrStderr(), c.UsageString())
 		return err
 	})
-	root.AddCommand(newSaveCmd(), newPurgeCmd())
+	root.AddCommand(newSaveCmd(), newPurgeCmd(), newApplyDiffCmd())
 	return root
 }
 
