@@ -199,3 +199,73 @@ func TestDiffTailRunbook(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffTailGTID saves a stopped master's binlog tail after a GTID
+// replica's IO position (save_binary_logs --gtid_pos) and applies it to the
+// replicas with apply_diff_relay_logs; all servers end up with the same rows.
+func TestDiffTailGTID(t *testing.T) {
+	l := lab.New(t, lab.Options{Hosts: 3, GTID: true})
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	db1, db2, db3 := l.Hosts[0], l.Hosts[1], l.Hosts[2]
+	sql := func(h *lab.Host, q string) string {
+		t.Helper()
+		out, err := h.SQL(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %s: %v", h.Name, q, err)
+		}
+		return out
+	}
+	sql(db1, `CREATE DATABASE gtail;
+		CREATE TABLE gtail.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB;
+		INSERT INTO gtail.t (v) VALUES ('before-1'), ('before-2');`)
+	for _, h := range l.Replicas() {
+		if err := l.WaitReplicaCaughtUp(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		sql(h, "STOP SLAVE IO_THREAD")
+	}
+	ms, err := db1.Row(ctx, "SHOW MASTER STATUS")
+	if err != nil || ms == nil {
+		t.Fatalf("SHOW MASTER STATUS on db1: %v", err)
+	}
+	prefix := strings.TrimSuffix(ms["File"], filepath.Ext(ms["File"]))
+	for i := 0; i < 20; i++ {
+		sql(db1, fmt.Sprintf("INSERT INTO gtail.t (v) VALUES ('tail-%d')", i))
+		if i == 10 {
+			sql(db1, "FLUSH BINARY LOGS")
+		}
+	}
+	sql(db1, "UPDATE gtail.t SET v = CONCAT(v, '-u') WHERE id % 3 = 0")
+	if err := db1.StopMariaDB(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := waitSQLCaughtUp(t, ctx, db2)
+	waitSQLCaughtUp(t, ctx, db3)
+	gtidPos := st["Gtid_IO_Pos"]
+	if gtidPos == "" {
+		t.Fatalf("db2 has no Gtid_IO_Pos: %v", st)
+	}
+	t.Logf("db2 received up to GTID %s", gtidPos)
+
+	tail := filepath.Join(db1.RemoteWorkdir, "saved_master_binlog_gtid.binlog")
+	r := nodeRun(t, ctx, db1, "", "save_binary_logs", "--command=save", "--gtid_pos="+gtidPos, "--binlog_prefix="+prefix,
+		"--binlog_dir="+db1.DataDir, "--output_file="+tail)
+	expect(t, r, 0, "Concat succeeded.")
+	if t.Failed() {
+		t.FailNow()
+	}
+	for _, h := range []*lab.Host{db2, db3} {
+		r := nodeRun(t, ctx, h, l.AdminPassword+"\n", "apply_diff_relay_logs", "--command=apply", "--slave_user="+l.AdminUser,
+			"--slave_pass_stdin", "--slave_ip="+h.IP, "--slave_port="+strconv.Itoa(h.Port), "--apply_files="+tail,
+			"--workdir="+h.RemoteWorkdir, "--disable_log_bin=1")
+		expect(t, r, 0, "Applying log files succeeded.")
+	}
+	if err := db1.StartMariaDB(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checksumsEqual(t, ctx, "gtail", db1, db2, db3)
+	if got := sql(db2, "SELECT COUNT(*) FROM gtail.t"); got != "22" {
+		t.Errorf("db2 has %s rows in gtail.t; want 22", got)
+	}
+}
