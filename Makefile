@@ -2,7 +2,7 @@
 GO ?= go
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build test unit lab-deps sandbox vet fmt-check bench clean
+.PHONY: all build test unit lab-deps sandbox vet fmt-check bench bench-relaylog clean
 
 all: build
 
@@ -33,6 +33,14 @@ test: lab-deps vet fmt-check
 # Brings up three namespaced MariaDB+sshd hosts, runs gomha against them, and tears everything down.
 sandbox: lab-deps build
 	$(GO) run ./integration/cmd/sandbox --mha bin/mha $(SANDBOX_FLAGS)
+
+# Benchmarks print figures; they are never timed pass/fail tests.
+bench: bench-relaylog
+	$(GO) test -run '^$$' -bench . ./node/...
+
+# Position-finding scan of a >= 200 MB relay log from the lab, beside mariadb-binlog on the same file.
+bench-relaylog: lab-deps
+	GOMHA_LAB=1 $(GO) test -run '^$$' -bench RelayLogScan -benchtime 3x -timeout 20m ./integration/
 
 clean:
 	$(GO) clean -testcache
