@@ -153,6 +153,11 @@ func TestDiffTailRunbook(t *testing.T) {
 	relayDiff := filepath.Join(db2.RemoteWorkdir, "relay_from_read_to_latest_db3.binlog")
 	tail := filepath.Join(db1.RemoteWorkdir, "saved_master_binlog_from_db1.binlog")
 
+	// On db3: the test command probes the relay logs and the account.
+	r0 := nodeRun(t, ctx, db3, l.AdminPassword+"\n", "apply_diff_relay_logs", "--command=test", "--relay_dir="+db3.DataDir,
+		"--slave_user="+l.AdminUser, "--slave_pass_stdin", "--slave_ip="+db3.IP, "--workdir="+db3.RemoteWorkdir, "--target_version=10.11")
+	expect(t, r0, 0, "Relay logs found at")
+
 	// On db2: find db3's position in db2's relay logs, cut the diff.
 	r := nodeRun(t, ctx, db2, "", append([]string{"apply_diff_relay_logs", "--command=find", "--relay_dir=" + db2.DataDir,
 		"--workdir=" + db2.RemoteWorkdir, "--server_id=" + strconv.Itoa(db2.ServerID)}, positions...)...)
