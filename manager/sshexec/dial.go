@@ -280,7 +280,13 @@ func dialOnce(ctx context.Context, s settings, keys *keySet, hk *hostKeyChecker)
 
 // ctxError returns a DialError for a done ctx, or nil.
 func ctxError(ctx context.Context, fail func(error, string, error) *DialError) error {
-	switch err := ctx.Err(); {
+	err := ctx.Err()
+	if dl, ok := ctx.Deadline(); ok && err == nil && !time.Now().Before(dl) {
+		// The connection's deadline (the same instant) fired before the
+		// context's own timer.
+		err = context.DeadlineExceeded
+	}
+	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, context.DeadlineExceeded):

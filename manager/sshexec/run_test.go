@@ -48,7 +48,7 @@ func TestRunExitCodes(t *testing.T) {
 			if tt.stdout != "" && string(res.Stdout) != tt.stdout {
 				t.Errorf("stdout = %q, want %q", res.Stdout, tt.stdout)
 			}
-			if tt.stderr != "" && string(res.Stderr) != tt.stderr {
+			if tt.stderr != "" && string(res.Stderr) != tt.stderr || tt.stderr == "" && tt.signal != "" && len(res.Stderr) > 0 {
 				t.Errorf("stderr = %q, want %q", res.Stderr, tt.stderr)
 			}
 			if errors.Is(err, ErrConnectionLost) {
@@ -136,45 +136,98 @@ func TestStream(t *testing.T) {
 }
 
 func TestRunCancel(t *testing.T) {
-	e := newEnv(t)
-	c := dialOK(t, e.target(t, ""))
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(200*time.Millisecond, cancel)
-	start := time.Now()
-	res, err := c.Run(ctx, []string{"sleep", "30"})
-	elapsed := time.Since(start)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("Run = %v, want context.Canceled", err)
-	}
-	if elapsed > 2*time.Second {
-		t.Errorf("Run returned after %v", elapsed)
-	}
-	if res.ExitCode != -1 {
-		t.Errorf("ExitCode = %d, want -1", res.ExitCode)
-	}
-	if sigs := e.srv.signalsSeen(); len(sigs) != 1 || sigs[0] != "TERM" {
-		// The signal request is sent before the channel is closed; give
-		// the server a moment to record it.
-		time.Sleep(100 * time.Millisecond)
-		if sigs = e.srv.signalsSeen(); len(sigs) != 1 || sigs[0] != "TERM" {
-			t.Errorf("server saw signals %q, want [TERM]", sigs)
+	for _, ignoreSignals := range []bool{false, true} {
+		name := "signal honoured"
+		if ignoreSignals {
+			name = "signal refused as for root logins"
 		}
-	}
-	// The connection is still usable.
-	if _, err := c.Run(context.Background(), []string{"true"}); err != nil {
-		t.Errorf("Run after cancel: %v", err)
-	}
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			e.srv.ignoreSignals = ignoreSignals
+			c := dialOK(t, e.target(t, ""))
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(200*time.Millisecond, cancel)
+			start := time.Now()
+			res, err := c.Run(ctx, []string{"sleep", "30"})
+			elapsed := time.Since(start)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Run = %v, want context.Canceled", err)
+			}
+			if elapsed > 2*time.Second {
+				t.Errorf("Run returned after %v", elapsed)
+			}
+			if res.ExitCode != -1 {
+				t.Errorf("ExitCode = %d, want -1", res.ExitCode)
+			}
+			if !e.srv.waitNoProcesses(3 * time.Second) {
+				t.Errorf("the remote command is still running after cancellation")
+			}
+			if sigs := e.srv.signalsSeen(); len(sigs) != 1 || sigs[0] != "TERM" {
+				t.Errorf("server saw signal requests %q, want [TERM]", sigs)
+			}
+			// The connection is still usable.
+			if _, err := c.Run(context.Background(), []string{"true"}); err != nil {
+				t.Errorf("Run after cancel: %v", err)
+			}
 
-	// A deadline behaves the same way.
-	ctx, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel2()
-	if _, err := c.Run(ctx, []string{"sleep", "30"}); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Run past deadline = %v", err)
+			// A deadline behaves the same way.
+			ctx, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel2()
+			if _, err := c.Run(ctx, []string{"sleep", "30"}); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Run past deadline = %v", err)
+			}
+			if !e.srv.waitNoProcesses(3 * time.Second) {
+				t.Errorf("the remote command is still running after the deadline")
+			}
+			// An already-cancelled context runs nothing.
+			if _, err := c.Run(ctx, []string{"true"}); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Run with done ctx = %v", err)
+			}
+		})
 	}
-	// An already-cancelled context runs nothing.
-	if _, err := c.Run(ctx, []string{"true"}); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Run with done ctx = %v", err)
+}
+
+// Stream returns promptly when cancelled even if the server does not stop
+// the command; the caller's writers are not used afterwards.
+func TestStreamCancel(t *testing.T) {
+	e := newEnv(t)
+	e.srv.ignoreSignals = true
+	c := dialOK(t, e.target(t, ""))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	var out lockedBuffer
+	start := time.Now()
+	err := c.Stream(ctx, []string{"sh", "-c", "while :; do echo tick; sleep 0.01; done"}, pr, &out, nil)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Fatalf("Stream = %v after %v", err, time.Since(start))
 	}
+	n := out.Len()
+	if n == 0 {
+		t.Errorf("no output before cancellation")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if out.Len() != n {
+		t.Errorf("stdout written to after Stream returned")
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Len()
 }
 
 func TestRunConcurrent(t *testing.T) {

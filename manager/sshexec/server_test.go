@@ -39,7 +39,11 @@ type testServer struct {
 	signals     []string // signal requests received
 	env         []string // environment of commands; nil: inherit
 	noKeepAlive bool     // never answer global requests
-	wg          sync.WaitGroup
+	// ignoreSignals refuses "signal" requests, as OpenSSH's sshd does for
+	// root logins.
+	ignoreSignals bool
+	running       map[*exec.Cmd]bool
+	wg            sync.WaitGroup
 }
 
 // newTestServer starts a server with the given host keys (one Ed25519 key
@@ -53,7 +57,7 @@ func newTestServer(t *testing.T, hostKeys []ssh.Signer, clients ...ssh.PublicKey
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testServer{t: t, ln: ln, hostKeys: hostKeys, authorized: map[string]bool{}}
+	s := &testServer{t: t, ln: ln, hostKeys: hostKeys, authorized: map[string]bool{}, running: map[*exec.Cmd]bool{}}
 	s.addr = ln.Addr().String()
 	s.port = ln.Addr().(*net.TCPAddr).Port
 	for _, k := range clients {
@@ -71,8 +75,30 @@ func (s *testServer) close() {
 	for _, c := range s.conns {
 		_ = c.Close()
 	}
+	for cmd := range s.running {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	s.mu.Unlock()
 	s.wg.Wait()
+}
+
+// processes returns how many commands are still running.
+func (s *testServer) processes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.running)
+}
+
+// waitNoProcesses waits up to d for every command to end.
+func (s *testServer) waitNoProcesses(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if s.processes() == 0 {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }
 
 func (s *testServer) signalsSeen() []string {
@@ -154,16 +180,12 @@ func (s *testServer) handleSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 	var cmd *exec.Cmd
 	exited := make(chan struct{})
 	waitExit := exited // nil once the exit was handled
-	finished := false
 	for {
 		select {
 		case r, ok := <-reqs:
 			if !ok {
-				// Channel closed by the client: do not leave processes.
-				if cmd != nil && !finished {
-					_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-					<-exited
-				}
+				// Channel closed by the client. Like sshd, leave the
+				// process alone: it sees end of file on its stdin.
 				return
 			}
 			switch r.Type {
@@ -188,7 +210,7 @@ func (s *testServer) handleSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 				s.mu.Lock()
 				s.signals = append(s.signals, p.Signal)
 				s.mu.Unlock()
-				if cmd != nil {
+				if cmd != nil && !s.ignoreSignals {
 					if sig, ok := signalNumbers[p.Signal]; ok {
 						_ = syscall.Kill(-cmd.Process.Pid, sig)
 					}
@@ -203,7 +225,7 @@ func (s *testServer) handleSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			}
 		case <-waitExit:
 			// Reported by start's goroutine; close, then wait for the client.
-			waitExit, finished = nil, true
+			waitExit = nil
 			_ = ch.CloseWrite()
 			_ = ch.Close()
 		}
@@ -235,6 +257,9 @@ func (s *testServer) start(ch ssh.Channel, command string, exited chan struct{})
 	if err := cmd.Start(); err != nil {
 		return nil
 	}
+	s.mu.Lock()
+	s.running[cmd] = true
+	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -246,6 +271,9 @@ func (s *testServer) start(ch ssh.Channel, command string, exited chan struct{})
 		defer s.wg.Done()
 		defer close(exited)
 		err := cmd.Wait()
+		s.mu.Lock()
+		delete(s.running, cmd)
+		s.mu.Unlock()
 		var ws syscall.WaitStatus
 		if cmd.ProcessState != nil {
 			ws, _ = cmd.ProcessState.Sys().(syscall.WaitStatus)
