@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/user"
@@ -316,8 +317,8 @@ func classifyNetError(s settings, err error, fail func(error, string, error) *Di
 		return fail(ErrConnect, "host unreachable (host down or no route to it?)", err)
 	case errors.As(err, &dnsErr):
 		return fail(ErrConnect, fmt.Sprintf("cannot resolve host name %q", s.host), err)
-	case connected && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, os.ErrDeadlineExceeded) ||
-		strings.Contains(err.Error(), "EOF")):
+	case connected && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF)):
 		return fail(ErrConnect, "connection closed by the server during the SSH handshake "+
 			"(sshd MaxStartups, TCP wrappers or firewall, or not an SSH server?)", err)
 	}
@@ -333,6 +334,10 @@ func classifyHandshakeError(s settings, err error, st *handshakeState, keys *key
 	if st.hostKeyOK {
 		msg := strings.ToLower(err.Error())
 		if strings.Contains(msg, "unable to authenticate") || strings.Contains(msg, "authentication") {
+			if !st.keysOffered {
+				return fail(ErrAuth, fmt.Sprintf("the server does not accept public key authentication for user %s "+
+					"(PubkeyAuthentication in sshd_config?)", s.user), err)
+			}
 			return fail(ErrAuth, keys.explainFailure(s), err)
 		}
 	}
@@ -344,7 +349,6 @@ type handshakeState struct {
 	serverKey    ssh.PublicKey
 	hostKeyOK    bool
 	hostKeyErr   error
-	recordedIn   string // known_hosts file a new key was added to
 	keysOffered  bool
 	recordFailed error
 }

@@ -22,6 +22,13 @@
 // with a non-zero status is reported as an [*ExitError], distinct from
 // transport failures such as [ErrConnectionLost].
 //
+// Every method that can block takes a context. When it ends, the method
+// returns at once and the remote command is stopped (see [Client.Run]: a
+// small sh wrapper on the server kills the command when the SSH session goes
+// away, because OpenSSH ignores signal requests for root logins; a command
+// fed by the caller's stdin through [Client.Stream] only sees end of file).
+//
 // The remote account's login shell must be a POSIX shell (sh, dash, bash,
-// ksh, zsh): sshd hands the command line to it.
+// ksh, zsh): sshd hands the command line to it. The remote hosts need sh,
+// cat and kill, and sha256sum or md5sum for the copy checks.
 package sshexec

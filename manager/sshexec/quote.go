@@ -7,9 +7,13 @@ import "strings"
 //
 // Arguments made only of ASCII letters, digits and the characters @%+:,./_-
 // are returned unchanged; everything else, including the empty string, is put
-// in single quotes, with each embedded single quote written as '\”. Bytes
-// that are not ASCII are kept as they are, so any encoding survives. A NUL
-// byte cannot be passed through a shell at all; the methods of [Client]
+// in single quotes, and an embedded single quote closes the quotes, adds an
+// escaped quote and reopens them:
+//
+//	it's  ->  'it'\''s'
+//
+// Bytes that are not ASCII are kept as they are, so any encoding survives. A
+// NUL byte cannot be passed through a shell at all; the methods of [Client]
 // reject argv values that contain one (see [ErrArgv]).
 func Quote(arg string) string {
 	if arg == "" {
