@@ -37,6 +37,10 @@ type ReplicaStatus struct {
 	SourceHost string // Master_Host / Source_Host
 	SourcePort int    // Master_Port / Source_Port
 	SourceUser string // Master_User / Source_User
+	// SourceServerID is Master_Server_Id / Source_Server_Id: the server_id of
+	// the source the IO thread last connected to (0 before the first
+	// connection; MySQL >= 5.6 and MariaDB >= 10.0 only).
+	SourceServerID uint32
 
 	// Read is the source coordinate the IO thread has received up to
 	// (Master_Log_File, Read_Master_Log_Pos).
@@ -58,24 +62,35 @@ type ReplicaStatus struct {
 	LastSQLErrno int
 	LastSQLError string
 
-	// SecondsBehind is Seconds_Behind_Master; nil when the server says NULL.
+	// SecondsBehind is Seconds_Behind_Master (Seconds_Behind_Source on
+	// MySQL >= 8.0.22); nil when the server says NULL (a replication thread
+	// is not running).
 	SecondsBehind *int64
-	SQLDelay      int64
+	// SQLDelay is the configured MASTER_DELAY in seconds (0 on MySQL < 5.6
+	// and MariaDB < 10.2.3, which have no such column).
+	SQLDelay int64
 
+	// Filters holds the Replicate_* filters, each a comma-separated list
+	// de-duplicated and sorted so that lists compare as strings. BinlogDoDB
+	// and BinlogIgnoreDB are filled only by (*Conn).State, from the
+	// replica's own SHOW MASTER STATUS.
 	Filters Filters
 
-	// MySQL GTID columns.
+	// MySQL GTID columns (MySQL >= 5.6.5), with the server's line breaks
+	// removed.
 	RetrievedGTIDSet string
 	ExecutedGTIDSet  string
 	AutoPosition     bool
 
-	// MariaDB GTID columns: Using_Gtid is "No", "Slave_Pos" or "Current_Pos".
+	// MariaDB GTID columns (MariaDB >= 10.0.2): Using_Gtid is "No",
+	// "Slave_Pos" or "Current_Pos"; Gtid_IO_Pos is empty unless GTID is used.
 	UsingGTID string
 	GTIDIOPos string
 }
 
 // Filters are the replication and binlog filters that must agree across a
-// topology.
+// topology. Every field is a comma-separated list as the server reports it,
+// de-duplicated and sorted.
 type Filters struct {
 	ReplicateDoDB          string
 	ReplicateIgnoreDB      string
@@ -89,12 +104,13 @@ type Filters struct {
 
 // GTIDState is a server's GTID position for either flavor.
 type GTIDState struct {
-	// MySQL: @@global.gtid_mode ("" on MariaDB) and @@global.gtid_executed.
+	// MySQL (>= 5.6.5): @@global.gtid_mode ("" on MariaDB) and
+	// @@global.gtid_executed with line breaks removed.
 	Mode     string
 	Executed string
 
-	// MariaDB: @@gtid_current_pos, @@gtid_slave_pos, @@gtid_binlog_pos and
-	// @@gtid_strict_mode.
+	// MariaDB (>= 10.0.3): @@global.gtid_current_pos, @@global.gtid_slave_pos,
+	// @@global.gtid_binlog_pos and @@global.gtid_strict_mode.
 	CurrentPos string
 	SlavePos   string
 	BinlogPos  string
@@ -103,20 +119,30 @@ type GTIDState struct {
 
 // State is everything the manager reads from one server in one visit.
 type State struct {
-	Version         Version
-	ServerID        uint32
-	Hostname        string // @@hostname
-	Port            int    // @@port
-	ReadOnly        bool
+	Version  Version
+	ServerID uint32
+	Hostname string // @@hostname
+	Port     int    // @@port
+	ReadOnly bool
+	// SuperReadOnly is @@global.super_read_only (MySQL >= 5.7.8); always
+	// false on MariaDB, which has no such variable.
+	SuperReadOnly   bool
 	LogBin          bool
-	LogSlaveUpdates bool
+	LogSlaveUpdates bool // @@log_slave_updates (@@log_replica_updates on MySQL >= 8.0.26)
 	BinlogFormat    string
 	RelayLogPurge   bool
-	SlaveNetTimeout int     // seconds
-	HeartbeatPeriod float64 // seconds; MariaDB Slave_heartbeat_period status, MySQL HEARTBEAT_INTERVAL
+	SlaveNetTimeout int // seconds; @@slave_net_timeout (@@replica_net_timeout on MySQL >= 8.0.26)
+	// HeartbeatPeriod is the replica's heartbeat period in seconds: MariaDB's
+	// Slave_heartbeat_period status variable, MySQL's HEARTBEAT_INTERVAL from
+	// performance_schema.replication_connection_configuration. 0 when the
+	// server is not a replica or the value cannot be read.
+	HeartbeatPeriod float64
 	DataDir         string
-	RelayLogBase    string // @@relay_log_basename or derived from @@relay_log
-	// Binlog is SHOW MASTER STATUS (SHOW BINARY LOG STATUS on MySQL 8.4);
+	// RelayLogBase is the relay log's path without the numeric extension:
+	// @@relay_log_basename, or derived from @@relay_log, @@datadir and
+	// @@hostname where the server lacks relay_log_basename.
+	RelayLogBase string
+	// Binlog is SHOW MASTER STATUS (SHOW BINARY LOG STATUS on MySQL >= 8.2);
 	// zero when log_bin is off.
 	Binlog         binlog.Pos
 	BinlogDoDB     string
