@@ -39,7 +39,10 @@ func open(t *testing.T, l *lab.Lab, h *lab.Host, timeout time.Duration) *mysqlx.
 // write makes the master log something.
 func write(t *testing.T, c *mysqlx.Conn) {
 	t.Helper()
-	ctx := t.Context()
+	// Every wait below is bounded: a replica that never starts must fail
+	// the test, not hang the suite.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
 	for _, q := range []string{
 		"CREATE DATABASE IF NOT EXISTS mysqlx_test",
 		"CREATE TABLE IF NOT EXISTS mysqlx_test.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(64))",
@@ -111,7 +114,10 @@ func TestLab(t *testing.T) {
 	mh, rh := l.Master(), l.Replicas()[0]
 	master := open(t, l, mh, 5*time.Second)
 	replica := open(t, l, rh, 5*time.Second)
-	ctx := t.Context()
+	// Every wait below is bounded: a replica that never starts must fail
+	// the test, not hang the suite.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
 
 	t.Run("Version", func(t *testing.T) {
 		v := master.Version()
@@ -530,13 +536,19 @@ func TestLab(t *testing.T) {
 		if err := replica.StopReplica(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := replica.ChangeSource(ctx, mysqlx.ChangeSourceOptions{Host: mh.IP, Port: mh.Port, UseGTID: "slave_pos"}); err != nil {
+		// The credentials are given again: the previous subtest left
+		// hostile ones stored, and CHANGE MASTER keeps what it is not told.
+		if err := replica.ChangeSource(ctx, mysqlx.ChangeSourceOptions{
+			Host: mh.IP, Port: mh.Port, User: l.ReplUser, Password: l.ReplPassword, UseGTID: "slave_pos",
+		}); err != nil {
 			t.Fatal(err)
 		}
 		if err := replica.StartReplica(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := rh.WaitReplicating(ctx); err != nil {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := rh.WaitReplicating(wctx); err != nil {
 			t.Fatal(err)
 		}
 		write(t, master)
@@ -622,7 +634,10 @@ func TestLabGTID(t *testing.T) {
 	mh, rh := l.Master(), l.Replicas()[0]
 	master := open(t, l, mh, 5*time.Second)
 	replica := open(t, l, rh, 5*time.Second)
-	ctx := t.Context()
+	// Every wait below is bounded: a replica that never starts must fail
+	// the test, not hang the suite.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
 
 	write(t, master)
 	mst, err := master.State(ctx)
