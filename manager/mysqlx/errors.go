@@ -57,10 +57,13 @@ const (
 // configuration problem; in the ping loop it does not count as a failure.
 func IsAliveError(err error) bool {
 	var me *mysql.MySQLError
-	if !errors.As(err, &me) {
-		return false
-	}
-	switch me.Number {
+	return errors.As(err, &me) && IsAliveErrno(me.Number)
+}
+
+// IsAliveErrno reports whether a MySQL error number is one of those listed
+// for IsAliveError.
+func IsAliveErrno(n uint16) bool {
+	switch n {
 	case erConCount, erBadHost, erHandshake, erDBAccessDenied, erAccessDenied,
 		erHostIsBlocked, erHostNotPrivileged, erTooManyUserConns, erUserLimitReached,
 		erNotSupportedAuth, erServerIsInSecureAu:

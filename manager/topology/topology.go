@@ -48,11 +48,7 @@ type Observation struct {
 // protocol 1251, old password 1275, and 1042 "can't get hostname"). At
 // start-up such an error is a configuration problem, never a crash.
 func ServerUpErrno(n int) bool {
-	switch n {
-	case 1040, 1042, 1043, 1044, 1045, 1129, 1130, 1203, 1226, 1251, 1275:
-		return true
-	}
-	return false
+	return n > 0 && n <= 0xffff && mysqlx.IsAliveErrno(uint16(n))
 }
 
 // Options are the run's settings that are not per-server configuration.
