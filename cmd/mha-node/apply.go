@@ -17,7 +17,6 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/spf13/cobra"
 
-	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/node/binlog"
 	"github.com/gomha/gomha/node/diff"
 	"github.com/gomha/gomha/node/relaylog"
@@ -224,19 +223,7 @@ func runApplyDiff(cmd *cobra.Command, o *applyDiffOptions) error {
 		if err != nil {
 			res.Error = err.Error()
 		}
-		if o.jsonOut {
-			printJSON(out, res)
-		} else if msg != "" {
-			if code == 0 {
-				fmt.Fprintln(out, msg)
-			} else {
-				fmt.Fprintln(errOut, msg)
-			}
-		}
-		if code == 0 {
-			return nil
-		}
-		return &mhacli.ExitError{Code: code}
+		return conclude(out, errOut, o.jsonOut, res, code, msg, code == 0)
 	}
 	fail := func(err error) error {
 		return finish(1, "apply_diff_relay_logs: "+err.Error(), err)

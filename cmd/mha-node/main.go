@@ -94,6 +94,25 @@ func run(root *cobra.Command, argv0 string, argv []string, stdout, stderr io.Wri
 }
 
 // printJSON writes v as one line of JSON.
+// conclude ends a node command: with --json one line of JSON describing
+// res, otherwise msg on stdout when the outcome is a success (ok) and on
+// stderr when not; then code becomes the process's exit status.
+func conclude(out, errOut io.Writer, jsonOut bool, res any, code int, msg string, ok bool) error {
+	if jsonOut {
+		printJSON(out, res)
+	} else if msg != "" {
+		w := errOut
+		if ok {
+			w = out
+		}
+		fmt.Fprintln(w, msg)
+	}
+	if code == 0 {
+		return nil
+	}
+	return &mhacli.ExitError{Code: code}
+}
+
 func printJSON(w io.Writer, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/node/binlog"
 	"github.com/gomha/gomha/node/savebinlog"
 )
@@ -57,19 +56,7 @@ func newSaveCmd() *cobra.Command {
 				if err != nil {
 					res.Error = err.Error()
 				}
-				if o.jsonOut {
-					printJSON(out, res)
-				} else if msg != "" {
-					if code == 0 || code == exitNothingToSave {
-						fmt.Fprintln(out, msg)
-					} else {
-						fmt.Fprintln(errOut, msg)
-					}
-				}
-				if code == 0 {
-					return nil
-				}
-				return &mhacli.ExitError{Code: code}
+				return conclude(out, errOut, o.jsonOut, res, code, msg, code == 0 || code == exitNothingToSave)
 			}
 			fail := func(err error) error {
 				return finish(1, "Failed to save binary log: "+err.Error(), err)

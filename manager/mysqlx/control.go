@@ -281,8 +281,10 @@ func (c *Conn) waitSliced(ctx context.Context, step string, timeout time.Duratio
 // WaitForPos waits until the replica's SQL thread has executed the source
 // coordinate pos, or timeout passes (ErrWaitTimeout): MASTER_POS_WAIT, or
 // SOURCE_POS_WAIT on MySQL >= 8.0.26. ErrNotReplicating means the SQL thread
-// is not running or replication is not configured. MHA's waits have no
-// timeout and hang (issues #65, #72); this one always has one.
+// is not running or replication is not configured (MASTER_POS_WAIT returned
+// NULL). MHA's waits have no timeout and hang (issues #65, #72); this one
+// always has one. The server counts whole seconds, so a wait may overrun
+// timeout by up to a second.
 func (c *Conn) WaitForPos(ctx context.Context, pos binlog.Pos, timeout time.Duration) error {
 	fn := c.version.posWaitFunc()
 	q := "SELECT " + fn + "(?, ?, ?)"
@@ -309,7 +311,8 @@ func (c *Conn) WaitForPos(ctx context.Context, pos binlog.Pos, timeout time.Dura
 // timeout passes (ErrWaitTimeout): MASTER_GTID_WAIT on MariaDB >= 10.0.9
 // (a MariaDB GTID list such as "0-1-100,1-2-7", compared with
 // gtid_slave_pos), WAIT_FOR_EXECUTED_GTID_SET on MySQL >= 5.7.5 (a MySQL GTID
-// set, compared with gtid_executed).
+// set, compared with gtid_executed). Like WaitForPos it may overrun timeout
+// by up to a second.
 func (c *Conn) WaitForGTID(ctx context.Context, gtid string, timeout time.Duration) error {
 	var fn string
 	timedOut := int64(-1)

@@ -15,8 +15,10 @@ import (
 var (
 	// ErrSessionLost reports that the connection's session is gone: a
 	// statement was cancelled or timed out mid-flight (the driver then closes
-	// the socket, and the statement was killed on the server), or the network
-	// failed. The Conn cannot be used again; open a new one.
+	// the socket, and the statement was killed on the server), the network
+	// failed, or the server ended the session. The error that caused it
+	// (context.Canceled, context.DeadlineExceeded, the driver's error) is
+	// wrapped too. The Conn cannot be used again; open a new one.
 	ErrSessionLost = errors.New("session lost")
 	// ErrClosed reports use of a Conn after Close.
 	ErrClosed = errors.New("connection closed")
