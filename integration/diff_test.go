@@ -27,14 +27,7 @@ func TestDiffRelayLogRunbook(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	master, db2, db3 := l.Master(), l.Hosts[1], l.Hosts[2]
-	sql := func(h *lab.Host, q string) string {
-		t.Helper()
-		out, err := h.SQL(ctx, q)
-		if err != nil {
-			t.Fatalf("%s: %s: %v", h.Name, q, err)
-		}
-		return out
-	}
+	sql := sqlOn(t, ctx)
 
 	// A schema both replicas have.
 	sql(master, `CREATE DATABASE difft;

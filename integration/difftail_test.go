@@ -97,14 +97,7 @@ func TestDiffTailRunbook(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	db1, db2, db3 := l.Hosts[0], l.Hosts[1], l.Hosts[2]
-	sql := func(h *lab.Host, q string) string {
-		t.Helper()
-		out, err := h.SQL(ctx, q)
-		if err != nil {
-			t.Fatalf("%s: %s: %v", h.Name, q, err)
-		}
-		return out
-	}
+	sql := sqlOn(t, ctx)
 	sql(db1, `CREATE DATABASE dtail;
 		CREATE TABLE dtail.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(200), b LONGBLOB) ENGINE=InnoDB;
 		CREATE TABLE dtail.m (id INT PRIMARY KEY, v INT) ENGINE=InnoDB;
@@ -213,14 +206,7 @@ func TestDiffTailGTID(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	db1, db2, db3 := l.Hosts[0], l.Hosts[1], l.Hosts[2]
-	sql := func(h *lab.Host, q string) string {
-		t.Helper()
-		out, err := h.SQL(ctx, q)
-		if err != nil {
-			t.Fatalf("%s: %s: %v", h.Name, q, err)
-		}
-		return out
-	}
+	sql := sqlOn(t, ctx)
 	sql(db1, `CREATE DATABASE gtail;
 		CREATE TABLE gtail.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB;
 		INSERT INTO gtail.t (v) VALUES ('before-1'), ('before-2');`)

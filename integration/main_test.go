@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gomha/gomha/integration/lab"
 )
 
 // bins holds the binaries built once for the whole package.
@@ -86,6 +88,19 @@ func run(t *testing.T, timeout time.Duration, bin string, args ...string) result
 func mha(t *testing.T, timeout time.Duration, args ...string) result {
 	t.Helper()
 	return run(t, timeout, bins.mha, args...)
+}
+
+// sqlOn returns a function that runs SQL on a lab host as root, bounded by
+// ctx, and fails the test (naming host and statement) when it errors.
+func sqlOn(t *testing.T, ctx context.Context) func(h *lab.Host, q string) string {
+	return func(h *lab.Host, q string) string {
+		t.Helper()
+		out, err := h.SQL(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %s: %v", h.Name, q, err)
+		}
+		return out
+	}
 }
 
 // expect fails the test unless r exited with code and its output holds

@@ -299,3 +299,25 @@ func TestNormalizeList(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseReplicaStatus replaces one value of a captured MariaDB row (or
+// drops the row's tail) and checks that the mapping never panics.
+func FuzzParseReplicaStatus(f *testing.F) {
+	f.Add(uint8(5), []byte("1583"), false, uint8(0))
+	f.Add(uint8(32), []byte(""), true, uint8(3))
+	f.Add(uint8(0), []byte("\xff"), false, uint8(60))
+	f.Fuzz(func(t *testing.T, col uint8, value []byte, null bool, cut uint8) {
+		cols, row := readVertical(t, filepath.Join("testdata", "replica-status", "mariadb-10.11-gtid.txt"))
+		r := slices.Clone(row)
+		if i := int(col) % len(r); null {
+			r[i] = nil
+		} else {
+			r[i] = value
+		}
+		r = r[:len(r)-int(cut)%len(r)]
+		for _, v := range []string{"10.11.19-MariaDB", "8.0.36", "5.5.62"} {
+			_, _ = parseReplicaStatus(mustVersion(t, v), cols, [][]any{r})
+		}
+		_, _, _ = parseBinlogStatus(cols, [][]any{r})
+	})
+}
