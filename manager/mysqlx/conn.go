@@ -352,6 +352,7 @@ func (c *Conn) Exec(ctx context.Context, query string, args ...any) (sql.Result,
 
 // Row is the first row of a QueryRow result.
 type Row struct {
+	addr string
 	cols []string
 	vals []any
 	err  error
@@ -368,7 +369,7 @@ func (c *Conn) QueryRow(ctx context.Context, query string, args ...any) *Row {
 	if len(rs.rows) == 0 {
 		return &Row{err: c.errorf("query", sql.ErrNoRows)}
 	}
-	return &Row{cols: rs.cols, vals: rs.rows[0]}
+	return &Row{addr: c.target.Addr, cols: rs.cols, vals: rs.rows[0]}
 }
 
 // Err returns the query's error, if any (sql.ErrNoRows, wrapped, when there
@@ -384,11 +385,11 @@ func (r *Row) Scan(dest ...any) error {
 		return r.err
 	}
 	if len(dest) != len(r.vals) {
-		return fmt.Errorf("mysqlx: scan: %d destinations for %d columns", len(dest), len(r.vals))
+		return fmt.Errorf("mysqlx: scan on %s: %d destinations for %d columns", r.addr, len(dest), len(r.vals))
 	}
 	for i, d := range dest {
 		if err := assign(d, r.vals[i]); err != nil {
-			return fmt.Errorf("mysqlx: scan column %s: %w", r.cols[i], err)
+			return fmt.Errorf("mysqlx: scan column %s on %s: %w", r.cols[i], r.addr, err)
 		}
 	}
 	return nil

@@ -17,13 +17,18 @@ import (
 func TestIsAliveError(t *testing.T) {
 	for _, n := range []uint16{1040, 1042, 1043, 1044, 1045, 1129, 1130, 1203, 1226, 1251, 1275} {
 		err := fmt.Errorf("mysqlx: connect: %w", &mysql.MySQLError{Number: n})
-		if !IsAliveError(err) {
+		if !IsAliveError(err) || !IsAliveErrno(n) {
 			t.Errorf("%d: want alive", n)
 		}
 	}
 	for _, err := range []error{nil, errors.New("Error 1045"), &mysql.MySQLError{Number: 2013}, &mysql.MySQLError{Number: 1146}, context.DeadlineExceeded} {
 		if IsAliveError(err) {
 			t.Errorf("%v: want not alive", err)
+		}
+	}
+	for _, n := range []uint16{0, 1041, 1046, 2003, 2013} {
+		if IsAliveErrno(n) {
+			t.Errorf("%d: want not alive", n)
 		}
 	}
 }
