@@ -194,9 +194,9 @@ func Apply(ctx context.Context, opts ApplyOptions) error {
 	}
 	defer conn.Close()
 
-	if err := mark(ctx, conn, sum); err != nil {
-		return fail("record diff in "+MarkerTable, err)
-	}
+	// The marker is written only once nothing can fail before the events
+	// are piped: a row left in state "applying" must mean that some events
+	// may have reached the target, never that a step before them failed.
 	var oldPacket int64
 	if err := conn.QueryRowContext(ctx, "SELECT /* gomha diff */ @@global.max_allowed_packet").Scan(&oldPacket); err != nil {
 		return fail("read max_allowed_packet", err)
@@ -204,19 +204,33 @@ func Apply(ctx context.Context, opts ApplyOptions) error {
 	if _, err := conn.ExecContext(ctx, "SET GLOBAL max_allowed_packet = 1073741824"); err != nil {
 		return fail("raise max_allowed_packet", err)
 	}
+	// Cleanup runs even when ctx has ended, each step with its own bound.
+	cleanup := func(stmt string, args ...any) error {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_, err := conn.ExecContext(cctx, stmt, args...)
+		return err
+	}
+	restore := func() error {
+		if err := cleanup("SET GLOBAL max_allowed_packet = ?", oldPacket); err != nil {
+			return fmt.Errorf("restore max_allowed_packet=%d: %w", oldPacket, err)
+		}
+		return nil
+	}
+	if err := mark(ctx, conn, sum); err != nil {
+		return fail("record diff in "+MarkerTable, errors.Join(err, restore()))
+	}
 	runErr := run(ctx, opts, binlogTool, client)
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if _, err := conn.ExecContext(rctx, "SET GLOBAL max_allowed_packet = ?", oldPacket); err != nil {
+	if err := restore(); err != nil {
 		if runErr != nil {
-			return fail("apply events", errors.Join(runErr, fmt.Errorf("restore max_allowed_packet=%d: %w", oldPacket, err)))
+			return fail("apply events", errors.Join(runErr, err))
 		}
 		return fail("restore max_allowed_packet", err)
 	}
 	if runErr != nil {
 		return fail("apply events", runErr)
 	}
-	if _, err := conn.ExecContext(rctx, "UPDATE "+MarkerTable+" SET state = 'applied', finished_at = NOW(6) WHERE digest = ?", sum.Digest); err != nil {
+	if err := cleanup("UPDATE "+MarkerTable+" SET state = 'applied', finished_at = NOW(6) WHERE digest = ?", sum.Digest); err != nil {
 		return fail("mark diff applied", err)
 	}
 	return nil
