@@ -85,3 +85,17 @@ func NextFile(name string) (string, error) {
 	}
 	return fmt.Sprintf("%s%s.%0*d", dir, base, width, n+1), nil
 }
+
+// ParsePos parses what Pos.String renders, "mysql-bin.000042:1234". A
+// directory before the file name is kept.
+func ParsePos(s string) (Pos, error) {
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 {
+		return Pos{}, fmt.Errorf("binlog position %q: want file:offset", s)
+	}
+	off, err := strconv.ParseUint(s[i+1:], 10, 64)
+	if err != nil {
+		return Pos{}, fmt.Errorf("binlog position %q: bad offset: %w", s, err)
+	}
+	return Pos{File: s[:i], Offset: off}, nil
+}
