@@ -1,0 +1,402 @@
+// Package vip moves a virtual IP address between database hosts over SSH:
+// the logic behind `mha hook vip`, gomha's built-in
+// master_ip_failover_script and master_ip_online_change_script.
+//
+// MHA calls the hook with --command=status, stop, stopssh or start and the
+// orig/new master's addresses (mha-compat §4.1, §4.5). What each command does
+// here:
+//
+//   - status: SSH to the orig master and report whether it holds the
+//     address. Fails when SSH does not work, as MHA's start-up check wants.
+//   - stop, stopssh: remove the address from the orig master (`ip addr del`);
+//     absent already is fine. When the orig master cannot be reached over SSH
+//     (the usual case for --command=stop: MHA already knows SSH is down) the
+//     address is probed from the manager (see [TCPProbe]): if nothing answers
+//     on it the hook succeeds with a warning (exit 10, MHA's "Proceeding."),
+//     if something still answers it fails, since another host would then
+//     hold the address twice.
+//   - start: make sure the orig master no longer holds the address (remove
+//     it over SSH and check `ip -o addr show` there; when SSH fails, the probe
+//     decides as for stop), then `ip addr add` it on the new master, announce
+//     it with gratuitous ARP (`arping -U`) and check that it is there.
+//
+// The online switch calls stop (writes must stop reaching the orig master)
+// and start (the new master takes the address) with the same meanings.
+//
+// Every remote command is an argv list quoted by sshexec; nothing is pasted
+// into a shell. Host keys are verified (sshexec's known_hosts handling).
+package vip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gomha/gomha/manager/sshexec"
+)
+
+// Commands MHA passes with --command.
+const (
+	CommandStatus  = "status"
+	CommandStop    = "stop"
+	CommandStopSSH = "stopssh"
+	CommandStart   = "start"
+)
+
+// Sentinel errors.
+var (
+	// ErrRequest reports a request that cannot be carried out as given: an
+	// unknown command, a missing host or address.
+	ErrRequest = errors.New("vip: invalid request")
+	// ErrStillAnswers reports that the orig master could not be reached over
+	// SSH and the address still answers: some host still holds it, so it was
+	// not (and cannot be) taken over safely.
+	ErrStillAnswers = errors.New("vip: address still answers")
+	// ErrNotMoved reports that a command ran but the address is not where it
+	// should be afterwards (still on the orig master, missing on the new one).
+	ErrNotMoved = errors.New("vip: address not where it should be")
+)
+
+// Host is one side of the move (MHA's orig or new master).
+type Host struct {
+	// Name is the host name as MHA passes it (--orig_master_host).
+	Name string
+	// IP is the host's address (--orig_master_ip).
+	IP string
+	// Port is MySQL's port on it (--orig_master_port); the probe uses it.
+	Port int
+	// SSH is how to log in to it.
+	SSH sshexec.Target
+}
+
+// String names the host for messages: "db1 (198.18.7.11)".
+func (h Host) String() string {
+	if h.IP == "" || h.IP == h.Name {
+		return h.Name
+	}
+	return h.Name + " (" + h.IP + ")"
+}
+
+// Request is one hook invocation.
+type Request struct {
+	// Command is status, stop, stopssh or start.
+	Command string
+	// VIP is the virtual address with its prefix length (198.18.7.100/24).
+	VIP netip.Prefix
+	// Interface is the network device that carries it (eth0).
+	Interface string
+	// Orig is the current (or dead) master; nil when MHA did not pass one.
+	Orig *Host
+	// New is the new master; required for start.
+	New *Host
+	// Arping is the arping program run on the new master after the address
+	// is added ("" = skip). Debian's iputils-arping and the arping package
+	// both accept the arguments used: -U -c N -I DEV ADDR.
+	Arping string
+	// ArpingCount is how many gratuitous ARP packets to send; 0 means 3.
+	ArpingCount int
+}
+
+// Session runs commands on one host.
+type Session interface {
+	// Run runs argv and returns its standard output. A command that ran and
+	// failed returns an error carrying its exit status and standard error.
+	Run(ctx context.Context, argv []string) (string, error)
+	// Close ends the session.
+	Close() error
+}
+
+// Remote opens sessions to hosts. An error from Connect means the host
+// could not be reached or logged in to; nothing ran there.
+type Remote interface {
+	Connect(ctx context.Context, h Host) (Session, error)
+}
+
+// Probe reports whether anything answers on addr:port from where the hook
+// runs, and says what it saw ("connection refused", "no answer within 2s").
+type Probe func(ctx context.Context, addr netip.Addr, port int) (answered bool, detail string)
+
+// Mover carries out requests.
+type Mover struct {
+	// Remote reaches the hosts (SSH in production, a fake in tests).
+	Remote Remote
+	// Probe checks whether the address answers; nil means [TCPProbe] with a
+	// two-second timeout.
+	Probe Probe
+	// StepTimeout bounds each remote command; 0 means 30 seconds.
+	StepTimeout time.Duration
+}
+
+// Outcome is what a request did, for the hook's output.
+type Outcome struct {
+	// Lines describe each step, in order.
+	Lines []string
+	// Warned is set when the request succeeded only with a caveat (a host
+	// that could not be reached, a failed arping): MHA's exit code 10.
+	Warned bool
+}
+
+func (o *Outcome) note(format string, args ...any) {
+	o.Lines = append(o.Lines, fmt.Sprintf(format, args...))
+}
+
+func (o *Outcome) warn(format string, args ...any) {
+	o.Warned = true
+	o.Lines = append(o.Lines, "warning: "+fmt.Sprintf(format, args...))
+}
+
+// Validate checks a request before anything runs.
+func (r Request) Validate() error {
+	if !r.VIP.IsValid() {
+		return fmt.Errorf("%w: --vip=ADDRESS/PREFIX is required", ErrRequest)
+	}
+	if r.Interface == "" {
+		return fmt.Errorf("%w: --interface=DEVICE is required", ErrRequest)
+	}
+	switch r.Command {
+	case CommandStatus, CommandStop, CommandStopSSH:
+		if r.Orig == nil {
+			return fmt.Errorf("%w: --command=%s needs --orig_master_host/--orig_master_ip", ErrRequest, r.Command)
+		}
+	case CommandStart:
+		if r.New == nil {
+			return fmt.Errorf("%w: --command=start needs --new_master_host/--new_master_ip", ErrRequest)
+		}
+	case "":
+		return fmt.Errorf("%w: --command=status|stop|stopssh|start is required", ErrRequest)
+	default:
+		return fmt.Errorf("%w: unknown --command=%s (want status, stop, stopssh or start)", ErrRequest, r.Command)
+	}
+	return nil
+}
+
+// Do carries out the request. The error names the host and the step; the
+// Outcome holds the steps done so far either way.
+func (m *Mover) Do(ctx context.Context, r Request) (Outcome, error) {
+	var o Outcome
+	if err := r.Validate(); err != nil {
+		return o, err
+	}
+	var err error
+	switch r.Command {
+	case CommandStatus:
+		err = m.status(ctx, r, &o)
+	case CommandStop, CommandStopSSH:
+		err = m.stop(ctx, r, &o)
+	case CommandStart:
+		err = m.start(ctx, r, &o)
+	}
+	return o, err
+}
+
+func (m *Mover) status(ctx context.Context, r Request, o *Outcome) error {
+	s, err := m.Remote.Connect(ctx, *r.Orig)
+	if err != nil {
+		return fmt.Errorf("vip status: orig master %s: %w", r.Orig, err)
+	}
+	defer s.Close()
+	held, err := m.held(ctx, s, r)
+	if err != nil {
+		return fmt.Errorf("vip status: orig master %s: %w", r.Orig, err)
+	}
+	if held != "" {
+		o.note("%s is on %s of orig master %s", held, r.Interface, r.Orig)
+	} else {
+		o.note("%s is not on %s of orig master %s", r.VIP, r.Interface, r.Orig)
+	}
+	return nil
+}
+
+func (m *Mover) stop(ctx context.Context, r Request, o *Outcome) error {
+	s, err := m.Remote.Connect(ctx, *r.Orig)
+	if err != nil {
+		return m.unreachable(ctx, r, o, "vip "+r.Command, err)
+	}
+	defer s.Close()
+	if err := m.remove(ctx, s, r, o); err != nil {
+		return fmt.Errorf("vip %s: orig master %s: %w", r.Command, r.Orig, err)
+	}
+	return nil
+}
+
+func (m *Mover) start(ctx context.Context, r Request, o *Outcome) error {
+	ns, err := m.Remote.Connect(ctx, *r.New)
+	if err != nil {
+		return fmt.Errorf("vip start: new master %s: %w", r.New, err)
+	}
+	defer ns.Close()
+	onNew, err := m.held(ctx, ns, r)
+	if err != nil {
+		return fmt.Errorf("vip start: new master %s: %w", r.New, err)
+	}
+
+	if r.Orig != nil && r.Orig.IP != r.New.IP {
+		if osess, err := m.Remote.Connect(ctx, *r.Orig); err != nil {
+			if onNew != "" {
+				// The probe would only hear the new master answer.
+				o.warn("cannot reach orig master %s to check it lost %s (%v); the new master already holds it", r.Orig, r.VIP.Addr(), err)
+			} else if err := m.unreachable(ctx, r, o, "vip start", err); err != nil {
+				return err
+			}
+		} else {
+			err := m.remove(ctx, osess, r, o)
+			osess.Close()
+			if err != nil {
+				return fmt.Errorf("vip start: orig master %s: %w", r.Orig, err)
+			}
+		}
+	}
+
+	if onNew != "" {
+		o.note("%s is already on %s of new master %s", onNew, r.Interface, r.New)
+	} else {
+		if _, err := m.run(ctx, ns, "ip", "addr", "add", r.VIP.String(), "dev", r.Interface); err != nil {
+			return fmt.Errorf("vip start: new master %s: add %s: %w", r.New, r.VIP, err)
+		}
+		held, err := m.held(ctx, ns, r)
+		if err != nil {
+			return fmt.Errorf("vip start: new master %s: %w", r.New, err)
+		}
+		if held == "" {
+			return fmt.Errorf("vip start: new master %s: %w: %s missing from %s after ip addr add", r.New, ErrNotMoved, r.VIP, r.Interface)
+		}
+		o.note("added %s to %s on new master %s", r.VIP, r.Interface, r.New)
+	}
+
+	if r.Arping != "" {
+		n := r.ArpingCount
+		if n <= 0 {
+			n = 3
+		}
+		_, err := m.run(ctx, ns, r.Arping, "-U", "-c", strconv.Itoa(n), "-I", r.Interface, r.VIP.Addr().String())
+		if err != nil {
+			o.warn("gratuitous ARP for %s on new master %s failed (neighbours learn the new address when their ARP entries expire): %v", r.VIP.Addr(), r.New, err)
+		} else {
+			o.note("sent %d gratuitous ARP packets for %s from new master %s", n, r.VIP.Addr(), r.New)
+		}
+	}
+	return nil
+}
+
+// unreachable decides what an SSH failure to the orig master means: fine
+// (with a warning) when the address does not answer, ErrStillAnswers when
+// it does.
+func (m *Mover) unreachable(ctx context.Context, r Request, o *Outcome, step string, sshErr error) error {
+	port := r.Orig.Port
+	if port == 0 {
+		port = 3306
+	}
+	probe := m.Probe
+	if probe == nil {
+		probe = TCPProbe(2 * time.Second)
+	}
+	answered, detail := probe(ctx, r.VIP.Addr(), port)
+	if answered {
+		return fmt.Errorf("%s: orig master %s: %w: cannot reach it over SSH (%v) and %s:%d still answers (%s); remove the address by hand or power the host off",
+			step, r.Orig, ErrStillAnswers, sshErr, r.VIP.Addr(), port, detail)
+	}
+	o.warn("cannot reach orig master %s over SSH (%v); %s:%d does not answer (%s): treating the address as released",
+		r.Orig, sshErr, r.VIP.Addr(), port, detail)
+	return nil
+}
+
+// remove deletes the address from the host when it holds it and checks
+// that it is gone.
+func (m *Mover) remove(ctx context.Context, s Session, r Request, o *Outcome) error {
+	held, err := m.held(ctx, s, r)
+	if err != nil {
+		return err
+	}
+	if held == "" {
+		o.note("%s is not on %s of orig master %s", r.VIP, r.Interface, r.Orig)
+		return nil
+	}
+	if _, err := m.run(ctx, s, "ip", "addr", "del", held, "dev", r.Interface); err != nil {
+		// Removed by someone else meanwhile: EADDRNOTAVAIL.
+		if !strings.Contains(err.Error(), "Cannot assign requested address") {
+			return fmt.Errorf("delete %s: %w", held, err)
+		}
+	}
+	again, err := m.held(ctx, s, r)
+	if err != nil {
+		return err
+	}
+	if again != "" {
+		return fmt.Errorf("%w: %s still on %s after ip addr del", ErrNotMoved, again, r.Interface)
+	}
+	o.note("deleted %s from %s on orig master %s", held, r.Interface, r.Orig)
+	return nil
+}
+
+// held returns the address as configured on the interface ("a.b.c.d/nn")
+// when the host holds the VIP (whatever its prefix length), "" otherwise.
+func (m *Mover) held(ctx context.Context, s Session, r Request) (string, error) {
+	out, err := m.run(ctx, s, "ip", "-o", "addr", "show", "dev", r.Interface)
+	if err != nil {
+		return "", fmt.Errorf("list addresses of %s: %w", r.Interface, err)
+	}
+	return FindAddr(out, r.VIP.Addr()), nil
+}
+
+func (m *Mover) run(ctx context.Context, s Session, argv ...string) (string, error) {
+	d := m.StepTimeout
+	if d <= 0 {
+		d = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return s.Run(ctx, argv)
+}
+
+// FindAddr looks for addr in the output of `ip -o addr show` and returns it
+// as listed ("198.18.7.100/24"), or "" when it is not there.
+func FindAddr(ipOutput string, addr netip.Addr) string {
+	for _, line := range strings.Split(ipOutput, "\n") {
+		f := strings.Fields(line)
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] != "inet" && f[i] != "inet6" {
+				continue
+			}
+			p, err := netip.ParsePrefix(f[i+1])
+			if err == nil && p.Addr() == addr {
+				return f[i+1]
+			}
+		}
+	}
+	return ""
+}
+
+// TCPProbe returns a Probe that opens a TCP connection to addr:port with the
+// given timeout. An accepted connection or a refusal (TCP reset) both mean
+// some host holds the address; a timeout or "no route to host" (nobody
+// answered ARP) mean nobody does. This works without privileges (unlike
+// ICMP ping) and sees a host whose mysqld is dead but whose address is
+// still up.
+func TCPProbe(timeout time.Duration) Probe {
+	return func(ctx context.Context, addr netip.Addr, port int) (bool, string) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(addr, uint16(port)).String())
+		if err == nil {
+			c.Close()
+			return true, "connection accepted"
+		}
+		switch {
+		case errors.Is(err, syscall.ECONNREFUSED):
+			return true, "connection refused"
+		case errors.Is(err, syscall.EHOSTUNREACH):
+			return false, "no route to host"
+		case ctx.Err() != nil:
+			return false, "no answer within " + timeout.String()
+		}
+		// Anything else (no route at all, network down) is not an answer.
+		return false, err.Error()
+	}
+}

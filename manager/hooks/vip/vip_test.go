@@ -1,0 +1,202 @@
+package vip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// fakeHost is a host as the fake remote sees it.
+type fakeHost struct {
+	down    bool     // SSH does not connect
+	addrs   []string // on eth0, "a.b.c.d/nn"
+	noDel   bool     // ip addr del "succeeds" but leaves the address
+	arpFail bool
+	ran     []string
+}
+
+type fakeRemote map[string]*fakeHost // by IP
+
+func (f fakeRemote) Connect(_ context.Context, h Host) (Session, error) {
+	fh := f[h.IP]
+	if fh == nil || fh.down {
+		return nil, fmt.Errorf("sshexec: cannot connect to root@%s:22: connection timed out", h.IP)
+	}
+	return fakeSession{fh}, nil
+}
+
+type fakeSession struct{ h *fakeHost }
+
+func (s fakeSession) Close() error { return nil }
+
+func (s fakeSession) Run(_ context.Context, argv []string) (string, error) {
+	cmd := strings.Join(argv, " ")
+	s.h.ran = append(s.h.ran, cmd)
+	switch {
+	case cmd == "ip -o addr show dev eth0":
+		var b strings.Builder
+		b.WriteString("2: eth0    inet 198.18.7.11/24 brd 198.18.7.255 scope global eth0\\       valid_lft forever preferred_lft forever\n")
+		for _, a := range s.h.addrs {
+			fmt.Fprintf(&b, "2: eth0    inet %s scope global secondary eth0\\       valid_lft forever preferred_lft forever\n", a)
+		}
+		return b.String(), nil
+	case strings.HasPrefix(cmd, "ip -o addr show dev "):
+		return "", errors.New(`exit status 1: Device "` + argv[5] + `" does not exist.`)
+	case strings.HasPrefix(cmd, "ip addr add "):
+		if slices.Contains(s.h.addrs, argv[3]) {
+			return "", errors.New("exit status 2: RTNETLINK answers: File exists")
+		}
+		s.h.addrs = append(s.h.addrs, argv[3])
+		return "", nil
+	case strings.HasPrefix(cmd, "ip addr del "):
+		i := slices.Index(s.h.addrs, argv[3])
+		if i < 0 {
+			return "", errors.New("exit status 2: RTNETLINK answers: Cannot assign requested address")
+		}
+		if !s.h.noDel {
+			s.h.addrs = slices.Delete(s.h.addrs, i, i+1)
+		}
+		return "", nil
+	case strings.HasPrefix(cmd, "arping "):
+		if s.h.arpFail {
+			return "", errors.New("exit status 127: sh: arping: not found")
+		}
+		return "", nil
+	}
+	return "", fmt.Errorf("unexpected command %q", cmd)
+}
+
+func TestMover(t *testing.T) {
+	vip := netip.MustParsePrefix("198.18.7.100/24")
+	db1 := &Host{Name: "db1", IP: "198.18.7.11", Port: 3306}
+	db2 := &Host{Name: "db2", IP: "198.18.7.12", Port: 3306}
+	silent := func(context.Context, netip.Addr, int) (bool, string) { return false, "no answer within 2s" }
+	answers := func(context.Context, netip.Addr, int) (bool, string) { return true, "connection refused" }
+
+	tests := []struct {
+		name      string
+		command   string
+		orig, new *Host
+		hosts     map[string]fakeHost // by name
+		probe     Probe
+		wantErr   error  // errors.Is
+		wantMsg   string // substring of the error
+		warned    bool
+		want      map[string][]string // addresses afterwards, by name
+		wantLine  string
+	}{
+		{name: "status held", command: "status", orig: db1,
+			hosts:    map[string]fakeHost{"db1": {addrs: []string{"198.18.7.100/24"}}},
+			want:     map[string][]string{"db1": {"198.18.7.100/24"}},
+			wantLine: "198.18.7.100/24 is on eth0 of orig master db1 (198.18.7.11)"},
+		{name: "status not held", command: "status", orig: db1,
+			hosts: map[string]fakeHost{"db1": {}}, wantLine: "is not on eth0"},
+		{name: "status ssh down fails", command: "status", orig: db1,
+			hosts: map[string]fakeHost{"db1": {down: true}}, wantMsg: "vip status: orig master db1 (198.18.7.11): sshexec: cannot connect"},
+		{name: "stopssh deletes", command: "stopssh", orig: db1,
+			hosts: map[string]fakeHost{"db1": {addrs: []string{"198.18.7.100/24"}}},
+			want:  map[string][]string{"db1": nil}, wantLine: "deleted 198.18.7.100/24 from eth0 on orig master db1"},
+		{name: "stop deletes with another prefix length", command: "stop", orig: db1,
+			hosts: map[string]fakeHost{"db1": {addrs: []string{"198.18.7.100/32"}}},
+			want:  map[string][]string{"db1": nil}},
+		{name: "stop absent ok", command: "stop", orig: db1,
+			hosts: map[string]fakeHost{"db1": {}}, wantLine: "is not on eth0 of orig master"},
+		{name: "stop unreachable silent warns", command: "stop", orig: db1, probe: silent,
+			hosts: map[string]fakeHost{"db1": {down: true}}, warned: true, wantLine: "does not answer (no answer within 2s)"},
+		{name: "stop unreachable answering fails", command: "stop", orig: db1, probe: answers,
+			hosts: map[string]fakeHost{"db1": {down: true}}, wantErr: ErrStillAnswers, wantMsg: "vip stop: orig master db1"},
+		{name: "stop del ineffective fails", command: "stopssh", orig: db1,
+			hosts:   map[string]fakeHost{"db1": {addrs: []string{"198.18.7.100/24"}, noDel: true}},
+			wantErr: ErrNotMoved},
+		{name: "start moves", command: "start", orig: db1, new: db2,
+			hosts: map[string]fakeHost{"db1": {addrs: []string{"198.18.7.100/24"}}, "db2": {}},
+			want:  map[string][]string{"db1": nil, "db2": {"198.18.7.100/24"}}, wantLine: "sent 3 gratuitous ARP"},
+		{name: "start idempotent", command: "start", orig: db1, new: db2,
+			hosts: map[string]fakeHost{"db1": {}, "db2": {addrs: []string{"198.18.7.100/24"}}},
+			want:  map[string][]string{"db1": nil, "db2": {"198.18.7.100/24"}}, wantLine: "already on eth0 of new master"},
+		{name: "start on the same host", command: "start", orig: db1, new: db1,
+			hosts: map[string]fakeHost{"db1": {}}, want: map[string][]string{"db1": {"198.18.7.100/24"}}},
+		{name: "start without orig", command: "start", new: db2,
+			hosts: map[string]fakeHost{"db2": {}}, want: map[string][]string{"db2": {"198.18.7.100/24"}}},
+		{name: "start orig down and silent", command: "start", orig: db1, new: db2, probe: silent,
+			hosts:  map[string]fakeHost{"db1": {down: true, addrs: []string{"198.18.7.100/24"}}, "db2": {}},
+			warned: true, want: map[string][]string{"db2": {"198.18.7.100/24"}}},
+		{name: "start orig down and answering refuses", command: "start", orig: db1, new: db2, probe: answers,
+			hosts:   map[string]fakeHost{"db1": {down: true, addrs: []string{"198.18.7.100/24"}}, "db2": {}},
+			wantErr: ErrStillAnswers, want: map[string][]string{"db2": nil}},
+		{name: "start orig down, new holds it already", command: "start", orig: db1, new: db2, probe: answers,
+			hosts:  map[string]fakeHost{"db1": {down: true}, "db2": {addrs: []string{"198.18.7.100/24"}}},
+			warned: true, want: map[string][]string{"db2": {"198.18.7.100/24"}}},
+		{name: "start new down fails", command: "start", orig: db1, new: db2,
+			hosts: map[string]fakeHost{"db1": {addrs: []string{"198.18.7.100/24"}}, "db2": {down: true}},
+			want:  map[string][]string{"db1": {"198.18.7.100/24"}}, wantMsg: "vip start: new master db2 (198.18.7.12)"},
+		{name: "start arping fails warns", command: "start", orig: db1, new: db2,
+			hosts:  map[string]fakeHost{"db1": {}, "db2": {arpFail: true}},
+			warned: true, want: map[string][]string{"db2": {"198.18.7.100/24"}}, wantLine: "gratuitous ARP"},
+		{name: "no command", command: "", orig: db1, wantErr: ErrRequest},
+		{name: "unknown command", command: "restart", orig: db1, wantErr: ErrRequest},
+		{name: "start needs new", command: "start", orig: db1, wantErr: ErrRequest},
+		{name: "stop needs orig", command: "stop", new: db2, wantErr: ErrRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			remote := fakeRemote{}
+			byName := map[string]*fakeHost{}
+			for name, fh := range tc.hosts {
+				fh := fh
+				byName[name] = &fh
+				remote[map[string]string{"db1": db1.IP, "db2": db2.IP}[name]] = &fh
+			}
+			probe := tc.probe
+			if probe == nil {
+				probe = func(context.Context, netip.Addr, int) (bool, string) {
+					t.Error("unexpected probe")
+					return false, ""
+				}
+			}
+			m := &Mover{Remote: remote, Probe: probe}
+			o, err := m.Do(t.Context(), Request{Command: tc.command, VIP: vip, Interface: "eth0", Orig: tc.orig, New: tc.new, Arping: "arping"})
+			switch {
+			case tc.wantErr == nil && tc.wantMsg == "" && err != nil:
+				t.Fatalf("Do: %v", err)
+			case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
+				t.Fatalf("Do: error %v, want %v", err, tc.wantErr)
+			case tc.wantMsg != "" && (err == nil || !strings.Contains(err.Error(), tc.wantMsg)):
+				t.Fatalf("Do: error %v, want one containing %q", err, tc.wantMsg)
+			}
+			if o.Warned != tc.warned {
+				t.Errorf("Warned = %v, want %v (lines %q)", o.Warned, tc.warned, o.Lines)
+			}
+			if tc.wantLine != "" && !strings.Contains(strings.Join(o.Lines, "\n"), tc.wantLine) {
+				t.Errorf("lines %q lack %q", o.Lines, tc.wantLine)
+			}
+			for name, want := range tc.want {
+				if got := byName[name].addrs; !slices.Equal(got, want) {
+					t.Errorf("%s holds %q, want %q", name, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestFindAddr(t *testing.T) {
+	out := "2: eth0    inet 198.18.7.11/24 brd 198.18.7.255 scope global eth0\\       valid_lft forever\n" +
+		"2: eth0    inet 198.18.7.100/24 scope global secondary eth0\\       valid_lft forever\n" +
+		"2: eth0    inet6 fe80::1/64 scope link \\       valid_lft forever\n"
+	for _, tc := range []struct{ addr, want string }{
+		{"198.18.7.100", "198.18.7.100/24"},
+		{"198.18.7.10", ""},
+		{"fe80::1", "fe80::1/64"},
+	} {
+		if got := FindAddr(out, netip.MustParseAddr(tc.addr)); got != tc.want {
+			t.Errorf("FindAddr(%s) = %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+	if got := FindAddr("inet\ninet garbage\n", netip.MustParseAddr("1.2.3.4")); got != "" {
+		t.Errorf("garbage: %q", got)
+	}
+}
