@@ -30,6 +30,7 @@ func newRoot() *cobra.Command {
 		Version: fmt.Sprintf("%s (MHA %s compatible)", mhacli.Version, mhacli.MHAVersion),
 	}
 	root.AddCommand(newCheckReplCmd(), newCheckSSHCmd(), newConfHostCmd(), newLinkCmd())
+	root.AddCommand(newHookCmd())
 	return root
 }
 

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gomha/gomha/cmd/internal/mhacli"
+	"github.com/gomha/gomha/manager/hooks/consul"
+	"github.com/gomha/gomha/manager/hooks/vip"
+	"github.com/gomha/gomha/manager/sshexec"
+)
+
+// hookEndpoint is one side (orig_master_ or new_master_) of MHA's hook
+// arguments (mha-compat §4.1, §4.5, §4.7).
+type hookEndpoint struct {
+	host, ip                string
+	port                    int
+	sshUser, sshHost, sshIP string
+	sshPort                 int
+	sshOptions              string
+	user, password          string // passed by MHA, not used by the built-in hooks
+}
+
+// hookArgs are the arguments MHA appends to master_ip_failover_script and
+// master_ip_online_change_script, plus --ssh_options, gomha's own option for
+// the hosts MHA passes no ssh_options for.
+type hookArgs struct {
+	command       string
+	sshUser       string
+	sshOptions    string
+	origIsNewRepl bool
+	orig, new     hookEndpoint
+}
+
+func (e *hookEndpoint) add(fs *pflag.FlagSet, prefix, what string) {
+	fs.StringVar(&e.host, prefix+"host", "", what+" host name")
+	fs.StringVar(&e.ip, prefix+"ip", "", what+" IP address")
+	fs.IntVar(&e.port, prefix+"port", 0, what+" MySQL port")
+	fs.StringVar(&e.sshUser, prefix+"ssh_user", "", what+" SSH user")
+	fs.StringVar(&e.sshHost, prefix+"ssh_host", "", what+" SSH host")
+	fs.StringVar(&e.sshIP, prefix+"ssh_ip", "", what+" SSH address")
+	fs.IntVar(&e.sshPort, prefix+"ssh_port", 0, what+" SSH port")
+	fs.StringVar(&e.sshOptions, prefix+"ssh_options", "", what+" ssh_options")
+	fs.StringVar(&e.user, prefix+"user", "", what+" MySQL user (ignored)")
+	fs.StringVar(&e.password, prefix+"password", "", what+" MySQL password (ignored)")
+}
+
+func (a *hookArgs) add(fs *pflag.FlagSet) {
+	fs.StringVar(&a.command, "command", "", "status, stop, stopssh or start (passed by MHA)")
+	fs.StringVar(&a.sshUser, "ssh_user", "", "SSH user of the host the command is about (passed by MHA)")
+	fs.BoolVar(&a.origIsNewRepl, "orig_master_is_new_slave", false, "passed by MHA's online switch (ignored)")
+	a.orig.add(fs, "orig_master_", "orig master")
+	a.new.add(fs, "new_master_", "new master")
+}
+
+// given reports whether MHA passed this side at all.
+func (e hookEndpoint) given() bool { return e.host != "" || e.ip != "" }
+
+// unquote removes one pair of single quotes around a value: MHA writes
+// --orig_master_ssh_options='<options>' for /bin/sh, and a runner that does
+// not go through a shell leaves the quotes in.
+func unquote(s string) string {
+	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// vipHost turns one side into a vip.Host. user is the SSH user to fall back
+// on (MHA's --ssh_user belongs to different hosts in different calls).
+func (e hookEndpoint) vipHost(user, defaultOptions string) (*vip.Host, error) {
+	if !e.given() {
+		return nil, nil
+	}
+	h := &vip.Host{Name: e.host, IP: e.ip, Port: e.port}
+	if h.Name == "" {
+		h.Name = h.IP
+	}
+	if h.IP == "" {
+		h.IP = h.Name
+	}
+	t := sshexec.Target{Host: firstOf(e.sshIP, e.ip, e.sshHost, e.host), Port: e.sshPort, User: firstOf(e.sshUser, user)}
+	raw := unquote(firstOf(e.sshOptions, defaultOptions))
+	if raw != "" {
+		o, err := sshexec.ParseOptions(raw)
+		if err != nil {
+			return nil, fmt.Errorf("ssh options for %s: %w", h.Name, err)
+		}
+		t.Options = o
+	}
+	h.SSH = t
+	return h, nil
+}
+
+func (e hookEndpoint) consulHost() *consul.Host {
+	if !e.given() {
+		return nil
+	}
+	return &consul.Host{Name: firstOf(e.host, e.ip), IP: firstOf(e.ip, e.host), Port: e.port}
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// vipFlags are `mha hook vip`'s own options.
+type vipFlags struct {
+	vip, iface, arping string
+	arpingCount        int
+	timeout            time.Duration
+}
+
+// vipRequest builds the request from parsed arguments.
+func vipRequest(a hookArgs, f vipFlags) (vip.Request, error) {
+	r := vip.Request{Command: a.command, Interface: f.iface, Arping: f.arping, ArpingCount: f.arpingCount}
+	if f.vip != "" {
+		p, err := netip.ParsePrefix(f.vip)
+		if err != nil {
+			return r, fmt.Errorf("%w: --vip=%s: want ADDRESS/PREFIX such as 192.0.2.10/24", vip.ErrRequest, f.vip)
+		}
+		r.VIP = p
+	}
+	// --ssh_user is the orig master's for status/stop/stopssh and the new
+	// master's for start (mha-compat §4.1); the online switch passes
+	// --orig_master_ssh_user and --new_master_ssh_user instead.
+	origUser, newUser := a.sshUser, a.sshUser
+	var err error
+	if r.Orig, err = a.orig.vipHost(origUser, a.sshOptions); err != nil {
+		return r, err
+	}
+	if r.New, err = a.new.vipHost(newUser, a.sshOptions); err != nil {
+		return r, err
+	}
+	return r, r.Validate()
+}
+
+func consulRequest(a hookArgs) consul.Request {
+	return consul.Request{Command: a.command, Orig: a.orig.consulHost(), New: a.new.consulHost()}
+}
+
+// hookResult turns an outcome into output and MHA's exit code: 0, 10 (done
+// with a warning: "Proceeding.") or 1.
+func hookResult(out io.Writer, command string, lines []string, warned bool, err error) error {
+	for _, l := range lines {
+		fmt.Fprintln(out, l)
+	}
+	if err != nil {
+		return &mhacli.ExitError{Code: 1, Err: err}
+	}
+	if warned && command != vip.CommandStatus {
+		return &mhacli.ExitError{Code: 10}
+	}
+	return nil
+}
+
+// tolerant makes a hook command accept every option MHA may pass, known to
+// this version or not (mha-compat §4: hooks must tolerate options they do
+// not know), and stray arguments.
+func tolerant(cmd *cobra.Command) *cobra.Command {
+	cmd.FParseErrWhitelist.UnknownFlags = true
+	cmd.Args = cobra.ArbitraryArgs
+	return cmd
+}
+
+// hookRunners carry out the built-in hooks' requests; tests replace them.
+type hookRunners struct {
+	vip    func(context.Context, vip.Request) (vip.Outcome, error)
+	consul func(context.Context, consul.Config, consul.Request) (consul.Outcome, error)
+}
+
+func newHookCmd() *cobra.Command {
+	return newHookCmdWith(hookRunners{
+		vip: func(ctx context.Context, r vip.Request) (vip.Outcome, error) {
+			m := &vip.Mover{Remote: vip.SSH{}}
+			return m.Do(ctx, r)
+		},
+		consul: consul.Do,
+	})
+}
+
+func newHookCmdWith(run hookRunners) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "hook",
+		Short: "Built-in hook scripts for master_ip_failover_script / master_ip_online_change_script",
+		Long: "Point MHA's master_ip_failover_script and master_ip_online_change_script at one of these\n" +
+			"instead of a hand-written script. They take MHA's arguments (--command=status|stop|stopssh|start,\n" +
+			"--orig_master_*, --new_master_*; unknown options are ignored) and exit 0 (done), 10 (done with a\n" +
+			"warning: MHA logs \"Proceeding.\") or 1 (failed: MHA aborts). See samples/README.md.",
+	}
+	cmd.AddCommand(newHookVIPCmd(run.vip), newHookConsulCmd(run.consul))
+	return cmd
+}
+
+func newHookVIPCmd(do func(context.Context, vip.Request) (vip.Outcome, error)) *cobra.Command {
+	var a hookArgs
+	var f vipFlags
+	cmd := tolerant(&cobra.Command{
+		Use:   "vip --vip=ADDR/PREFIX --interface=DEV [--ssh_options=OPTS] <MHA hook arguments>",
+		Short: "Move a virtual IP address to the new master over SSH (ip addr, arping)",
+		Long: "stop/stopssh: `ip addr del` the address on the orig master (absent is fine). If the orig master\n" +
+			"cannot be reached over SSH, a TCP connection to ADDR:orig_master_port decides: nothing answers ->\n" +
+			"exit 10 (released, with a warning); something answers (even a refusal) -> exit 1.\n" +
+			"start: the same removal on the orig master, then `ip addr add` on the new master, `arping -U`,\n" +
+			"and a check with `ip -o addr show`. status: SSH to the orig master works; says where the address is.\n" +
+			"Host keys are verified against known_hosts; --ssh_options (e.g. \"-i KEY -o UserKnownHostsFile=F\")\n" +
+			"applies to every host MHA passes no --*_ssh_options for.",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := vipRequest(a, f)
+			if err != nil {
+				return &mhacli.ExitError{Code: 1, Err: err}
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+			defer cancel()
+			o, err := do(ctx, r)
+			return hookResult(cmd.OutOrStdout(), r.Command, o.Lines, o.Warned, err)
+		},
+	})
+	fs := cmd.Flags()
+	a.add(fs)
+	fs.StringVar(&a.sshOptions, "ssh_options", "", "ssh_options for hosts MHA passes none for (the new master always)")
+	fs.StringVar(&f.vip, "vip", "", "virtual address with prefix length, e.g. 192.0.2.10/24 (required)")
+	fs.StringVar(&f.iface, "interface", "", "network device that carries it, e.g. eth0 (required)")
+	fs.StringVar(&f.arping, "arping", "arping", "arping program on the new master; empty to send no gratuitous ARP")
+	fs.IntVar(&f.arpingCount, "arping_count", 3, "gratuitous ARP packets to send")
+	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "bound on the whole hook")
+	return cmd
+}
+
+func newHookConsulCmd(do func(context.Context, consul.Config, consul.Request) (consul.Outcome, error)) *cobra.Command {
+	var a hookArgs
+	var cfg consul.Config
+	cmd := tolerant(&cobra.Command{
+		Use:   "consul [--consul_addr=URL] [--node=master] [--service=mysql-master] <MHA hook arguments>",
+		Short: "Point a Consul catalog node and service at the new master",
+		Long: "start: register catalog node NODE at the new master's IP with service SERVICE (its port, tag\n" +
+			"\"gomha\", a TCP check definition), so master.node.consul resolves to it. stop/stopssh:\n" +
+			"deregister the node (left alone when it points at another host than the orig master: exit 10).\n" +
+			"status: the agent answers and knows a leader. CONSUL_HTTP_TOKEN and the other CONSUL_*\n" +
+			"variables are honoured.",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r := consulRequest(a)
+			if err := r.Validate(); err != nil {
+				return &mhacli.ExitError{Code: 1, Err: err}
+			}
+			o, err := do(cmd.Context(), cfg, r)
+			return hookResult(cmd.OutOrStdout(), r.Command, o.Lines, o.Warned, err)
+		},
+	})
+	fs := cmd.Flags()
+	a.add(fs)
+	fs.StringVar(&cfg.Addr, "consul_addr", consul.DefaultAddr, "Consul agent HTTP API")
+	fs.StringVar(&cfg.Node, "node", consul.DefaultNode, "catalog node name for the master")
+	fs.StringVar(&cfg.Service, "service", consul.DefaultService, "service name for the master")
+	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "bound on each Consul API call")
+	return cmd
+}
