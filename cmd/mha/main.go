@@ -18,6 +18,8 @@ var aliases = []mhacli.Alias{
 	{MHAName: "masterha_check_repl", Subcommand: "check-repl"},
 	{MHAName: "masterha_check_ssh", Subcommand: "check-ssh"},
 	{MHAName: "masterha_conf_host", Subcommand: "conf-host"},
+	{MHAName: "masterha_check_status", Subcommand: "check-status"},
+	{MHAName: "masterha_stop", Subcommand: "stop"},
 }
 
 func newRoot() *cobra.Command {
@@ -29,7 +31,8 @@ func newRoot() *cobra.Command {
 			"runs MHA's hook scripts with the same arguments.",
 		Version: fmt.Sprintf("%s (MHA %s compatible)", mhacli.Version, mhacli.MHAVersion),
 	}
-	root.AddCommand(newCheckReplCmd(), newCheckSSHCmd(), newConfHostCmd(), newLinkCmd())
+	root.AddCommand(newCheckReplCmd(), newCheckSSHCmd(), newConfHostCmd(), newLinkCmd(),
+		newCheckStatusCmd(), newStopCmd())
 	root.AddCommand(newHookCmd())
 	return root
 }
