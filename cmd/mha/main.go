@@ -18,6 +18,7 @@ var aliases = []mhacli.Alias{
 	{MHAName: "masterha_check_repl", Subcommand: "check-repl"},
 	{MHAName: "masterha_check_ssh", Subcommand: "check-ssh"},
 	{MHAName: "masterha_conf_host", Subcommand: "conf-host"},
+	{MHAName: "masterha_master_switch", Subcommand: "switch"},
 	{MHAName: "masterha_check_status", Subcommand: "check-status"},
 	{MHAName: "masterha_stop", Subcommand: "stop"},
 }
@@ -34,6 +35,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newCheckReplCmd(), newCheckSSHCmd(), newConfHostCmd(), newLinkCmd(),
 		newCheckStatusCmd(), newStopCmd())
 	root.AddCommand(newHookCmd())
+	root.AddCommand(newSwitchCmd())
 	return root
 }
 

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gomha/gomha/cmd/internal/mhacli"
+	"github.com/gomha/gomha/manager/hooks"
+	"github.com/gomha/gomha/manager/switchover"
+)
+
+// switchOptions are `mha switch` (masterha_master_switch) flags, for both
+// master states. deadSwitch reads the conf, newMaster*, interactive,
+// workdir and dead* fields.
+type switchOptions struct {
+	conf          confFlags
+	masterState   string // --master_state: alive or dead (required)
+	newMasterHost string // --new_master_host
+	newMasterPort int    // --new_master_port (3306)
+	interactive   int    // --interactive (1: ask on stdin)
+	workdir       string // --workdir / --manager_workdir
+
+	// --master_state=alive
+	origMasterIsNewSlave bool          // --orig_master_is_new_slave
+	runningUpdatesLimit  int           // --running_updates_limit (1)
+	runningSecondsLimit  int           // --running_seconds_limit (10)
+	secondsBehindMaster  int           // --seconds_behind_master (30)
+	skipLockAllTables    bool          // --skip_lock_all_tables
+	flushTables          int           // --flush_tables (2)
+	checkOnly            bool          // --check_only
+	removeOrigMasterConf bool          // --remove_orig_master_conf / --remove_dead_master_conf (both states)
+	maxWriteBlock        time.Duration // --max_write_block (gomha, 2s)
+	killBlocking         bool          // --kill_blocking (gomha)
+
+	// --master_state=dead
+	deadMasterHost          string // --dead_master_host (required)
+	deadMasterIP            string // --dead_master_ip
+	deadMasterPort          int    // --dead_master_port (3306)
+	sshReachable            int    // --ssh_reachable (2 = unknown)
+	lastFailoverMinute      int    // --last_failover_minute (480)
+	ignoreLastFailover      bool   // --ignore_last_failover
+	waitOnFailoverError     int    // --wait_on_failover_error (0)
+	logOutput               string // --log_output / --manager_log
+	skipSaveMasterBinlog    bool   // --skip_save_master_binlog
+	skipChangeMaster        bool   // --skip_change_master
+	skipDisableReadOnly     bool   // --skip_disable_read_only
+	waitUntilGTIDInSync     int    // --wait_until_gtid_in_sync (1)
+	ignoreBinlogServerError bool   // --ignore_binlog_server_error
+}
+
+// aliveFlags are the options --master_state=alive accepts; anything else is
+// "Unknown options" there, as in MHA (mha-compat §2.2).
+var aliveFlags = map[string]bool{
+	"conf": true, "global-conf": true, "master-state": true, "new-master-host": true, "new-master-port": true,
+	"interactive": true, "orig-master-is-new-slave": true, "running-updates-limit": true,
+	"running-seconds-limit": true, "seconds-behind-master": true, "skip-lock-all-tables": true,
+	"remove-orig-master-conf": true, "remove-dead-master-conf": true, "flush-tables": true, "check-only": true,
+	"workdir": true, "manager-workdir": true, "max-write-block": true, "kill-blocking": true, "help": true,
+}
+
+func newSwitchCmd() *cobra.Command {
+	var o switchOptions
+	cmd := &cobra.Command{
+		Use:   "switch --master_state=alive|dead --conf=FILE [options]",
+		Short: "Switch the master online, or fail over a dead master by hand (masterha_master_switch)",
+		Long: "--master_state=alive moves the master role to a replica while the master runs, for maintenance:\n" +
+			"checks (no server down, replication healthy, no long updates), then writes are blocked on the\n" +
+			"master (SET GLOBAL read_only=1 and FLUSH TABLES WITH READ LOCK), the new master catches up and\n" +
+			"becomes writable, and the other replicas (and with --orig_master_is_new_slave the old master) are\n" +
+			"repointed. The write block is bounded by --max_write_block: past it, or on any failure before the\n" +
+			"new master is writable, the switch rolls back (the old master is writable again, no replica was\n" +
+			"touched, master_ip_online_change_script --command=start moves the address back) and exits 1.\n" +
+			"--kill_blocking kills the master's sessions whose statement has run longer than\n" +
+			"--running_updates_limit and keeps the write lock waiting (their transactions roll back).\n" +
+			"Exit 0 switched, 10 switched but some replica could not be repointed, 1 error or rolled back.\n\n" +
+			"--master_state=dead fails over a dead master by hand (--dead_master_host).",
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fs := cmd.Flags()
+			for _, a := range args {
+				if a == "--help" || a == "-h" {
+					return cmd.Help()
+				}
+			}
+			fs.ParseErrorsAllowlist.UnknownFlags = true
+			if err := fs.Parse(args); err != nil {
+				return &mhacli.ExitError{Code: 1, Err: err}
+			}
+			switch o.masterState {
+			case "alive":
+				if unknown := unknownOptions(fs, args, aliveFlags); len(unknown) > 0 {
+					return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("Unknown options: %s", strings.Join(unknown, " "))}
+				}
+				return aliveSwitch(cmd.Context(), cmd, o)
+			case "dead":
+				return deadSwitch(cmd.Context(), cmd, o)
+			case "":
+				return &mhacli.ExitError{Code: 1, Err: errors.New("--master_state=<dead|alive> must be set")}
+			}
+			return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("--master_state must be dead or alive, not %q", o.masterState)}
+		},
+	}
+	f := cmd.Flags()
+	o.conf.add(cmd)
+	f.StringVar(&o.masterState, "master_state", "", "alive (online switch) or dead (manual failover)")
+	f.StringVar(&o.newMasterHost, "new_master_host", "", "the new master (hostname or ip of a configured server); default: MHA's selection rules")
+	f.IntVar(&o.newMasterPort, "new_master_port", 3306, "the new master's port")
+	f.IntVar(&o.interactive, "interactive", 1, "1: ask for confirmation on stdin; 0: no questions")
+	f.StringVar(&o.workdir, "workdir", "", "manager working directory")
+	f.StringVar(&o.workdir, "manager_workdir", "", "alias of --workdir")
+
+	f.BoolVar(&o.origMasterIsNewSlave, "orig_master_is_new_slave", false, "alive: the old master replicates from the new one afterwards")
+	f.IntVar(&o.runningUpdatesLimit, "running_updates_limit", 1, "alive: refuse while an update runs on the master for longer (seconds); with --kill_blocking, the age from which blocking statements are killed")
+	f.IntVar(&o.runningSecondsLimit, "running_seconds_limit", 10, "alive: refuse while a query runs on the new master this long (seconds)")
+	f.IntVar(&o.secondsBehindMaster, "seconds_behind_master", 30, "alive: largest replica lag accepted (seconds)")
+	f.BoolVar(&o.skipLockAllTables, "skip_lock_all_tables", false, "alive: no FLUSH TABLES WITH READ LOCK (read_only=1 is still set); the binlog must then stand still")
+	f.IntVar(&o.flushTables, "flush_tables", 2, "alive: FLUSH NO_WRITE_TO_BINLOG TABLES first: 0 no, 1 yes, 2 ask when interactive (else yes)")
+	f.BoolVar(&o.checkOnly, "check_only", false, "alive: run the checks only")
+	f.BoolVar(&o.removeOrigMasterConf, "remove_orig_master_conf", false, "remove the old/dead master's block from the configuration afterwards")
+	f.BoolVar(&o.removeOrigMasterConf, "remove_dead_master_conf", false, "alias of --remove_orig_master_conf")
+	f.DurationVar(&o.maxWriteBlock, "max_write_block", switchover.DefaultMaxWriteBlock, "alive (gomha): hard bound on the write block; past it the switch rolls back")
+	f.BoolVar(&o.killBlocking, "kill_blocking", false, "alive (gomha): kill sessions that keep the write lock waiting (see above)")
+
+	f.StringVar(&o.deadMasterHost, "dead_master_host", "", "dead: the dead master's hostname")
+	f.StringVar(&o.deadMasterIP, "dead_master_ip", "", "dead: the dead master's ip (default: resolved)")
+	f.IntVar(&o.deadMasterPort, "dead_master_port", 3306, "dead: the dead master's port")
+	f.IntVar(&o.sshReachable, "ssh_reachable", 2, "dead: 0 no, 1 yes, 2 unknown")
+	f.IntVar(&o.lastFailoverMinute, "last_failover_minute", 480, "dead: refuse within this many minutes of the last failover")
+	f.BoolVar(&o.ignoreLastFailover, "ignore_last_failover", false, "dead: ignore the last failover's files")
+	f.IntVar(&o.waitOnFailoverError, "wait_on_failover_error", 0, "dead: seconds to wait after an error")
+	f.StringVar(&o.logOutput, "log_output", "", "dead: log file")
+	f.StringVar(&o.logOutput, "manager_log", "", "alias of --log_output")
+	f.BoolVar(&o.skipSaveMasterBinlog, "skip_save_master_binlog", false, "dead: do not save the dead master's binlog")
+	f.BoolVar(&o.skipChangeMaster, "skip_change_master", false, "dead: do not repoint the replicas")
+	f.BoolVar(&o.skipDisableReadOnly, "skip_disable_read_only", false, "dead: leave the new master read-only")
+	f.IntVar(&o.waitUntilGTIDInSync, "wait_until_gtid_in_sync", 1, "dead: wait until GTID replicas are in sync")
+	f.BoolVar(&o.ignoreBinlogServerError, "ignore_binlog_server_error", false, "dead: ignore binlog server errors")
+	return cmd
+}
+
+// unknownOptions returns the words of args that are not options in known
+// (normalised names), nor the value of such an option, as MHA's strict
+// parsing reports them.
+func unknownOptions(fs *pflag.FlagSet, args []string, known map[string]bool) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i+1:]...)
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			out = append(out, a)
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(name)
+		if f == nil || !known[f.Name] {
+			out = append(out, a)
+			continue
+		}
+		if !hasValue && f.Value.Type() != "bool" && i+1 < len(args) {
+			i++ // "--flag value"
+		}
+	}
+	return out
+}
+
+// aliveSwitch runs the online switch and maps its outcome to MHA's exit
+// codes.
+func aliveSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error {
+	out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	cfg, err := o.conf.load(ctx, errw)
+	if err != nil {
+		return err
+	}
+	log := logger(errw)
+	opts := switchover.Options{
+		Config:               cfg,
+		NewMasterHost:        o.newMasterHost,
+		NewMasterPort:        o.newMasterPort,
+		OrigMasterIsNewSlave: o.origMasterIsNewSlave,
+		RunningUpdatesLimit:  time.Duration(o.runningUpdatesLimit) * time.Second,
+		RunningSecondsLimit:  time.Duration(o.runningSecondsLimit) * time.Second,
+		SecondsBehindMaster:  time.Duration(o.secondsBehindMaster) * time.Second,
+		SkipLockAllTables:    o.skipLockAllTables,
+		FlushTables:          switchover.FlushTables(o.flushTables),
+		CheckOnly:            o.checkOnly,
+		RemoveOrigMasterConf: o.removeOrigMasterConf,
+		MaxWriteBlock:        o.maxWriteBlock,
+		KillBlocking:         o.killBlocking,
+		Log:                  log,
+		Hooks:                hooks.Runner{Log: log},
+	}
+	if o.flushTables < 0 || o.flushTables > 2 {
+		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("--flush_tables must be 0, 1 or 2, not %d", o.flushTables)}
+	}
+	if o.maxWriteBlock <= 0 {
+		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("--max_write_block must be positive, not %s", o.maxWriteBlock)}
+	}
+	if o.interactive != 0 {
+		opts.Ask = asker(cmd.InOrStdin(), out)
+	}
+	res, err := switchover.Run(ctx, opts)
+	switch {
+	case err == nil && res.CheckOnly:
+		fmt.Fprintln(out, "--check_only is set. Exit.")
+		return nil
+	case err == nil:
+		fmt.Fprintf(out, "Switching master to %s completed successfully. Writes were blocked for %s.\n", res.NewMaster, res.WriteBlock.Round(time.Millisecond))
+		return nil
+	case errors.Is(err, switchover.ErrPartial):
+		fmt.Fprintf(out, "Switching master to %s done, but switching slaves partially failed.\n", res.NewMaster)
+		return &mhacli.ExitError{Code: 10, Err: err}
+	case res.RolledBack:
+		fmt.Fprintf(out, "Switching master to %s failed and was rolled back; %s is the master. Writes were blocked for %s.\n",
+			res.NewMaster, res.OrigMaster, res.WriteBlock.Round(time.Millisecond))
+	}
+	return &mhacli.ExitError{Code: 1, Err: err}
+}
+
+// asker returns the interactive question function: the question with
+// "(yes/NO): " or "(YES/no): " on out, one line read from in.
+func asker(in io.Reader, out io.Writer) func(string, bool) (bool, error) {
+	r := bufio.NewReader(in)
+	return func(q string, defaultYes bool) (bool, error) {
+		hint := "(yes/NO)"
+		if defaultYes {
+			hint = "(YES/no)"
+		}
+		fmt.Fprintf(out, "%s %s: ", q, hint)
+		line, err := r.ReadString('\n')
+		if err != nil && line == "" {
+			return false, fmt.Errorf("no answer on standard input: %w", err)
+		}
+		return answer(line, defaultYes), nil
+	}
+}
+
+// answer reads a yes/no reply as MHA does: with a "no" default only y or
+// yes (any case) is yes; with a "yes" default anything but n or no is yes.
+func answer(line string, defaultYes bool) bool {
+	a := strings.ToLower(strings.TrimSpace(line))
+	if defaultYes {
+		return a != "n" && a != "no"
+	}
+	return a == "y" || a == "yes"
+}

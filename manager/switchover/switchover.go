@@ -1,0 +1,247 @@
+// Package switchover moves the master role to a replica while the current
+// master is alive, for maintenance: MHA's masterha_master_switch
+// --master_state=alive (mha-compat §7), with a hard bound on how long
+// writes are blocked.
+//
+// The switch runs in three phases:
+//
+//  1. Checks, changing nothing: every configured server answers, replication
+//     is healthy and within --seconds_behind_master, no manager monitors the
+//     master (MHA's monitor lock) and no failover holds a replica, no update
+//     runs on the master for longer than --running_updates_limit, no query
+//     on the new master for longer than --running_seconds_limit, filters
+//     agree, and the new master is eligible (MHA's selection with the delay
+//     check off).
+//  2. The write block, bounded by Options.MaxWriteBlock: the online-change
+//     hook "stop"; SET GLOBAL read_only=1 then FLUSH TABLES WITH READ LOCK on
+//     the old master, both under a server-side lock_wait_timeout; the old
+//     master's final binlog coordinate (and MariaDB gtid_binlog_pos); the new
+//     master catches up to it (MASTER_POS_WAIT / MASTER_GTID_WAIT) and stops
+//     replicating; the hook "start"; SET GLOBAL read_only=0 on the new master.
+//     Anything failing, or the bound passing, before that last statement
+//     rolls back: UNLOCK TABLES and read_only restored on the old master,
+//     replication restarted on the new master, the hook "start" called with
+//     the old master as the new one (so a VIP or DNS name returns), and no
+//     replica touched, because none is repointed before the new master is
+//     writable. Two masters are never writable at once: the new master is
+//     made writable only once the old one is read-only, locked and caught
+//     up with.
+//  3. Repointing: every other replica waits until it has applied the old
+//     master's final coordinate, then is pointed at the new master (at the
+//     new master's coordinate taken after the catch-up, or by GTID: MariaDB
+//     replicas stay on slave_pos), in parallel; with OrigMasterIsNewSlave the
+//     old master (still read-only) replicates from the new one; the new
+//     master forgets its replication settings (RESET SLAVE ALL) unless
+//     skip_reset_slave.
+//
+// Where gomha differs from MHA 0.58 on purpose:
+//   - The write block is bounded and rolled back (MHA waits without limit,
+//     and leaves the old master read-only when anything fails).
+//   - MHA 0.58 sends only SET GLOBAL read_only=1 (FLUSH TABLES WITH READ LOCK
+//     only when that fails). gomha sends both: read_only stops applications,
+//     the global read lock also stops accounts with SUPER (or READ_ONLY
+//     ADMIN), whose writes would otherwise be lost on the new master.
+//     --skip_lock_all_tables leaves out the global read lock (not read_only,
+//     which costs nothing and keeps "never two writable masters" true) and
+//     then checks that the binary log stopped moving, as MHA does.
+//   - MariaDB GTID topologies stay on GTID (MHA turns replicas to file and
+//     position).
+//   - KillBlocking (--kill_blocking, off by default): sessions whose running
+//     statement would make read_only or the global read lock wait are killed
+//     once the write block starts, instead of waiting for them until the
+//     bound passes.
+package switchover
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/hooks"
+)
+
+// Defaults of Options, MHA's where MHA has the setting.
+const (
+	// DefaultMaxWriteBlock bounds the write block (--max_write_block).
+	DefaultMaxWriteBlock = 2 * time.Second
+	// DefaultRunningUpdatesLimit is --running_updates_limit (MHA: 1 s).
+	DefaultRunningUpdatesLimit = 1 * time.Second
+	// DefaultRunningSecondsLimit is --running_seconds_limit (MHA: 10 s).
+	DefaultRunningSecondsLimit = 10 * time.Second
+	// DefaultSecondsBehindMaster is --seconds_behind_master (MHA: 30 s).
+	DefaultSecondsBehindMaster = 30 * time.Second
+	// DefaultConnectTimeout bounds each SQL connection attempt.
+	DefaultConnectTimeout = 4 * time.Second
+	// DefaultReplicaTimeout bounds the repointing of one replica, its wait
+	// for the old master's final coordinate included.
+	DefaultReplicaTimeout = 60 * time.Second
+	// DefaultStepTimeout bounds each step outside the write block (a hook,
+	// a rollback statement).
+	DefaultStepTimeout = 60 * time.Second
+)
+
+// HookParam is the configuration parameter of the online-change hook.
+const HookParam = "master_ip_online_change_script"
+
+// Sentinel errors. Run's error wraps exactly one of them.
+var (
+	// ErrRefused: a Phase 1 check failed or the operator said no; nothing
+	// was changed.
+	ErrRefused = errors.New("switch refused")
+	// ErrRolledBack: the write block started but the switch could not
+	// finish in time or a step failed; everything was put back (the old
+	// master is writable again and nothing was repointed).
+	ErrRolledBack = errors.New("switch rolled back")
+	// ErrRollbackIncomplete: the switch failed and putting things back
+	// failed too; the error says what is left to do by hand.
+	ErrRollbackIncomplete = errors.New("switch failed and its rollback is incomplete")
+	// ErrPartial: the new master is writable, but some replica (or the old
+	// master as a new replica) could not be repointed (MHA exit 10).
+	ErrPartial = errors.New("master switched, but repointing some servers failed")
+	// ErrAfterSwitch: the new master took over, but a step after it failed
+	// without a replica being left behind (e.g. RESET SLAVE ALL).
+	ErrAfterSwitch = errors.New("master switched, but a later step failed")
+)
+
+// FlushTables is --flush_tables: whether FLUSH NO_WRITE_TO_BINLOG TABLES
+// runs on the master in Phase 1, which makes the global read lock quick.
+type FlushTables int
+
+// FlushTables values (MHA's 0, 1, 2).
+const (
+	FlushSkip FlushTables = 0
+	FlushRun  FlushTables = 1
+	// FlushAsk asks when interactive, runs otherwise (the default).
+	FlushAsk FlushTables = 2
+)
+
+// Options are a switch's settings. Config is required. A zero duration
+// means the field's default, except RunningUpdatesLimit and
+// RunningSecondsLimit, which are taken as given (the CLI passes MHA's
+// defaults, DefaultRunningUpdatesLimit and DefaultRunningSecondsLimit).
+type Options struct {
+	// Config is the loaded configuration.
+	Config *config.Config
+	// NewMasterHost and NewMasterPort name the new master (hostname or ip;
+	// port 3306 when 0). Empty means MHA's selection rules choose.
+	NewMasterHost string
+	NewMasterPort int
+	// OrigMasterIsNewSlave makes the old master replicate from the new one.
+	OrigMasterIsNewSlave bool
+	// RunningUpdatesLimit: a statement other than SELECT/SHOW running on
+	// the master for longer than this refuses the switch; with KillBlocking
+	// it is also the age from which a blocking statement is killed.
+	RunningUpdatesLimit time.Duration
+	// RunningSecondsLimit: any statement running on the new master for at
+	// least this long refuses the switch.
+	RunningSecondsLimit time.Duration
+	// SecondsBehindMaster is the largest replica lag accepted.
+	SecondsBehindMaster time.Duration
+	// SkipLockAllTables leaves out FLUSH TABLES WITH READ LOCK.
+	SkipLockAllTables bool
+	// FlushTables is --flush_tables. Zero value is FlushSkip; the CLI passes
+	// FlushAsk by default as MHA does.
+	FlushTables FlushTables
+	// CheckOnly stops after Phase 1.
+	CheckOnly bool
+	// RemoveOrigMasterConf removes the old master's block from the
+	// configuration file after a successful switch (ignored with
+	// OrigMasterIsNewSlave, as in MHA).
+	RemoveOrigMasterConf bool
+	// MaxWriteBlock is the hard bound on the write block; 0 means
+	// DefaultMaxWriteBlock.
+	MaxWriteBlock time.Duration
+	// KillBlocking kills, during the write block, the master's sessions
+	// whose statement has run for longer than RunningUpdatesLimit and
+	// keeps read_only or the global read lock waiting (KILL CONNECTION:
+	// their transactions roll back, their clients get an error).
+	KillBlocking bool
+	// Ask puts a yes/no question to the operator (--interactive=1); nil
+	// means non-interactive: no questions, MHA's non-interactive answers.
+	Ask func(question string, defaultYes bool) (bool, error)
+	// ConnectTimeout bounds each SQL connection attempt.
+	ConnectTimeout time.Duration
+	// ReplicaTimeout bounds repointing one replica.
+	ReplicaTimeout time.Duration
+	// StepTimeout bounds each hook run and rollback step outside the write
+	// block.
+	StepTimeout time.Duration
+	// Log receives the progress; nil discards it.
+	Log *slog.Logger
+	// Hooks runs master_ip_online_change_script.
+	Hooks hooks.Runner
+	// Resolver resolves replicas' source host names; nil means the system
+	// resolver.
+	Resolver config.Resolver
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxWriteBlock <= 0 {
+		o.MaxWriteBlock = DefaultMaxWriteBlock
+	}
+	if o.SecondsBehindMaster <= 0 {
+		o.SecondsBehindMaster = DefaultSecondsBehindMaster
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.ReplicaTimeout <= 0 {
+		o.ReplicaTimeout = DefaultReplicaTimeout
+	}
+	if o.StepTimeout <= 0 {
+		o.StepTimeout = DefaultStepTimeout
+	}
+	if o.NewMasterPort == 0 {
+		o.NewMasterPort = 3306
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Result is what a switch did.
+type Result struct {
+	// OrigMaster and NewMaster are the servers as MHA logs them
+	// ("host(ip:port)"); NewMaster is empty when Phase 1 failed before the
+	// selection.
+	OrigMaster, NewMaster string
+	// CheckOnly is true when the run stopped after Phase 1 on request.
+	CheckOnly bool
+	// WriteBlock is how long writes were blocked: from SET GLOBAL
+	// read_only=1 on the old master until the new master was writable, or
+	// until the old master was writable again after a rollback. Zero when
+	// the block never started.
+	WriteBlock time.Duration
+	// Switched is true once the new master is writable.
+	Switched bool
+	// RolledBack is true when the write block started and was undone.
+	RolledBack bool
+	// Replicas are the repointed servers (the old master last, with
+	// OrigMasterIsNewSlave), each with its error.
+	Replicas []Repointed
+}
+
+// Repointed is one server moved to the new master.
+type Repointed struct {
+	Host string
+	Err  error
+}
+
+// Failed returns the servers whose repointing failed.
+func (r Result) Failed() []Repointed {
+	var out []Repointed
+	for _, x := range r.Replicas {
+		if x.Err != nil {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// refuse wraps a Phase 1 failure.
+func refuse(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, args...))
+}
