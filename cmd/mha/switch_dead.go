@@ -1,16 +1,75 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gomha/gomha/cmd/internal/mhacli"
+	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/statefile"
 )
 
-// deadSwitch runs `mha switch --master_state=dead` (a manual failover). It
-// is a placeholder until the failover is wired here.
-func deadSwitch(_ context.Context, _ *cobra.Command, _ switchOptions) error {
-	return &mhacli.ExitError{Code: 1, Err: errors.New("switch --master_state=dead: not implemented yet")}
+// deadSwitch runs `mha switch --master_state=dead` (masterha_master_switch
+// --master_state=dead): a manual failover of a dead master, the same code as
+// the manager's failover. --interactive=1 (MHA's default) asks before
+// starting.
+func deadSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error {
+	if o.deadMasterHost == "" {
+		return &mhacli.ExitError{Code: 1, Err: errors.New("--dead_master_host=<dead_master_hostname> must be set")}
+	}
+	cfg, err := o.conf.load(ctx, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	f := failoverFlags{
+		lastFailoverMinute:   o.lastFailoverMinute,
+		ignoreLastFailover:   o.ignoreLastFailover,
+		waitOnFailoverError:  o.waitOnFailoverError,
+		skipSaveMasterBinlog: o.skipSaveMasterBinlog,
+		removeDeadMasterConf: o.removeOrigMasterConf,
+		skipChangeMaster:     o.skipChangeMaster,
+		skipDisableReadOnly:  o.skipDisableReadOnly,
+		waitUntilGTIDInSync:  o.waitUntilGTIDInSync,
+		ignoreBinlogServer:   o.ignoreBinlogServerError,
+		newMasterHost:        o.newMasterHost,
+		newMasterPort:        o.newMasterPort,
+		workdir:              o.workdir,
+		logOutput:            o.logOutput,
+	}
+	if o.interactive != 0 {
+		f.logOutput = "" // MHA: interactive runs log to the terminal
+	}
+	var dead config.Server
+	for _, s := range cfg.Servers {
+		if (s.Hostname == o.deadMasterHost || s.IP == o.deadMasterHost || (o.deadMasterIP != "" && s.IP == o.deadMasterIP)) && s.Port == o.deadMasterPort {
+			dead = s
+			break
+		}
+	}
+	if dead.Block == "" {
+		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("dead master %s:%d is not a server of %s", o.deadMasterHost, o.deadMasterPort, cfg.File)}
+	}
+	log, logOut, closeLog, err := f.openLog(cfg, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	if o.interactive != 0 {
+		fmt.Fprintf(cmd.OutOrStdout(), "Master %s(%s:%d) is dead. Proceed? (yes/NO): ", dead.Hostname, dead.IP, dead.Port)
+		line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+		if strings.TrimSpace(strings.ToLower(line)) != "yes" {
+			return &mhacli.ExitError{Code: 1, Err: errors.New("not confirmed: stopping")}
+		}
+	}
+	health := statefile.OpenHealth(f.workdirOf(cfg), cfg.App)
+	defer health.Remove()
+	fr := &failoverRun{cfg: cfg, flags: f, dead: dead, sshReachable: o.sshReachable, log: log, logOut: logOut, health: health}
+	// Once started, the failover runs to its end (see runManager).
+	code, _, ferr := fr.run(context.WithoutCancel(ctx))
+	return exitFor(code, ferr)
 }
