@@ -21,6 +21,7 @@ var aliases = []mhacli.Alias{
 	{MHAName: "masterha_master_switch", Subcommand: "switch"},
 	{MHAName: "masterha_check_status", Subcommand: "check-status"},
 	{MHAName: "masterha_stop", Subcommand: "stop"},
+	{MHAName: "masterha_secondary_check", Subcommand: "secondary-check"},
 }
 
 func newRoot() *cobra.Command {
@@ -33,7 +34,7 @@ func newRoot() *cobra.Command {
 		Version: fmt.Sprintf("%s (MHA %s compatible)", mhacli.Version, mhacli.MHAVersion),
 	}
 	root.AddCommand(newCheckReplCmd(), newCheckSSHCmd(), newConfHostCmd(), newLinkCmd(),
-		newCheckStatusCmd(), newStopCmd())
+		newCheckStatusCmd(), newStopCmd(), newSecondaryCheckCmd())
 	root.AddCommand(newHookCmd())
 	root.AddCommand(newSwitchCmd())
 	return root

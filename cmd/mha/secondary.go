@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gomha/gomha/cmd/internal/mhacli"
+	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/detect"
+	"github.com/gomha/gomha/manager/sshexec"
+)
+
+// secondaryCheck holds masterha_secondary_check's options (mha-compat §2.8).
+type secondaryCheck struct {
+	hosts          []string
+	user           string
+	port           int
+	options        string
+	masterHost     string
+	masterIP       string
+	masterPort     int
+	masterUser     string
+	masterPassword string
+	pingType       string
+	timeout        int
+}
+
+// insertCheckTimeout is MHA's alarm on the INSERT check.
+const insertCheckTimeout = 3 * time.Second
+
+func newSecondaryCheckCmd() *cobra.Command {
+	var sc secondaryCheck
+	cmd := &cobra.Command{
+		Use:   "secondary-check -s HOST [-s HOST]... --master_host=HOST [--master_port=PORT]",
+		Short: "Check the master's reachability from other hosts (masterha_secondary_check)",
+		Long: "The default secondary_check_script. For each secondary host in turn, logs in over SSH and\n" +
+			"opens a TCP connection from there to the master's port (with bash's /dev/tcp; MHA used perl).\n" +
+			"Exit 0: the master is unreachable from every host (it is dead); 3: reachable from one\n" +
+			"(\"Master is reachable from X!\"); 2: a secondary host is not reachable over SSH; 1: error or\n" +
+			"signal. With --ping_type=INSERT a reachable port must also take MHA's infra.chk_masterha write\n" +
+			"(mysql client on the secondary host) or the master counts as unreachable from there.\n" +
+			"Without -s it exits 0 at once, as MHA does. Host keys are verified unless --options says\n" +
+			"otherwise (MHA's default options turned checking off).",
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			code, err := sc.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if code == 0 && err == nil {
+				return nil
+			}
+			return &mhacli.ExitError{Code: code, Err: err}
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&sc.hosts, "secondary_host", "s", nil, "host to check the master from (repeatable, tried in order)")
+	f.StringVar(&sc.user, "user", "root", "SSH user on the secondary hosts")
+	f.IntVar(&sc.port, "port", 22, "SSH port of the secondary hosts")
+	f.StringVar(&sc.options, "options", "", "SSH options (MHA ssh_options syntax; replaces the defaults)")
+	f.StringVar(&sc.masterHost, "master_host", "", "master host name or address, resolved on the secondary host (required)")
+	f.StringVar(&sc.masterIP, "master_ip", "", "master IP address (accepted, unused, as in MHA)")
+	f.IntVar(&sc.masterPort, "master_port", 3306, "master MySQL port")
+	f.StringVar(&sc.masterUser, "master_user", "", "MySQL user for the INSERT check")
+	f.StringVar(&sc.masterPassword, "master_password", "", "MySQL password for the INSERT check")
+	f.StringVar(&sc.pingType, "ping_type", "", "SELECT, CONNECT or INSERT (INSERT adds a write check)")
+	f.IntVar(&sc.timeout, "timeout", 5, "SSH connect timeout and TCP connect timeout, in seconds")
+	return cmd
+}
+
+// run checks from each secondary host and returns MHA's exit code.
+func (sc *secondaryCheck) run(ctx context.Context, out, errw io.Writer) (int, error) {
+	if sc.masterHost == "" {
+		return 1, errors.New("--master_host=<master host> must be set")
+	}
+	opts, err := sshexec.ParseOptions(sc.options)
+	if err != nil {
+		return 1, fmt.Errorf("--options: %w", err)
+	}
+	timeout := time.Duration(max(sc.timeout, 1)) * time.Second
+	for _, h := range sc.hosts {
+		t := sshexec.Target{Host: h, Port: sc.port, User: sc.user, Options: opts}
+		if opts.ConnectTimeout == 0 {
+			t.ConnectTimeout = timeout
+		}
+		reach, detail, err := sc.probe(ctx, t, timeout)
+		if ctx.Err() != nil {
+			return 1, fmt.Errorf("interrupted: %w", ctx.Err())
+		}
+		switch {
+		case err != nil:
+			fmt.Fprintln(errw, err)
+			fmt.Fprintf(out, "Monitoring server %s is NOT reachable!\n", h)
+			return 2, nil
+		case reach == detect.ReachNo:
+			fmt.Fprintf(out, "Monitoring server %s is reachable, Master is not reachable from %s. OK.\n", h, h)
+			continue
+		case reach == detect.ReachUnknown:
+			// MHA: the remote perl failing to run is an ssh exit other than 0 or 3.
+			fmt.Fprintf(errw, "%s: TCP probe failed: %s\n", h, detail)
+			fmt.Fprintf(out, "Monitoring server %s is NOT reachable!\n", h)
+			return 2, nil
+		}
+		if strings.EqualFold(sc.pingType, config.PingInsert) {
+			if err := sc.insert(ctx, t); err != nil {
+				if ctx.Err() != nil {
+					return 1, fmt.Errorf("interrupted: %w", ctx.Err())
+				}
+				fmt.Fprintln(errw, err)
+				fmt.Fprintf(out, "Monitoring server %s is reachable, Master is not writable from %s. OK.\n", h, h)
+				continue
+			}
+		}
+		fmt.Fprintf(out, "Master is reachable from %s!\n", h)
+		return 3, nil
+	}
+	return 0, nil
+}
+
+// probe runs the TCP probe towards the master on one secondary host. The
+// error is set when the host itself could not be reached over SSH.
+func (sc *secondaryCheck) probe(ctx context.Context, t sshexec.Target, timeout time.Duration) (detect.Reach, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*timeout+5*time.Second)
+	defer cancel()
+	c, err := sshexec.Dial(ctx, t)
+	if err != nil {
+		return detect.ReachUnknown, "", err
+	}
+	defer c.Close()
+	res, err := c.Run(ctx, detect.TCPProbeArgv(sc.masterHost, sc.masterPort, timeout))
+	reach, detail := detect.TCPProbeReach(res, err)
+	return reach, detail, nil
+}
+
+// insertSQL is MHA's write check, run by the mysql client on the secondary
+// host.
+const insertSQL = "CREATE DATABASE IF NOT EXISTS infra; " +
+	"CREATE TABLE IF NOT EXISTS infra.chk_masterha (`key` tinyint NOT NULL primary key,`val` int(10) unsigned NOT NULL DEFAULT '0') engine=InnoDB; " +
+	"INSERT INTO infra.chk_masterha values (1,unix_timestamp()) ON DUPLICATE KEY UPDATE val=unix_timestamp()"
+
+// insert runs the INSERT check through the mysql client on the secondary
+// host, within MHA's 3 seconds. The password goes through stdin into
+// MYSQL_PWD, never onto a command line (MHA put it in -p).
+func (sc *secondaryCheck) insert(ctx context.Context, t sshexec.Target) error {
+	ctx, cancel := context.WithTimeout(ctx, insertCheckTimeout)
+	defer cancel()
+	c, err := sshexec.Dial(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	script := `IFS= read -r p; MYSQL_PWD=$p; export MYSQL_PWD; exec mysql -u"$0" -h"$1" -P"$2" -e "$3"`
+	argv := []string{"sh", "-c", script, sc.masterUser, sc.masterHost, strconv.Itoa(sc.masterPort), insertSQL}
+	var stderr strings.Builder
+	err = c.Stream(ctx, argv, strings.NewReader(sc.masterPassword+"\n"), io.Discard, &stderr)
+	if err != nil {
+		return fmt.Errorf("INSERT check from %s: %w: %s", t.Host, err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}

@@ -1,0 +1,505 @@
+package detect
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/gomha/gomha/manager/mysqlx"
+)
+
+// DefaultThreshold is how many consecutive counted failures (failed pings
+// and failed connects) make the master a suspect: MHA's 4.
+const DefaultThreshold = 4
+
+// State is the monitor's view of the master's health, which the daemon maps
+// to the health file's 0:PING_OK, 20:PING_FAILING and 21:PING_FAILED.
+type State int
+
+// Health states.
+const (
+	// StatePingOK: the last ping worked.
+	StatePingOK State = iota
+	// StatePingFailing: pings fail (or the server refuses sessions) but the
+	// master is not confirmed dead.
+	StatePingFailing
+	// StatePingFailed: the master is confirmed dead.
+	StatePingFailed
+)
+
+// String names the state as MHA's health file does.
+func (s State) String() string {
+	switch s {
+	case StatePingOK:
+		return "PING_OK"
+	case StatePingFailing:
+		return "PING_FAILING"
+	case StatePingFailed:
+		return "PING_FAILED"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// PingResult is the outcome of one ping or connect attempt.
+type PingResult struct {
+	// OK is true when the ping (or connect) worked.
+	OK bool
+	// Errno is the MySQL error number of a failure, 0 when there is none
+	// (network error, timeout).
+	Errno uint16
+	// Timeout is true when the attempt ran into its deadline (ping_interval).
+	Timeout bool
+	// Err describes the failure for the log; never a password.
+	Err string
+}
+
+// Reach is what a TCP connect from another host to the master's port said.
+type Reach int
+
+// TCP probe outcomes.
+const (
+	// ReachUnknown: the probe did not run or could not tell (SSH to the
+	// host failed, bash or timeout missing there).
+	ReachUnknown Reach = iota
+	// ReachYes: the connect worked; the master's port answers from there.
+	ReachYes
+	// ReachNo: refused, unreachable or timed out.
+	ReachNo
+)
+
+// String names the outcome.
+func (r Reach) String() string {
+	switch r {
+	case ReachYes:
+		return "yes"
+	case ReachNo:
+		return "no"
+	}
+	return "unknown"
+}
+
+// ReplicaProbe is what one replica host told about the master during a
+// confirmation: its replication IO thread (over SQL) and a TCP connect from
+// it to the master's ip:port (over SSH).
+type ReplicaProbe struct {
+	// Name identifies the replica in evidence lines, e.g.
+	// "db2(198.18.1.12:3306)".
+	Name string
+	// SQLErr is why the replica did not answer SQL; "" when it did.
+	SQLErr string
+	// Replicating is true when the replica's source is the monitored
+	// master (SHOW SLAVE STATUS Master_Host/Master_Port).
+	Replicating bool
+	// IORunning is Slave_IO_Running: "Yes", "Connecting" or "No".
+	IORunning string
+	// IOErrno and IOError are Last_IO_Errno and Last_IO_Error.
+	IOErrno int
+	IOError string
+	// SSHErr is why the manager could not run the TCP probe on the host
+	// over SSH; "" when it ran.
+	SSHErr string
+	// TCP is the probe's outcome, TCPDetail its explanation.
+	TCP       Reach
+	TCPDetail string
+}
+
+// Vote is what one replica's evidence says about the master.
+type Vote int
+
+// Votes.
+const (
+	// VoteNone: the replica gave no usable evidence (unreachable, or not
+	// replicating from this master and no TCP probe).
+	VoteNone Vote = iota
+	// VoteAlive: the master is still reachable from the replica.
+	VoteAlive
+	// VoteDead: the replica cannot reach the master either.
+	VoteDead
+)
+
+// Judge turns one replica's evidence into a vote and an evidence line.
+//
+// The TCP probe from the replica host decides when it ran: a connect that
+// works means the master listens (the manager's own link is cut, or mysqld
+// hangs); one that fails means the master is unreachable from there too,
+// even if the IO thread still says "Yes" — an IO thread on a silent
+// connection only notices after slave_net_timeout (MariaDB's default is 60
+// s; the heartbeat period only shortens it when it is set), so "Yes" with a
+// failing connect is stale. Without a probe result the IO thread decides:
+// "Yes" is alive, "Connecting" or "No" is dead.
+func Judge(p ReplicaProbe) (Vote, string) {
+	var io string
+	switch {
+	case p.SQLErr != "":
+		io = "no SQL answer (" + p.SQLErr + ")"
+	case !p.Replicating:
+		io = "does not replicate from this master"
+	default:
+		io = "IO thread " + p.IORunning
+		if p.IOErrno != 0 {
+			io += fmt.Sprintf(" (error %d: %s)", p.IOErrno, p.IOError)
+		}
+	}
+	var tcp string
+	switch {
+	case p.SSHErr != "":
+		tcp = "TCP probe not run: " + p.SSHErr
+	case p.TCP == ReachYes:
+		tcp = "connects to the master's port"
+	case p.TCP == ReachNo:
+		tcp = "cannot connect to the master's port"
+	default:
+		tcp = "TCP probe inconclusive"
+	}
+	if p.TCPDetail != "" {
+		tcp += " (" + p.TCPDetail + ")"
+	}
+	line := p.Name + ": " + tcp + "; " + io
+	switch {
+	case p.TCP == ReachYes:
+		return VoteAlive, line + " => master alive"
+	case p.TCP == ReachNo:
+		return VoteDead, line + " => master unreachable"
+	case p.SQLErr == "" && p.Replicating && p.IORunning == "Yes":
+		return VoteAlive, line + " => master alive"
+	case p.SQLErr == "" && p.Replicating:
+		return VoteDead, line + " => master unreachable"
+	}
+	return VoteNone, line + " => no evidence"
+}
+
+// BuiltIn is the built-in confirmation's decision over all replicas:
+// dead only when at least one replica votes dead and none votes alive. No
+// vote at all (every replica unreachable: the manager is the one cut off)
+// is not dead.
+func BuiltIn(probes []ReplicaProbe) (dead bool, evidence []string) {
+	var alive, deadVotes int
+	for _, p := range probes {
+		v, line := Judge(p)
+		evidence = append(evidence, line)
+		switch v {
+		case VoteAlive:
+			alive++
+		case VoteDead:
+			deadVotes++
+		}
+	}
+	switch {
+	case alive > 0:
+		evidence = append(evidence, fmt.Sprintf("%d of %d replicas still reach the master: only the manager's link to it is down (or mysqld hangs)", alive, len(probes)))
+		return false, evidence
+	case deadVotes == 0:
+		evidence = append(evidence, fmt.Sprintf("none of %d replicas could be asked: the manager itself looks cut off, refusing to declare the master dead", len(probes)))
+		return false, evidence
+	}
+	msg := fmt.Sprintf("%d of %d replicas cannot reach the master either", deadVotes, len(probes))
+	if n := len(probes) - deadVotes; n > 0 {
+		msg += fmt.Sprintf(" (%d gave no evidence)", n)
+	}
+	return true, append(evidence, msg)
+}
+
+// SecondaryVerdict explains a secondary_check_script exit code the way MHA
+// does; only 0 confirms that the master is dead.
+func SecondaryVerdict(code int) (confirmed bool, msg string) {
+	switch code {
+	case 0:
+		return true, "Master is not reachable from all other monitoring servers. Failover should start."
+	case 2:
+		return false, "At least one of monitoring servers is not reachable from this script. This is likely a network problem. Failover should not happen."
+	case 3:
+		return false, "Master is reachable from at least one of other monitoring servers. Failover should not happen."
+	}
+	return false, fmt.Sprintf("Got unknown error from secondary_check_script (exit %d). Failover should not happen.", code)
+}
+
+// MachineConfig shapes a Machine.
+type MachineConfig struct {
+	// Threshold is the number of consecutive counted failures after which
+	// the confirmation is consulted; 0 means DefaultThreshold.
+	Threshold int
+	// Secondary is true when secondary_check_script is configured: its exit
+	// 0 is then required too.
+	Secondary bool
+	// BuiltIn is true when there are replicas to ask (the built-in
+	// evidence); false skips it.
+	BuiltIn bool
+}
+
+// ActionKind says what an Action asks the I/O loop to do.
+type ActionKind int
+
+// Action kinds.
+const (
+	// ActPing: ping the master now; Reconnect says a new session is needed
+	// first.
+	ActPing ActionKind = iota
+	// ActSetState: report State (the health file). Sent on every change and
+	// on every successful ping.
+	ActSetState
+	// ActStartConfirm: start confirmation Episode in the background: probe
+	// the replicas, run secondary_check_script, test SSH to the master, and
+	// feed each result back tagged with Episode.
+	ActStartConfirm
+	// ActCancelConfirm: stop confirmation Episode; its results are ignored.
+	ActCancelConfirm
+	// ActDeclareDead: the master is confirmed dead (Evidence,
+	// SSHReachable). The machine accepts no more input.
+	ActDeclareDead
+	// ActLog: log Msg at Level.
+	ActLog
+)
+
+// Action is one thing the machine asks for.
+type Action struct {
+	Kind      ActionKind
+	Reconnect bool       // ActPing
+	State     State      // ActSetState
+	Episode   int        // ActStartConfirm, ActCancelConfirm
+	Level     slog.Level // ActLog
+	Msg       string     // ActLog
+	// Evidence and SSHReachable (0 no, 1 yes, 2 unknown) come with
+	// ActDeclareDead.
+	Evidence     []string
+	SSHReachable int
+}
+
+// String renders the action on one line, as the scenario files spell it.
+func (a Action) String() string {
+	switch a.Kind {
+	case ActPing:
+		if a.Reconnect {
+			return "connect"
+		}
+		return "ping"
+	case ActSetState:
+		return "state " + a.State.String()
+	case ActStartConfirm:
+		return fmt.Sprintf("start-confirm %d", a.Episode)
+	case ActCancelConfirm:
+		return fmt.Sprintf("cancel-confirm %d", a.Episode)
+	case ActDeclareDead:
+		return fmt.Sprintf("dead ssh=%d\n  %s", a.SSHReachable, strings.Join(a.Evidence, "\n  "))
+	case ActLog:
+		return "log " + strings.ToLower(a.Level.String()) + ": " + a.Msg
+	}
+	return fmt.Sprintf("Action(%d)", int(a.Kind))
+}
+
+// Machine decides when the master is dead. It does no I/O: the monitor
+// feeds it ticks and the results of what it asked for, and executes the
+// actions it returns. It is not safe for concurrent use.
+//
+// The rules are MHA's (mha-compat §5.2, §5.3) with two changes:
+//   - An error from the "alive" list (mysqlx.IsAliveErrno: too many
+//     connections, access denied, host blocked...) never counts as a
+//     failure, on a connect or on a ping, and it resets the failure count:
+//     the server answered, so it runs. MHA only skipped the count on
+//     connects.
+//   - Besides secondary_check_script, the master must be unreachable from
+//     the replicas (BuiltIn).
+//
+// At the first counted failure of an episode the confirmation starts in
+// the background; from the Threshold-th consecutive counted failure on, the
+// machine waits for all of its parts and then decides: confirmed -> dead;
+// not confirmed -> the failure count is reset and monitoring goes on (the
+// next failure starts a new confirmation). A successful ping at any time
+// cancels the confirmation.
+type Machine struct {
+	cfg       MachineConfig
+	connected bool
+	failures  int
+	state     State
+	known     bool // state has been reported once
+	dead      bool
+
+	episode    int
+	confirming bool
+	replicas   []ReplicaProbe
+	gotRepl    bool
+	secCode    int
+	secErr     string
+	gotSec     bool
+	ssh        int
+	gotSSH     bool
+}
+
+// NewMachine returns a machine that has no session yet: its first tick asks
+// for a connect.
+func NewMachine(cfg MachineConfig) *Machine {
+	if cfg.Threshold <= 0 {
+		cfg.Threshold = DefaultThreshold
+	}
+	return &Machine{cfg: cfg}
+}
+
+// Failures returns the current count of consecutive counted failures.
+func (m *Machine) Failures() int { return m.failures }
+
+// Dead reports whether the master has been declared dead.
+func (m *Machine) Dead() bool { return m.dead }
+
+// Tick is the ping_interval timer: it asks for a ping (or a connect when
+// there is no session).
+func (m *Machine) Tick() []Action {
+	if m.dead {
+		return nil
+	}
+	return []Action{{Kind: ActPing, Reconnect: !m.connected}}
+}
+
+func (m *Machine) setState(s State) []Action {
+	if m.known && m.state == s && s != StatePingOK {
+		return nil
+	}
+	m.state, m.known = s, true
+	return []Action{{Kind: ActSetState, State: s}}
+}
+
+func logf(level slog.Level, format string, args ...any) Action {
+	return Action{Kind: ActLog, Level: level, Msg: fmt.Sprintf(format, args...)}
+}
+
+// cancel abandons the running confirmation, if any.
+func (m *Machine) cancel(why string) []Action {
+	if !m.confirming {
+		return nil
+	}
+	m.confirming = false
+	return []Action{
+		{Kind: ActCancelConfirm, Episode: m.episode},
+		logf(slog.LevelInfo, "%s; confirmation %d abandoned.", why, m.episode),
+	}
+}
+
+// Ping feeds the result of the ping or connect the last Tick asked for.
+func (m *Machine) Ping(r PingResult) []Action {
+	if m.dead {
+		return nil
+	}
+	wasConnect := !m.connected
+	var acts []Action
+	switch {
+	case r.OK:
+		m.connected = true
+		if m.failures > 0 {
+			acts = append(acts, logf(slog.LevelInfo, "Ping to the master works again after %d failure(s).", m.failures))
+		}
+		m.failures = 0
+		acts = append(acts, m.cancel("Master answers again")...)
+		return append(acts, m.setState(StatePingOK)...)
+	case mysqlx.IsAliveErrno(r.Errno):
+		m.connected = false
+		acts = append(acts, logf(slog.LevelWarn, "Got MySQL error %d, but this is not a MySQL crash. Continue health check.. (%s)", r.Errno, r.Err))
+		if m.failures > 0 {
+			acts = append(acts, logf(slog.LevelInfo, "The master answered: failure count %d reset.", m.failures))
+			m.failures = 0
+		}
+		acts = append(acts, m.cancel("The master answered")...)
+		return append(acts, m.setState(StatePingFailing)...)
+	}
+	m.connected = false
+	m.failures++
+	what := "Got error on MySQL ping"
+	if wasConnect {
+		what = "Got error on MySQL connect"
+	}
+	if r.Timeout {
+		what += " (timed out)"
+	}
+	acts = append(acts, logf(slog.LevelWarn, "%s: %s", what, r.Err))
+	if wasConnect {
+		acts = append(acts, logf(slog.LevelWarn, "Connection failed %d time(s)..", m.failures))
+	}
+	acts = append(acts, m.setState(StatePingFailing)...)
+	if !m.confirming {
+		m.episode++
+		m.confirming = true
+		m.replicas, m.gotRepl = nil, false
+		m.secCode, m.secErr, m.gotSec = 0, "", false
+		m.ssh, m.gotSSH = 2, false
+		acts = append(acts, Action{Kind: ActStartConfirm, Episode: m.episode})
+	}
+	return append(acts, m.decide()...)
+}
+
+// Replicas feeds the replica probes of confirmation episode.
+func (m *Machine) Replicas(episode int, probes []ReplicaProbe) []Action {
+	if !m.current(episode) {
+		return nil
+	}
+	m.replicas, m.gotRepl = probes, true
+	return m.decide()
+}
+
+// Secondary feeds secondary_check_script's exit code for episode; errText
+// is set (and code ignored) when the script could not be run.
+func (m *Machine) Secondary(episode, code int, errText string) []Action {
+	if !m.current(episode) {
+		return nil
+	}
+	m.secCode, m.secErr, m.gotSec = code, errText, true
+	return m.decide()
+}
+
+// SSH feeds the result of the SSH check on the master host for episode:
+// whether `exit 0` ran there.
+func (m *Machine) SSH(episode int, reachable bool) []Action {
+	if !m.current(episode) {
+		return nil
+	}
+	m.ssh, m.gotSSH = 0, true
+	if reachable {
+		m.ssh = 1
+	}
+	return m.decide()
+}
+
+func (m *Machine) current(episode int) bool {
+	return !m.dead && m.confirming && episode == m.episode
+}
+
+// decide concludes the confirmation once the failure count has reached the
+// threshold and every part of it is in.
+func (m *Machine) decide() []Action {
+	if !m.confirming || m.failures < m.cfg.Threshold {
+		return nil
+	}
+	if (m.cfg.BuiltIn && !m.gotRepl) || (m.cfg.Secondary && !m.gotSec) || !m.gotSSH {
+		return nil
+	}
+	var evidence []string
+	confirmed := true
+	if m.cfg.BuiltIn {
+		dead, ev := BuiltIn(m.replicas)
+		evidence = append(evidence, ev...)
+		confirmed = dead
+	} else {
+		evidence = append(evidence, "no replicas to ask: built-in evidence skipped")
+	}
+	if m.cfg.Secondary {
+		ok, msg := SecondaryVerdict(m.secCode)
+		if m.secErr != "" {
+			ok, msg = false, "could not run: "+m.secErr+". Failover should not happen."
+		}
+		evidence = append(evidence, "secondary_check_script: "+msg)
+		confirmed = confirmed && ok
+	}
+	switch m.ssh {
+	case 1:
+		evidence = append(evidence, "SSH to the master host works")
+	case 0:
+		evidence = append(evidence, "SSH to the master host fails")
+	}
+	m.confirming = false
+	if confirmed {
+		m.dead = true
+		acts := []Action{logf(slog.LevelWarn, "Master is not reachable from health checker! (%d consecutive failures, confirmed)", m.failures)}
+		acts = append(acts, m.setState(StatePingFailed)...)
+		return append(acts, Action{Kind: ActDeclareDead, Evidence: evidence, SSHReachable: m.ssh})
+	}
+	acts := []Action{logf(slog.LevelWarn, "Master is not confirmed dead after %d failures; failure count reset, monitoring continues. Evidence:\n  %s",
+		m.failures, strings.Join(evidence, "\n  "))}
+	m.failures = 0
+	return acts
+}
