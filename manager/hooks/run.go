@@ -106,7 +106,7 @@ func (r Runner) Run(ctx context.Context, name, command string, args []string) (R
 	argv = append(argv, args...)
 	if r.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, r.Timeout, fmt.Errorf("%s timed out after %s", name, r.Timeout))
+		ctx, cancel = context.WithTimeoutCause(ctx, r.Timeout, fmt.Errorf("timed out after %s", r.Timeout))
 		defer cancel()
 	}
 
@@ -148,7 +148,6 @@ func (r Runner) Run(ctx context.Context, name, command string, args []string) (R
 		if !errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w (%w)", err, ctx.Err())
 		}
-		log.Warn("hook killed", "hook", name, "err", err, "duration", res.Duration.Round(time.Millisecond))
 		return res, err
 	}
 	log.Info("hook finished", "hook", name, "code", res.Code, "signal", res.Signal, "duration", res.Duration.Round(time.Millisecond))
