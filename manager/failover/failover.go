@@ -664,7 +664,9 @@ func (r *run) recoverMaster(ctx context.Context) error {
 	r.log.Info("new master coordinates", "host", nm.Host(), "binlog_file", r.res.NewMasterPos.File, "binlog_pos", r.res.NewMasterPos.Offset, "gtid", r.res.NewMasterGTID)
 
 	if cmd := nm.Server.MasterIPFailoverScript; cmd != "" {
-		if err := r.hook(ctx, "master_ip_failover_script", cmd, hooks.FailoverStartArgs(hooks.EndpointOf(r.res.DeadMaster), hooks.EndpointOf(nm.Server))); err != nil {
+		orig := hooks.EndpointOf(r.res.DeadMaster)
+		orig.SSHUnreachable = r.opts.SSHReachable != SSHReachable
+		if err := r.hook(ctx, "master_ip_failover_script", cmd, hooks.FailoverStartArgs(orig, hooks.EndpointOf(nm.Server))); err != nil {
 			return err
 		}
 		r.note(fmt.Sprintf("%s: OK: Activated master IP address.", nm.Host()))

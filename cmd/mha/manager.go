@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gomha/gomha/cmd/internal/mhacli"
+	"github.com/gomha/gomha/manager/check"
+	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/detect"
+	"github.com/gomha/gomha/manager/hooks"
+	"github.com/gomha/gomha/manager/statefile"
+	"github.com/gomha/gomha/manager/topology"
+)
+
+// healthOnlyCodes are check-repl findings the manager does not require at
+// start (MHA checks replication health only with --check_repl_health).
+var healthOnlyCodes = []topology.Code{
+	topology.CodeReplicaIOStopped, topology.CodeReplicaSQLStopped,
+	topology.CodeReplicaLagUnknown, topology.CodeReplicaLagging,
+}
+
+type managerFlags struct {
+	conf                confFlags
+	fo                  failoverFlags
+	waitOnMonitorError  int
+	ignoreFailOnStart   bool
+	skipSSHCheck        bool
+	checkReplHealth     bool
+	secondsBehindMaster int
+	interactive         int
+	monitorOnly         bool
+}
+
+func newManagerCmd() *cobra.Command {
+	var f managerFlags
+	cmd := &cobra.Command{
+		Use:   "manager --conf=FILE",
+		Short: "Monitor the master and fail over when it dies (masterha_manager)",
+		Long: "Runs the start-up checks, then pings the master every ping_interval. A failure is\n" +
+			"confirmed through the replicas (their IO threads, and a TCP connect to the master from\n" +
+			"their hosts over SSH) and secondary_check_script before anything happens; a manager that\n" +
+			"only lost its own link to the master does not fail over. A confirmed death starts the\n" +
+			"failover. Under the name masterha_manager it exits after one failover (0, 10 partial,\n" +
+			"1 error) as MHA does; `mha manager` goes on monitoring the new topology.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runManager(cmd, f)
+		},
+	}
+	f.conf.add(cmd)
+	f.fo.add(cmd)
+	fs := cmd.Flags()
+	fs.IntVar(&f.waitOnMonitorError, "wait_on_monitor_error", 0, "seconds to keep 31:CONFIG_ERROR visible before exiting")
+	fs.BoolVar(&f.ignoreFailOnStart, "ignore_fail_on_start", false, "tolerate dead servers that have ignore_fail=1 at start")
+	fs.BoolVar(&f.skipSSHCheck, "skip_ssh_check", false, "skip the SSH check between the servers at start")
+	fs.BoolVar(&f.skipSSHCheck, "skip_check_ssh", false, "alias of --skip_ssh_check")
+	fs.BoolVar(&f.checkReplHealth, "check_repl_health", false, "also require every replica's threads running and lag within --seconds_behind_master at start")
+	fs.IntVar(&f.secondsBehindMaster, "seconds_behind_master", 30, "largest replica lag accepted with --check_repl_health")
+	fs.IntVar(&f.interactive, "interactive", 0, "accepted for MHA compatibility (the manager never asks)")
+	fs.BoolVar(&f.monitorOnly, "monitor_only", false, "exit with code 20 when the master is confirmed dead, without failing over")
+	return cmd
+}
+
+func runManager(cmd *cobra.Command, f managerFlags) error {
+	ctx := cmd.Context()
+	// MHA makes the manager a process-group leader so that masterha_stop
+	// can signal it and its children at once.
+	_ = syscall.Setpgid(0, 0)
+	exitAfterFailover := filepath.Base(os.Args[0]) == "masterha_manager"
+
+	cfg, err := f.conf.load(ctx, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	log, logOut, closeLog, err := f.fo.openLog(cfg, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	workdir := f.fo.workdirOf(cfg)
+	if err := os.MkdirAll(workdir, 0o750); err != nil {
+		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("create manager workdir: %w", err)}
+	}
+	health := statefile.OpenHealth(workdir, cfg.App)
+	if warning, err := health.Init(); err != nil {
+		return &mhacli.ExitError{Code: 1, Err: err}
+	} else if warning != "" {
+		log.Warn(warning)
+	}
+	defer health.Remove()
+
+	fail := func(err error) error {
+		log.Error("Error happened on checking configurations.", "err", err)
+		_ = health.Set(statefile.ConfigError, "")
+		if f.waitOnMonitorError > 0 {
+			sleepCtx(ctx, time.Duration(f.waitOnMonitorError)*time.Second)
+		}
+		return &mhacli.ExitError{Code: 1, Err: err}
+	}
+
+	var dropped []string // dead masters failed over from, left out of cfg
+	for {
+		master, replicas, err := startupChecks(ctx, cfg, f, log, logOut)
+		if err != nil {
+			if ctx.Err() != nil {
+				log.Info("Got terminate signal. Exit.")
+				return &mhacli.ExitError{Code: 1, Err: ctx.Err()}
+			}
+			return fail(err)
+		}
+		_ = health.Set(statefile.PingOK, master.Hostname)
+		log.Info("Ping("+master.PingType+") succeeded, waiting until MySQL doesn't respond..", "host", master.Hostname)
+		last := detect.StatePingOK
+		mon := &detect.Monitor{
+			Config:    cfg,
+			Master:    master,
+			Log:       log,
+			Hooks:     hooks.Runner{Log: log},
+			Secondary: replicas,
+			OnState: func(s detect.State) {
+				switch {
+				case s == detect.StatePingOK && last == detect.StatePingOK:
+					_ = health.Touch()
+				case s == detect.StatePingOK:
+					_ = health.Set(statefile.PingOK, master.Hostname)
+				case s == detect.StatePingFailing:
+					_ = health.Set(statefile.PingFailing, master.Hostname)
+				case s == detect.StatePingFailed:
+					_ = health.Set(statefile.PingFailed, master.Hostname)
+				}
+				last = s
+			},
+		}
+		v, err := mon.Run(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				log.Info("Got terminate signal. Exit.")
+				return &mhacli.ExitError{Code: 1, Err: ctx.Err()}
+			}
+			return fail(err)
+		}
+		log.Warn(fmt.Sprintf("Master %s(%s:%d) is dead!", v.Master.Hostname, v.Master.IP, v.Master.Port), "evidence", strings.Join(v.Evidence, "; "))
+		if f.monitorOnly {
+			fmt.Fprintf(cmd.OutOrStdout(), "Master %s is dead!\nIP Address: %s Port: %d\n", v.Master.Hostname, v.Master.IP, v.Master.Port)
+			return &mhacli.ExitError{Code: 20}
+		}
+		// A failover, once started, runs to its end: a terminate signal
+		// now would leave the cluster half-recovered (`mha stop` refuses
+		// during a failover unless --abort, which kills).
+		fr := &failoverRun{cfg: cfg, flags: f.fo, dead: v.Master, sshReachable: v.SSHReachable, log: log, logOut: logOut, health: health}
+		code, _, ferr := fr.run(context.WithoutCancel(ctx))
+		if exitAfterFailover || code == 1 || ctx.Err() != nil {
+			return exitFor(code, ferr)
+		}
+		// `mha manager` monitors the new topology: the configuration is read
+		// again (--remove_dead_master_conf may have changed it), without the
+		// dead master.
+		dropped = append(dropped, v.Master.Hostname+":"+fmt.Sprint(v.Master.Port))
+		cfg, err = f.conf.load(ctx, cmd.ErrOrStderr())
+		if err != nil {
+			return fail(err)
+		}
+		cfg.Servers = slices.DeleteFunc(cfg.Servers, func(s config.Server) bool {
+			return slices.Contains(dropped, s.Hostname+":"+fmt.Sprint(s.Port))
+		})
+		log.Info("Failover done; monitoring the new master.", "code", code)
+	}
+}
+
+// startupChecks runs MHA's start-up checks (check-repl's, without the
+// replication health part unless --check_repl_health) and the hooks'
+// status calls, and returns the alive master and the alive replicas.
+func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log interface {
+	Info(string, ...any)
+	Warn(string, ...any)
+}, out interface{ Write([]byte) (int, error) }) (config.Server, []config.Server, error) {
+	if errs := hooks.CheckConfig(cfg); len(errs) > 0 {
+		return config.Server{}, nil, errors.Join(errs...)
+	}
+	res := check.Repl(ctx, cfg, check.ReplOptions{
+		SkipSSHCheck:        f.skipSSHCheck,
+		IgnoreFailOnStart:   f.ignoreFailOnStart,
+		SecondsBehindMaster: time.Duration(f.secondsBehindMaster) * time.Second,
+	})
+	printRepl(out, res, false)
+	var fatal []string
+	for _, fd := range res.Report.Errors() {
+		if !f.checkReplHealth && slices.Contains(healthOnlyCodes, fd.Code) {
+			continue
+		}
+		fatal = append(fatal, fd.String())
+	}
+	if res.SSH != nil && !res.SSH.OK() {
+		for _, r := range res.SSH.Failures() {
+			fatal = append(fatal, r.String())
+		}
+	}
+	t := res.Topology
+	if t.Master == nil || !t.Master.Alive() {
+		fatal = append(fatal, "the master is not alive at start")
+	}
+	if len(fatal) > 0 {
+		return config.Server{}, nil, errors.New(strings.Join(fatal, "\n"))
+	}
+	master := t.Master.Server
+	ep := hooks.EndpointOf(master)
+	runner := hooks.Runner{Log: nil}
+	for _, h := range []struct {
+		name, cmd string
+		args      []string
+	}{
+		{"master_ip_failover_script", master.MasterIPFailoverScript, hooks.FailoverStatusArgs(ep)},
+		{"shutdown_script", master.ShutdownScript, hooks.ShutdownStatusArgs(ep)},
+	} {
+		if h.cmd == "" {
+			log.Warn(h.name + " is not set.")
+			continue
+		}
+		r, err := runner.Run(ctx, h.name, h.cmd, h.args)
+		if err != nil {
+			return config.Server{}, nil, err
+		}
+		if r.Code != 0 {
+			return config.Server{}, nil, fmt.Errorf("failed to get %s status with return code %s", h.name, r.MHACode())
+		}
+		log.Info(h.name+" status OK", "host", master.Hostname)
+	}
+	if master.SecondaryCheckScript == "" {
+		log.Warn("secondary_check_script is not defined: the master's failure is confirmed through the replicas only.")
+	}
+	var replicas []config.Server
+	for _, n := range t.Nodes {
+		if n.Role == topology.RoleReplica && n.Alive() {
+			replicas = append(replicas, n.Server)
+		}
+	}
+	return master, replicas, nil
+}
