@@ -987,5 +987,3 @@ func (r *Result) Report(app string) string {
 	}
 	return b.String()
 }
-
-
