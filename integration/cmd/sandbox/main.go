@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -89,20 +91,159 @@ func run() error {
 		}
 	}
 
-	if *keep {
-		step("The lab stays up until Ctrl-C. Try:")
-		m := l.Master()
-		fmt.Printf("    %s check-repl --conf=%s\n", bin, conf)
-		fmt.Printf("    ip netns exec %s mariadb -S %s -e 'SHOW SLAVE STATUS\\G'\n", l.Hosts[len(l.Hosts)-1].NS, l.Hosts[len(l.Hosts)-1].Socket)
-		fmt.Printf("    ip netns exec %s mariadb -S %s -e 'SHOW MASTER STATUS'\n", m.NS, m.Socket)
-		<-ctx.Done()
-	}
 	if failed {
 		return errors.New("a gomha check failed against the sandbox (see above)")
+	}
+
+	if err := watchFailover(ctx, l, bin, conf); err != nil {
+		return err
+	}
+
+	if *keep {
+		step("The lab stays up until Ctrl-C. Try:")
+		fmt.Printf("    %s check-repl --conf=%s\n", bin, conf)
+		for _, h := range l.Hosts {
+			fmt.Printf("    ip netns exec %s mariadb -S %s -e 'SHOW SLAVE STATUS\\G'   # %s\n", h.NS, h.Socket, h.Name)
+		}
+		<-ctx.Done()
 	}
 	return nil
 }
 
+// watchFailover is the main job: the manager watches the lab while an
+// application inserts rows; the master's mariadbd is killed; the manager
+// confirms the death, fails over, and the application writes on.
+func watchFailover(ctx context.Context, l *lab.Lab, bin, conf string) error {
+	if err := l.PrepareLoad(ctx); err != nil {
+		return fmt.Errorf("prepare the load table: %w", err)
+	}
+	var addrs []string
+	for _, h := range l.Hosts {
+		addrs = append(addrs, h.Addr())
+	}
+	step("An application inserts a numbered row every 10 ms into whichever host accepts it (only a writable master does)")
+	w := lab.StartWriter(ctx, func() []string { return addrs }, 10*time.Millisecond)
+	defer w.Stop()
+	if err := w.WaitAcked(ctx, 50); err != nil {
+		return err
+	}
+
+	step("mha manager --conf=%s   (output below, prefixed with |)", conf)
+	mgr := exec.CommandContext(ctx, bin, "manager", "--conf="+conf)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	mgr.Stdout, mgr.Stderr = pw, pw
+	if err := mgr.Start(); err != nil {
+		return fmt.Errorf("start the manager: %w", err)
+	}
+	pw.Close()
+	defer func() {
+		_ = mgr.Process.Signal(syscall.SIGTERM)
+		_ = mgr.Wait()
+	}()
+	lines := make(chan string, 1024)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			fmt.Println("    | " + sc.Text())
+			select {
+			case lines <- sc.Text():
+			default: // nobody waits for lines any more
+			}
+		}
+		close(lines)
+	}()
+	if err := waitLine(ctx, lines, "waiting until MySQL doesn't respond", time.Minute); err != nil {
+		return fmt.Errorf("the manager did not start monitoring: %w", err)
+	}
+	time.Sleep(2 * time.Second)
+
+	m := l.Master()
+	before := len(w.Acked())
+	step("kill -9 mariadbd on %s (%s), the master, after %d acknowledged inserts", m.Name, m.IP, before)
+	killed := time.Now()
+	if err := m.KillMariaDB(); err != nil {
+		return err
+	}
+	if err := waitLine(ctx, lines, "Failover Report", 2*time.Minute); err != nil {
+		return fmt.Errorf("no failover: %w", err)
+	}
+	if err := w.WaitAcked(ctx, 50); err != nil {
+		return fmt.Errorf("the application cannot write after the failover: %w", err)
+	}
+	first, _ := w.FirstAfter(killed)
+	time.Sleep(500 * time.Millisecond)
+	w.Stop()
+	newMaster := l.HostByIP(strings.Split(first.Addr, ":")[0])
+	if newMaster == nil {
+		return fmt.Errorf("first write after the kill went to %s, not a lab host", first.Addr)
+	}
+	step("The application wrote again %s after the kill, on %s (%s)", first.At.Sub(killed).Round(time.Millisecond), newMaster.Name, newMaster.IP)
+
+	ctx2, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	lost := 0
+	for _, h := range l.Hosts[1:] {
+		if h != newMaster {
+			if err := l.WaitReplicaCaughtUp(ctx2, h); err != nil {
+				return err
+			}
+		}
+		missing, err := w.Missing(ctx2, h)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("    %s: %d of %d acknowledged inserts present\n", h.Name, len(w.Acked())-len(missing), len(w.Acked()))
+		lost += len(missing)
+	}
+	if lost > 0 {
+		return fmt.Errorf("%d acknowledged inserts missing on the survivors", lost)
+	}
+	step("The new topology, as gomha sees it (the dead master is left out of the configuration)")
+	nconf := conf + ".after"
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(nconf, b, 0o600); err != nil {
+		return err
+	}
+	rm := exec.CommandContext(ctx, bin, "conf-host", "--command=delete", "--conf="+nconf, "--block=server1")
+	rm.Stdout, rm.Stderr = os.Stdout, os.Stderr
+	if err := rm.Run(); err != nil {
+		return fmt.Errorf("conf-host: %w", err)
+	}
+	cr := exec.CommandContext(ctx, bin, "check-repl", "--conf="+nconf)
+	cr.Stdout, cr.Stderr = os.Stdout, os.Stderr
+	if err := cr.Run(); err != nil {
+		return fmt.Errorf("check-repl after the failover: %w", err)
+	}
+	return nil
+}
+
+// waitLine waits until the manager prints a line containing want.
+func waitLine(ctx context.Context, lines <-chan string, want string, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return errors.New("the manager exited")
+			}
+			if strings.Contains(l, want) {
+				return nil
+			}
+		case <-t.C:
+			return fmt.Errorf("%q not seen within %s", want, timeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
 func step(format string, args ...any) {
 	fmt.Printf("\n==> "+format+"\n", args...)
 }
