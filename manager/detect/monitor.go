@@ -30,6 +30,12 @@ const lockHeldMsg = "Target master's advisory lock is already held by someone. P
 // configuration has none.
 const DefaultPingInterval = 3 * time.Second
 
+// SecondaryCheckTimeout bounds secondary_check_script when Monitor.Hooks
+// has no Timeout: a script that hangs counts as "not confirmed" (the count
+// resets and a new confirmation starts) instead of holding the verdict
+// back for ever, as it did in MHA.
+const SecondaryCheckTimeout = time.Minute
+
 // Verdict is a confirmed master failure.
 type Verdict struct {
 	// Master is the server found dead.
@@ -57,7 +63,8 @@ type Monitor struct {
 	Master config.Server
 	// Log receives progress (keys host, step, err); nil discards.
 	Log *slog.Logger
-	// Hooks runs secondary_check_script.
+	// Hooks runs secondary_check_script; a zero Timeout means
+	// SecondaryCheckTimeout.
 	Hooks hooks.Runner
 	// OnState is called on every health state change and after every
 	// successful ping (to refresh the health file); it may be nil. It runs
@@ -224,7 +231,11 @@ func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Log
 		go func() {
 			defer wg.Done()
 			args := hooks.SecondaryCheckArgs(hooks.SecondaryCheck{Master: hooks.EndpointOf(m.Master), PingType: pingType})
-			res, err := m.Hooks.Run(ctx, "secondary_check_script", script, args)
+			runner := m.Hooks
+			if runner.Timeout <= 0 {
+				runner.Timeout = SecondaryCheckTimeout
+			}
+			res, err := runner.Run(ctx, "secondary_check_script", script, args)
 			errText := ""
 			if err != nil {
 				errText = err.Error()
