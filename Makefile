@@ -44,3 +44,8 @@ bench-relaylog: lab-deps
 
 clean:
 	$(GO) clean -testcache
+
+# Online switch under an insert load: >= 10 switches db1 <-> db2, the write block seen by the writer (min/median/p95) and lost writes.
+.PHONY: bench-switch
+bench-switch: lab-deps
+	GOMHA_LAB=1 $(GO) test -run '^$$' -bench Switch -benchtime 1x -timeout 20m ./integration/

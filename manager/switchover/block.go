@@ -18,7 +18,6 @@ import (
 // undo records what the write block changed, for the rollback.
 type undo struct {
 	hookStopped  bool      // the online-change hook "stop" ran (perhaps in part)
-	hookStarted  bool      // the hook "start" ran for the new master
 	readOnly     bool      // SET GLOBAL read_only=1 was sent to the old master
 	prevReadOnly bool      // the old master's read_only before
 	locked       bool      // FLUSH TABLES WITH READ LOCK was sent
@@ -84,9 +83,16 @@ func (s *switcher) block(ctx context.Context) error {
 	bctx, cancel := context.WithDeadlineCause(ctx, deadline, bound)
 	defer cancel()
 	fail := func(step string, err error) error {
-		if bctx.Err() != nil && ctx.Err() == nil {
+		switch {
+		case errors.Is(err, bound):
+			err = fmt.Errorf("%w while %s", bound, step)
+		case mysqlx.ErrorNumber(err) == erLockWaitTimeout:
+			// The server-side lock_wait_timeout, set to the bound, fired
+			// first.
+			err = fmt.Errorf("%w while %s (lock_wait_timeout): %v", bound, step, err)
+		case bctx.Err() != nil && ctx.Err() == nil:
 			err = fmt.Errorf("%w while %s: %v", context.Cause(bctx), step, err)
-		} else {
+		default:
 			err = fmt.Errorf("%s: %w", step, err)
 		}
 		return s.rollback(ctx, u, err)
@@ -116,7 +122,6 @@ func (s *switcher) block(ctx context.Context) error {
 	s.newPos = pos
 	s.log.Info("new master caught up", "host", s.new.Host(), "binlog_file", pos.File, "binlog_pos", pos.Offset)
 	if s.newHook != "" {
-		u.hookStarted = true
 		rem := time.Until(deadline)
 		if rem <= 0 {
 			return fail("starting the online-change hook", bound)
@@ -225,8 +230,13 @@ func (s *switcher) killBlockers(ctx context.Context, stop <-chan struct{}) {
 	}
 }
 
-// erNoSuchThread is ER_NO_SUCH_THREAD (1094): the session ended already.
-const erNoSuchThread = 1094
+// MySQL error numbers.
+const (
+	// erNoSuchThread is ER_NO_SUCH_THREAD: the session ended already.
+	erNoSuchThread = 1094
+	// erLockWaitTimeout is ER_LOCK_WAIT_TIMEOUT: lock_wait_timeout passed.
+	erLockWaitTimeout = 1205
+)
 
 // recordOrigPos reads the old master's final coordinate, and its GTID
 // position in GTID modes.
