@@ -274,7 +274,15 @@ func (m *Mover) start(ctx context.Context, r Request, o *Outcome) error {
 		if n <= 0 {
 			n = 3
 		}
-		_, err := m.run(ctx, ns, r.Arping, "-U", "-c", strconv.Itoa(n), "-I", r.Interface, r.VIP.Addr().String())
+		// The first packet is sent before the hook returns (writes are
+		// enabled right after it); arping waits a second between packets,
+		// so the others follow in the background on the host instead of
+		// delaying the failover by n-1 seconds.
+		_, err := m.run(ctx, ns, r.Arping, "-U", "-c", "1", "-I", r.Interface, r.VIP.Addr().String())
+		if err == nil && n > 1 {
+			bg := sshexec.Join([]string{r.Arping, "-U", "-c", strconv.Itoa(n - 1), "-I", r.Interface, r.VIP.Addr().String()})
+			_, err = m.run(ctx, ns, "sh", "-c", "(sleep 1; "+bg+") >/dev/null 2>&1 </dev/null &")
+		}
 		if err != nil {
 			o.warn("gratuitous ARP for %s on new master %s failed (neighbours learn the new address when their ARP entries expire): %v", r.VIP.Addr(), r.New, err)
 		} else {

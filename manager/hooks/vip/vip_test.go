@@ -61,7 +61,7 @@ func (s fakeSession) Run(_ context.Context, argv []string) (string, error) {
 			s.h.addrs = slices.Delete(s.h.addrs, i, i+1)
 		}
 		return "", nil
-	case strings.HasPrefix(cmd, "arping "):
+	case strings.HasPrefix(cmd, "arping "), strings.HasPrefix(cmd, "sh -c (sleep 1; arping "):
 		if s.h.arpFail {
 			return "", errors.New("exit status 127: sh: arping: not found")
 		}
