@@ -142,6 +142,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
+	cadence := interval
 	acts := mach.Tick()
 	for {
 		for len(acts) > 0 {
@@ -172,6 +173,15 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			case ActLog:
 				log.Log(ctx, a.Level, a.Msg, "step", "ping", "failures", mach.Failures())
 			}
+		}
+		// Once a ping failed, the next attempts come every retryCadence
+		// rather than every ping_interval: a dead master is declared after
+		// about one ping_interval instead of MHA's four, while the
+		// confirmation through the replicas and secondary_check_script
+		// still decides.
+		if want := retryCadence(interval, mach.Failures()); want != cadence {
+			cadence = want
+			ticker.Reset(cadence)
 		}
 		select {
 		case <-ctx.Done():
@@ -408,4 +418,28 @@ func (p *pinger) insert(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// RetryInterval is how often a failing master is tried again, as a fraction
+// of ping_interval (at least MinRetryInterval).
+const (
+	RetryFraction    = 4
+	MinRetryInterval = 250 * time.Millisecond
+)
+
+// retryCadence is the time between pings: ping_interval while pings work,
+// ping_interval/RetryFraction (at least MinRetryInterval, at most
+// ping_interval) once one failed.
+func retryCadence(interval time.Duration, failures int) time.Duration {
+	if failures == 0 {
+		return interval
+	}
+	d := interval / RetryFraction
+	if d < MinRetryInterval {
+		d = MinRetryInterval
+	}
+	if d > interval {
+		d = interval
+	}
+	return d
 }
