@@ -13,6 +13,7 @@ import (
 	"github.com/gomha/gomha/manager/mysqlx"
 	"github.com/gomha/gomha/manager/repoint"
 	"github.com/gomha/gomha/manager/topology"
+	"github.com/gomha/gomha/node/binlog"
 )
 
 // undo records what the write block changed, for the rollback.
@@ -37,6 +38,10 @@ func (s *switcher) block(ctx context.Context) error {
 	s.log.Info("* Phase 2: Rejecting updates Phase..")
 	orig, newm := s.endpoints()
 	u := &undo{}
+
+	if err := s.preSync(ctx); err != nil {
+		return fmt.Errorf("%w: the new master %s did not catch up before the write block: %w", ErrRefused, s.new.Host(), err)
+	}
 
 	// MHA releases the monitor lock and disconnects before the stop hook:
 	// the hook may kill sessions on the master.
@@ -241,26 +246,51 @@ const (
 // recordOrigPos reads the old master's final coordinate, and its GTID
 // position in GTID modes.
 func (s *switcher) recordOrigPos(ctx context.Context) error {
-	pos, _, err := s.lockConn.BinlogStatus(ctx)
+	pos, gtid, err := s.masterPos(ctx, s.lockConn)
 	if err != nil {
 		return err
+	}
+	s.origPos, s.origGTID = pos, gtid
+	s.log.Info(fmt.Sprintf("Orig master binlog:pos is %s.", pos), "binlog_file", pos.File, "binlog_pos", pos.Offset, "gtid", gtid)
+	return nil
+}
+
+// masterPos reads the old master's current binlog coordinate, and its GTID
+// position in GTID modes.
+func (s *switcher) masterPos(ctx context.Context, c *mysqlx.Conn) (binlog.Pos, string, error) {
+	pos, _, err := c.BinlogStatus(ctx)
+	if err != nil {
+		return pos, "", err
 	}
 	if pos.IsZero() {
-		return errors.New("binary logging is off on the old master")
+		return pos, "", errors.New("binary logging is off on the old master")
 	}
-	s.origPos = pos
+	var gtid string
 	switch s.topo.GTIDMode {
 	case topology.GTIDMariaDB:
-		err = s.lockConn.QueryRow(ctx, "SELECT @@global.gtid_binlog_pos").Scan(&s.origGTID)
+		err = c.QueryRow(ctx, "SELECT @@global.gtid_binlog_pos").Scan(&gtid)
 	case topology.GTIDMySQL:
-		err = s.lockConn.QueryRow(ctx, "SELECT @@global.gtid_executed").Scan(&s.origGTID)
-		s.origGTID = strings.Join(strings.Fields(s.origGTID), "")
+		err = c.QueryRow(ctx, "SELECT @@global.gtid_executed").Scan(&gtid)
+		gtid = strings.Join(strings.Fields(gtid), "")
 	}
+	return pos, gtid, err
+}
+
+// preSync waits, before the stop hook and the write block, until the new
+// master has applied what the old master had logged a moment ago, so that
+// the catch-up inside the block has only the last few transactions left
+// (MHA does not: a replica up to --seconds_behind_master behind would make
+// every switch roll back at the bound).
+func (s *switcher) preSync(ctx context.Context) error {
+	pos, gtid, err := s.masterPos(ctx, s.origConn)
 	if err != nil {
 		return err
 	}
-	s.log.Info(fmt.Sprintf("Orig master binlog:pos is %s.", pos), "binlog_file", pos.File, "binlog_pos", pos.Offset, "gtid", s.origGTID)
-	return nil
+	c := s.conns[s.new]
+	if s.topo.GTIDMode.UsesGTID() {
+		return c.WaitForGTID(ctx, gtid, s.o.StepTimeout)
+	}
+	return c.WaitForPos(ctx, pos, s.o.StepTimeout)
 }
 
 // waitApplied waits until the replica behind c has applied the old
