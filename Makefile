@@ -49,3 +49,8 @@ clean:
 .PHONY: bench-switch
 bench-switch: lab-deps
 	GOMHA_LAB=1 $(GO) test -run '^$$' -bench Switch -benchtime 1x -timeout 20m ./integration/
+
+# Dead-master failover under an insert load: 10 kill -9 trials and 5 pulled-cable trials, fault -> first write on the new master and through the VIP (min/median/p95) and lost writes.
+.PHONY: bench-failover
+bench-failover: lab-deps
+	GOMHA_LAB=1 $(GO) test -run '^$$' -bench Failover -benchtime 1x -timeout 30m ./integration/

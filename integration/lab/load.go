@@ -68,13 +68,19 @@ type Writer struct {
 // insert is attempted; a failed insert is retried with the same id (a
 // duplicate-key answer then means the earlier attempt was committed).
 func StartWriter(ctx context.Context, addrs func() []string, interval time.Duration) *Writer {
+	return StartWriterAt(ctx, 1, addrs, interval)
+}
+
+// StartWriterAt is StartWriter with ids starting at first, so that several
+// writers can share the table.
+func StartWriterAt(ctx context.Context, first int64, addrs func() []string, interval time.Duration) *Writer {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &Writer{cancel: cancel, done: make(chan struct{})}
-	go w.loop(ctx, addrs, interval)
+	go w.loop(ctx, first, addrs, interval)
 	return w
 }
 
-func (w *Writer) loop(ctx context.Context, addrs func() []string, interval time.Duration) {
+func (w *Writer) loop(ctx context.Context, first int64, addrs func() []string, interval time.Duration) {
 	defer close(w.done)
 	dbs := map[string]*sql.DB{}
 	defer func() {
@@ -99,7 +105,7 @@ func (w *Writer) loop(ctx context.Context, addrs func() []string, interval time.
 		dbs[addr] = db
 		return db
 	}
-	id := int64(1)
+	id := first
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
