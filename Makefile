@@ -14,6 +14,7 @@ build:
 # Installs the Debian packages the lab needs (mariadb-server, openssh, keepalived, iproute2) when missing.
 lab-deps:
 	bash integration/install-deps.sh
+	GOMHA_LAB=1 $(GO) test -count=1 -timeout 30m -run '^TestEnsureConsul$$' ./integration/lab/ # builds the lab's Consul agent once (minutes)
 
 vet:
 	$(GO) vet ./...

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -240,4 +243,96 @@ func TestConsulHookRunbook(t *testing.T) {
 	}
 	r = mha(t, time.Minute, hookLine(hook, []string{"--command=status"}, origArgs(db1))...)
 	expect(t, r, 1, "consul status: agent "+c.URL())
+}
+
+// TestSamplesSyntax checks every shell sample with sh -n.
+func TestSamplesSyntax(t *testing.T) {
+	files, err := filepath.Glob("../samples/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil || !strings.HasPrefix(string(b), "#!/bin/sh") {
+			continue
+		}
+		n++
+		if out, err := exec.Command("sh", "-n", f).CombinedOutput(); err != nil {
+			t.Errorf("sh -n %s: %v\n%s", f, err, out)
+		}
+		if st, err := os.Stat(f); err != nil || st.Mode()&0o111 == 0 {
+			t.Errorf("%s is not executable", f)
+		}
+	}
+	if n < 5 {
+		t.Errorf("checked %d shell samples, want at least 5", n)
+	}
+}
+
+// TestSampleHooksRunbook runs the editable samples the way MHA would: the
+// VIP sample moves the address db1 -> db2 and proceeds with exit 10 once
+// db2's cable is pulled; the Consul sample registers and withdraws
+// master.node.consul.
+func TestSampleHooksRunbook(t *testing.T) {
+	l := lab.New(t, lab.Options{NoReplication: true, ExtraMyCnf: []string{"bind-address=0.0.0.0"}})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Minute) // may build Consul
+	defer cancel()
+	db1, db2 := l.Hosts[0], l.Hosts[1]
+	vip := labVIP(l)
+	failover, err := filepath.Abs("../samples/master_ip_failover")
+	if err != nil {
+		t.Fatal(err)
+	}
+	online := filepath.Join(filepath.Dir(failover), "master_ip_online_change")
+	own := []string{"--vip=" + vip.String(), "--interface=eth0", "--ssh_options=" + l.SSHOptions()}
+
+	r := run(t, time.Minute, failover, hookLine(own, []string{"--command=status", "--ssh_user=root"}, origArgs(db1))...)
+	expect(t, r, 0)
+	r = run(t, time.Minute, failover, hookLine(own, []string{"--command=start", "--ssh_user=root"}, origArgs(db1), newArgs(db1))...)
+	expect(t, r, 0, "added "+vip.String())
+	if id, err := serverIDAt(ctx, l, vip.Addr()); err != nil || id != db1.ServerID {
+		t.Fatalf("%s answers with server_id %d (%v), want db1's", vip.Addr(), id, err)
+	}
+	// Online switch to db2: stop, then start, through the online-change sample.
+	r = run(t, time.Minute, online, hookLine(own, []string{"--command=stop"}, origArgs(db1), newArgs(db2), []string{"--orig_master_ssh_user=root", "--new_master_ssh_user=root"})...)
+	expect(t, r, 0, "deleted")
+	r = run(t, time.Minute, online, hookLine(own, []string{"--command=start"}, origArgs(db1), newArgs(db2), []string{"--orig_master_ssh_user=root", "--new_master_ssh_user=root"})...)
+	expect(t, r, 0, "added "+vip.String())
+	if got := holders(t, ctx, l, vip.Addr()); !slices.Equal(got, []string{"db2"}) {
+		t.Fatalf("%s is on %v, want only db2", vip.Addr(), got)
+	}
+	// db2's cable pulled: stop cannot reach it, nothing answers: exit 10.
+	if err := db2.LinkDown(); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, time.Minute, failover, hookLine(own, origArgs(db2), []string{"--command=stop"})...)
+	expect(t, r, 10, "does not answer")
+	if err := db2.LinkUp(); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err := l.StartConsul(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consulSample := filepath.Join(filepath.Dir(failover), "master_ip_failover_consul")
+	addr := []string{"--consul_addr=" + c.URL()}
+	r = run(t, time.Minute, consulSample, hookLine(addr, []string{"--command=status"}, origArgs(db1))...)
+	expect(t, r, 0, "is up")
+	r = run(t, time.Minute, consulSample, hookLine(addr, []string{"--command=start", "--ssh_user=root"}, origArgs(db1), newArgs(db2))...)
+	expect(t, r, 0, "registered node master at "+db2.IP)
+	if addrs, err := c.Resolver().LookupHost(ctx, "master.node.consul."); err != nil || !slices.Equal(addrs, []string{db2.IP}) {
+		t.Fatalf("master.node.consul = %v (%v), want %s", addrs, err, db2.IP)
+	}
+	r = run(t, time.Minute, consulSample, hookLine(addr, origArgs(db1), []string{"--command=stop"})...)
+	expect(t, r, 10, "left as it is")
+	r = run(t, time.Minute, filepath.Join(filepath.Dir(failover), "master_ip_online_change_consul"), hookLine(addr, []string{"--command=stop"}, origArgs(db2), newArgs(db1))...)
+	expect(t, r, 0, "deregistered node master")
+	var dnsErr *net.DNSError
+	if _, err := c.Resolver().LookupHost(ctx, "master.node.consul."); !errors.As(err, &dnsErr) || !dnsErr.IsNotFound {
+		t.Fatalf("master.node.consul after stop: %v, want NXDOMAIN", err)
+	}
+	r = run(t, time.Minute, consulSample, hookLine(addr, origArgs(db2), []string{"--command=stop"})...)
+	expect(t, r, 0, "not registered")
 }
