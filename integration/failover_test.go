@@ -453,9 +453,25 @@ func TestFailoverCandidateRunbook(t *testing.T) {
 		t.Fatal(err)
 	}
 	sql(db3, "START SLAVE IO_THREAD")
-	res := r.deadSwitch()
+	before, err := os.ReadFile(r.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.deadSwitch("--remove_dead_master_conf")
 	expect(t, res, 0, "Selected "+db3.IP, "completed successfully")
 	r.verify(db3, db2, db3)
+	// --remove_dead_master_conf took the dead master's block out and left
+	// the rest of the file as it was.
+	after, err := os.ReadFile(r.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(after), "[server1]") || !strings.Contains(string(after), "[server2]") {
+		t.Errorf("configuration after --remove_dead_master_conf:\n%s", after)
+	}
+	if i := strings.Index(string(before), "[server2]"); i < 0 || !strings.HasSuffix(string(after), string(before[i:])) {
+		t.Errorf("--remove_dead_master_conf changed more than the dead master's block:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
 
 	// db3 dies too, minutes later: the anti ping-pong guard refuses.
 	if err := db3.KillMariaDB(); err != nil {

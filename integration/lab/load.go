@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"slices"
 	"sort"
 	"strings"
@@ -43,6 +45,8 @@ func (l *Lab) PrepareLoad(ctx context.Context) error {
 	return nil
 }
 
+var quietDriver sync.Once
+
 // Write is one acknowledged insert.
 type Write struct {
 	ID   int64
@@ -74,6 +78,9 @@ func StartWriter(ctx context.Context, addrs func() []string, interval time.Durat
 // StartWriterAt is StartWriter with ids starting at first, so that several
 // writers can share the table.
 func StartWriterAt(ctx context.Context, first int64, addrs func() []string, interval time.Duration) *Writer {
+	// The driver logs every connection reset of a dying master to stderr;
+	// the writer records errors itself.
+	quietDriver.Do(func() { _ = mysql.SetLogger(log.New(io.Discard, "", 0)) })
 	ctx, cancel := context.WithCancel(ctx)
 	w := &Writer{cancel: cancel, done: make(chan struct{})}
 	go w.loop(ctx, first, addrs, interval)
