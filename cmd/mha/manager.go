@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -180,10 +182,7 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 // startupChecks runs MHA's start-up checks (check-repl's, without the
 // replication health part unless --check_repl_health) and the hooks'
 // status calls, and returns the alive master and the alive replicas.
-func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log interface {
-	Info(string, ...any)
-	Warn(string, ...any)
-}, out interface{ Write([]byte) (int, error) }) (config.Server, []config.Server, error) {
+func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log *slog.Logger, out io.Writer) (config.Server, []config.Server, error) {
 	if errs := hooks.CheckConfig(cfg); len(errs) > 0 {
 		return config.Server{}, nil, errors.Join(errs...)
 	}
@@ -214,7 +213,7 @@ func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log 
 	}
 	master := t.Master.Server
 	ep := hooks.EndpointOf(master)
-	runner := hooks.Runner{Log: nil}
+	runner := hooks.Runner{Log: log}
 	for _, h := range []struct {
 		name, cmd string
 		args      []string

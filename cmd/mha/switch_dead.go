@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gomha/gomha/cmd/internal/mhacli"
-	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/failover"
 	"github.com/gomha/gomha/manager/statefile"
 )
 
@@ -44,15 +44,13 @@ func deadSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error 
 	if o.interactive != 0 {
 		f.logOutput = "" // MHA: interactive runs log to the terminal
 	}
-	var dead config.Server
-	for _, s := range cfg.Servers {
-		if (s.Hostname == o.deadMasterHost || s.IP == o.deadMasterHost || (o.deadMasterIP != "" && s.IP == o.deadMasterIP)) && s.Port == o.deadMasterPort {
-			dead = s
-			break
-		}
+	host := o.deadMasterHost
+	if o.deadMasterIP != "" {
+		host = o.deadMasterIP
 	}
-	if dead.Block == "" {
-		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("dead master %s:%d is not a server of %s", o.deadMasterHost, o.deadMasterPort, cfg.File)}
+	dead, err := failover.FindServer(cfg, host, o.deadMasterPort)
+	if err != nil {
+		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("dead master: %w", err)}
 	}
 	log, logOut, closeLog, err := f.openLog(cfg, cmd.ErrOrStderr())
 	if err != nil {

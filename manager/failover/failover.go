@@ -410,19 +410,23 @@ func firstError(errs map[string]error) error {
 	return errors.Join(all...)
 }
 
-// findDeadMaster resolves --dead_master_host/port among the servers; empty
-// means "the master the replicas name", resolved later by Build.
+// findDeadMaster resolves --dead_master_host/port among the servers.
 func (r *run) findDeadMaster() (config.Server, error) {
-	host, port := r.opts.DeadMasterHost, r.opts.DeadMasterPort
-	if host == "" {
+	if r.opts.DeadMasterHost == "" {
 		return config.Server{}, errors.New("no dead master named (--dead_master_host)")
 	}
-	for _, s := range r.cfg.Servers {
+	return FindServer(r.cfg, r.opts.DeadMasterHost, r.opts.DeadMasterPort)
+}
+
+// FindServer returns the configured server whose hostname or ip is host
+// and whose port is port (any port when 0).
+func FindServer(cfg *config.Config, host string, port int) (config.Server, error) {
+	for _, s := range cfg.Servers {
 		if (s.Hostname == host || s.IP == host) && (port == 0 || s.Port == port) {
 			return s, nil
 		}
 	}
-	return config.Server{}, fmt.Errorf("dead master %s is not a server of %s", mysqlx.JoinAddr(host, port), r.cfg.File)
+	return config.Server{}, fmt.Errorf("%s is not a server of %s", mysqlx.JoinAddr(host, port), cfg.File)
 }
 
 func (r *run) observe(ctx context.Context, srv config.Server) (topology.Observation, *mysqlx.Conn) {
@@ -794,7 +798,6 @@ func (r *run) missingEvents(ctx context.Context, t *target, latest []*topology.N
 		})
 		if err == nil {
 			if file == "" {
-				r.res.Lost = ""
 				return "", nil, nil
 			}
 			r.note(fmt.Sprintf("%s: events after %s saved from the dead master's binlog.", host, t.exec))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -104,16 +105,11 @@ func (h *nodeHost) run(ctx context.Context, tool, stdin string, opts ...string) 
 		argv = append(argv, "--client_bindir="+h.srv.ClientBindir)
 	}
 	var out, errOut bytes.Buffer
-	var in *strings.Reader
+	var in io.Reader
 	if stdin != "" {
 		in = strings.NewReader(stdin + "\n")
 	}
-	var err error
-	if in != nil {
-		err = h.client.Stream(ctx, argv, in, &out, &errOut)
-	} else {
-		err = h.client.Stream(ctx, argv, nil, &out, &errOut)
-	}
+	err := h.client.Stream(ctx, argv, in, &out, &errOut)
 	var res nodeResult
 	line := strings.TrimSpace(lastLine(out.String()))
 	if jerr := json.Unmarshal([]byte(line), &res); jerr != nil {
