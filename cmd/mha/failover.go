@@ -17,6 +17,7 @@ import (
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/failover"
 	"github.com/gomha/gomha/manager/hooks"
+	"github.com/gomha/gomha/manager/journal"
 	"github.com/gomha/gomha/manager/statefile"
 )
 
@@ -138,8 +139,18 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 			fr.log.Warn("cannot write the status file", "err", err)
 		}
 	}
+	// The intent journal: a failover that cannot record its steps does not
+	// start (a crash in the middle would leave no trace).
+	jr, err := journal.Create(workdir, app, map[string]string{
+		"dead_master": fmt.Sprintf("%s(%s:%d)", fr.dead.Hostname, fr.dead.IP, fr.dead.Port),
+		"pid":         fmt.Sprint(os.Getpid()),
+	})
+	if err != nil {
+		return 1, nil, err
+	}
 	runner := hooks.Runner{Log: fr.log}
 	res := failover.Run(ctx, failover.Options{
+		Journal:              jr,
 		Config:               fr.cfg,
 		DeadMasterHost:       fr.dead.Hostname,
 		DeadMasterPort:       fr.dead.Port,
@@ -154,6 +165,9 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 		Hooks:                runner,
 		Log:                  fr.log,
 	})
+	if err := jr.End(fmt.Sprint(res.Code)); err != nil {
+		fr.log.Error("cannot close the failover journal", "err", err)
+	}
 	report := res.Report(app)
 	fmt.Fprint(fr.logOut, "\n"+report)
 

@@ -43,6 +43,7 @@ import (
 
 	"github.com/gomha/gomha/manager/check"
 	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/failpoint"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/mysqlx"
 	"github.com/gomha/gomha/manager/repoint"
@@ -114,6 +115,31 @@ type Options struct {
 	ApplyTimeout time.Duration
 	// Now returns the current time (tests); nil means time.Now.
 	Now func() time.Time
+	// Journal receives an intent record before each irreversible step and
+	// a done record after it; nil records nothing.
+	Journal Journal
+}
+
+// Journal is the failover's intent journal (journal.Journal satisfies
+// it): Intent is on disk before the step runs, Done after it worked.
+type Journal interface {
+	Intent(step, host string, detail map[string]string) error
+	Done(step, host string, detail map[string]string) error
+}
+
+// irreversible are the steps that change a server or the address for good:
+// each gets a journal record before and after it, and failpoints named
+// failover/<step>/before and failover/<step>/after (package failpoint).
+var irreversible = map[string]bool{
+	"stop IO thread":                  true,
+	"master_ip_failover_script stop":  true,
+	"shutdown_script stop":            true,
+	"stop SQL thread":                 true,
+	"apply missing events":            true,
+	"master_ip_failover_script start": true,
+	"set read_only=0":                 true,
+	"change master":                   true,
+	"reset slave all":                 true,
 }
 
 // Phase is the timing of one phase.
@@ -278,12 +304,32 @@ func (r *run) phases(ctx context.Context) error {
 func (r *run) step(ctx context.Context, name, host string, timeout time.Duration, fn func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	journaled := irreversible[name] && r.opts.Journal != nil
+	if journaled {
+		// A journal that cannot be written is logged, not fatal: refusing
+		// in the middle of a failover would leave the cluster worse off
+		// than going on without the record.
+		if err := r.opts.Journal.Intent(name, host, nil); err != nil {
+			r.log.Error("cannot write the failover journal", "step", name, "host", host, "err", err)
+		}
+	}
+	if irreversible[name] {
+		failpoint.Hit(failpoint.Name("failover", name, "before"))
+	}
 	start := time.Now()
 	err := fn(ctx)
 	d := time.Since(start).Round(time.Millisecond).String()
 	if err != nil {
 		r.log.Warn("step failed", "step", name, "host", host, "duration", d, "err", err)
 		return fmt.Errorf("%s on %s: %w", name, host, err)
+	}
+	if journaled {
+		if err := r.opts.Journal.Done(name, host, nil); err != nil {
+			r.log.Error("cannot write the failover journal", "step", name, "host", host, "err", err)
+		}
+	}
+	if irreversible[name] {
+		failpoint.Hit(failpoint.Name("failover", name, "after"))
 	}
 	r.log.Info("step done", "step", name, "host", host, "duration", d)
 	return nil
@@ -531,7 +577,7 @@ func (r *run) shutdown(ctx context.Context) error {
 
 	ep := hooks.EndpointOf(dead)
 	if cmd := dead.MasterIPFailoverScript; cmd != "" {
-		if err := r.hook(ctx, "master_ip_failover_script", cmd, hooks.FailoverStopArgs(ep, reachable)); err != nil {
+		if err := r.hook(ctx, "master_ip_failover_script", "stop", cmd, hooks.FailoverStopArgs(ep, reachable)); err != nil {
 			return err
 		}
 		r.note("Invalidated master IP address on " + hostInfo(dead) + ".")
@@ -539,7 +585,7 @@ func (r *run) shutdown(ctx context.Context) error {
 		r.log.Warn("master_ip_failover_script is not set. Skipping invalidating dead master IP address.")
 	}
 	if cmd := dead.ShutdownScript; cmd != "" {
-		res, err := r.runHook(ctx, "shutdown_script", cmd, hooks.ShutdownStopArgs(ep, reachable, dead.MasterPIDFile))
+		res, err := r.runHook(ctx, "shutdown_script", "stop", cmd, hooks.ShutdownStopArgs(ep, reachable, dead.MasterPIDFile))
 		if err != nil {
 			return err
 		}
@@ -560,8 +606,8 @@ func (r *run) shutdown(ctx context.Context) error {
 }
 
 // hook runs a hook whose exit 0 means done and 10 "go on with a warning".
-func (r *run) hook(ctx context.Context, name, cmd string, args []string) error {
-	res, err := r.runHook(ctx, name, cmd, args)
+func (r *run) hook(ctx context.Context, name, command, cmd string, args []string) error {
+	res, err := r.runHook(ctx, name, command, cmd, args)
 	if err != nil {
 		return err
 	}
@@ -582,9 +628,10 @@ func signalText(sig string) string {
 	return " (signal " + sig + ")"
 }
 
-func (r *run) runHook(ctx context.Context, name, cmd string, args []string) (hooks.Result, error) {
+// runHook runs hook name with --command=command as the step "name command".
+func (r *run) runHook(ctx context.Context, name, command, cmd string, args []string) (hooks.Result, error) {
 	var res hooks.Result
-	err := r.step(ctx, name, "manager", r.opts.StepTimeout, func(ctx context.Context) error {
+	err := r.step(ctx, name+" "+command, "manager", r.opts.StepTimeout, func(ctx context.Context) error {
 		var err error
 		res, err = r.opts.Hooks.Run(ctx, name, cmd, args)
 		return err
@@ -670,7 +717,7 @@ func (r *run) recoverMaster(ctx context.Context) error {
 	if cmd := nm.Server.MasterIPFailoverScript; cmd != "" {
 		orig := hooks.EndpointOf(r.res.DeadMaster)
 		orig.SSHUnreachable = r.opts.SSHReachable != SSHReachable
-		if err := r.hook(ctx, "master_ip_failover_script", cmd, hooks.FailoverStartArgs(orig, hooks.EndpointOf(nm.Server))); err != nil {
+		if err := r.hook(ctx, "master_ip_failover_script", "start", cmd, hooks.FailoverStartArgs(orig, hooks.EndpointOf(nm.Server))); err != nil {
 			return err
 		}
 		r.note(fmt.Sprintf("%s: OK: Activated master IP address.", nm.Host()))
