@@ -44,6 +44,12 @@ type Verdict struct {
 	// master host over SSH during the confirmation, 0 when it did not, 2
 	// when unknown (not run).
 	SSHReachable int
+	// Kind says how the master looked from the replicas' hosts: refused
+	// (mysqld down, host up), hung (the port accepts, mysqld sends no
+	// greeting: the process may resume), silent (nothing answers: host down
+	// or cut off, it may still run) or unknown (no greeting probe said).
+	// The fencing step chooses by it.
+	Kind FailureKind
 	// Evidence says what each replica and secondary_check_script reported,
 	// one line each, for the log and the failover report.
 	Evidence []string
@@ -71,8 +77,8 @@ type Monitor struct {
 	// on Run's goroutine and should return quickly.
 	OnState func(State)
 	// Secondary are the replicas asked to confirm a failure (their IO
-	// thread over SQL, a TCP connect to the master from their host over
-	// SSH): the alive replicas. Empty skips the built-in evidence, leaving
+	// thread over SQL, sampled twice, and the greeting probe to the master
+	// from their host over SSH): the alive replicas. Empty skips the built-in evidence, leaving
 	// failure counting and secondary_check_script.
 	Secondary []config.Server
 }
@@ -169,7 +175,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 					delete(cancels, a.Episode)
 				}
 			case ActDeclareDead:
-				return Verdict{Master: m.Master, SSHReachable: a.SSHReachable, Evidence: a.Evidence, DetectedAt: time.Now()}, nil
+				return Verdict{Master: m.Master, SSHReachable: a.SSHReachable, Kind: a.Failure, Evidence: a.Evidence, DetectedAt: time.Now()}, nil
 			case ActLog:
 				log.Log(ctx, a.Level, a.Msg, "step", "ping", "failures", mach.Failures())
 			}
