@@ -219,9 +219,12 @@ func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Log
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		start := time.Now()
 		err := sshReachable(ctx, m.Master)
 		if err != nil {
-			log.Info("SSH to the master host failed", "step", "confirm", "err", err)
+			log.Info("SSH to the master host failed", "step", "confirm", "episode", episode, "duration", time.Since(start), "err", err)
+		} else {
+			log.Info("SSH to the master host works", "step", "confirm", "episode", episode, "duration", time.Since(start))
 		}
 		send(func() []Action { return mach.SSH(episode, err == nil) })
 	}()
@@ -229,6 +232,7 @@ func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Log
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			start := time.Now()
 			probes := make([]ReplicaProbe, len(m.Secondary))
 			var pwg sync.WaitGroup
 			for i, srv := range m.Secondary {
@@ -239,6 +243,7 @@ func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Log
 				}()
 			}
 			pwg.Wait()
+			log.Info("replicas probed", "step", "confirm", "episode", episode, "duration", time.Since(start))
 			send(func() []Action { return mach.Replicas(episode, probes) })
 		}()
 	}
