@@ -32,8 +32,9 @@ import (
 // own link to it is cut for a minute while the application writes (the
 // replicas keep receiving events, their hosts read its greeting, and
 // secondary_check_script reaches it); a quick verdict, "hung", when mysqld
-// is SIGSTOPped (its port still accepts, no greeting comes), and a quick
-// verdict, "refused", when mysqld is killed. The monitor runs in the test
+// is SIGSTOPped (its port still accepts, no greeting comes), "silent" when
+// the master's cable is pulled (the replicas' IO threads still say Yes),
+// and "refused" when mysqld is killed. The monitor runs in the test
 // process (root namespace, ping_interval=1) with
 // `mha secondary-check -s db2 -s db3` as secondary_check_script.
 func TestDetectRunbook(t *testing.T) {
@@ -210,6 +211,51 @@ func TestDetectRunbook(t *testing.T) {
 		for _, h := range []*lab.Host{db2, db3} {
 			if err := h.WaitReplicating(ctx); err != nil {
 				t.Fatalf("%s after SIGCONT: %v", h.Name, err)
+			}
+		}
+		w2 := startMonitor(t, cfg, config.PingSelect)
+		w2.waitState(t, detect.StatePingOK, 20*time.Second)
+	})
+
+	t.Run("cable pulled from the master: IO threads stale, probes silent, verdict silent", func(t *testing.T) {
+		w := startMonitor(t, cfg, config.PingSelect)
+		w.waitState(t, detect.StatePingOK, 10*time.Second)
+		pulled := time.Now()
+		if err := db1.LinkDown(); err != nil {
+			t.Fatal(err)
+		}
+		plugged := false
+		defer func() {
+			if !plugged {
+				_ = db1.LinkUp()
+			}
+		}()
+		v, err := w.wait(t, 60*time.Second)
+		if err != nil {
+			t.Fatalf("monitor: %v\n%s", err, w.logs())
+		}
+		took := time.Since(pulled)
+		t.Logf("cable pull to verdict: %s (kind %s):\n  %s", took.Round(time.Millisecond), v.Kind, strings.Join(v.Evidence, "\n  "))
+		if took > 20*time.Second {
+			t.Errorf("verdict took %s, want well under 20 s with ping_interval=1", took)
+		}
+		if v.Kind != detect.FailureSilent || v.SSHReachable != 0 {
+			t.Errorf("verdict kind %s ssh_reachable %d, want silent and 0", v.Kind, v.SSHReachable)
+		}
+		ev := strings.Join(v.Evidence, "\n")
+		for _, h := range []*lab.Host{db2, db3} {
+			name := h.IP + "(" + h.Addr() + "): "
+			if !strings.Contains(ev, name+"the master's port is silent") && !strings.Contains(ev, name+"no route to the master") {
+				t.Errorf("evidence lacks a silent or no-route probe from %s:\n%s", h.Name, ev)
+			}
+		}
+		if err := db1.LinkUp(); err != nil {
+			t.Fatal(err)
+		}
+		plugged = true
+		for _, h := range []*lab.Host{db2, db3} {
+			if err := h.WaitReplicating(ctx); err != nil {
+				t.Fatalf("%s after the cable is back: %v", h.Name, err)
 			}
 		}
 		w2 := startMonitor(t, cfg, config.PingSelect)

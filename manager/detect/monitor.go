@@ -189,6 +189,16 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			cadence = want
 			ticker.Reset(cadence)
 		}
+		// Confirmation results first: when pings run into their deadline
+		// (a hung or cut-off master) the ticker is always ready after one,
+		// and a random choice would leave a finished confirmation waiting
+		// a whole ping_interval per coin toss.
+		select {
+		case feed := <-results:
+			acts = feed()
+			continue
+		default:
+		}
 		select {
 		case <-ctx.Done():
 			return Verdict{}, fmt.Errorf("detect: monitoring %s: %w", name, ctx.Err())
