@@ -191,6 +191,14 @@ func TestDetectRunbook(t *testing.T) {
 		if v.Kind != detect.FailureHung || v.SSHReachable != 1 {
 			t.Errorf("verdict kind %s ssh_reachable %d, want hung and 1 (sshd still runs)", v.Kind, v.SSHReachable)
 		}
+		for _, p := range v.Probes {
+			if p.Reach != detect.ReachHung || p.IO != detect.IORunning || p.Advanced() {
+				t.Errorf("%s: reach %s, IO %s, advanced %v; want hung, a stale IO thread (Yes) that did not advance", p.Name, p.Reach, p.IO, p.Advanced())
+			}
+		}
+		if len(v.Probes) != 2 {
+			t.Errorf("verdict has %d replica probes, want 2", len(v.Probes))
+		}
 		ev := strings.Join(v.Evidence, "\n")
 		for _, want := range []string{
 			db2.IP + "(" + db2.Addr() + "): the master's port accepts but sends nothing (no greeting within 2s (hung?))",

@@ -443,11 +443,14 @@ type Action struct {
 	Episode   int        // ActStartConfirm, ActCancelConfirm
 	Level     slog.Level // ActLog
 	Msg       string     // ActLog
-	// Evidence, SSHReachable (0 no, 1 yes, 2 unknown) and Failure come
-	// with ActDeclareDead.
+	// Evidence, SSHReachable (0 no, 1 yes, 2 unknown), Failure and Probes
+	// come with ActDeclareDead.
 	Evidence     []string
 	SSHReachable int
 	Failure      FailureKind
+	// Probes are the replica probes the verdict rests on (ActDeclareDead;
+	// nil without built-in evidence).
+	Probes []ReplicaProbe
 }
 
 // String renders the action on one line, as the scenario files spell it.
@@ -657,7 +660,9 @@ func (m *Machine) decide() []Action {
 	var evidence []string
 	confirmed := true
 	kind := FailureUnknown
+	var probes []ReplicaProbe
 	if m.cfg.BuiltIn {
+		probes = m.replicas
 		dead, k, ev := BuiltIn(m.replicas)
 		kind = k
 		evidence = append(evidence, ev...)
@@ -684,7 +689,7 @@ func (m *Machine) decide() []Action {
 		m.dead = true
 		acts := []Action{logf(slog.LevelWarn, "Master is not reachable from health checker! (%d consecutive failures, confirmed)", m.failures)}
 		acts = append(acts, m.setState(StatePingFailed)...)
-		return append(acts, Action{Kind: ActDeclareDead, Evidence: evidence, SSHReachable: m.ssh, Failure: kind})
+		return append(acts, Action{Kind: ActDeclareDead, Evidence: evidence, SSHReachable: m.ssh, Failure: kind, Probes: probes})
 	}
 	acts := []Action{logf(slog.LevelWarn, "Master is not confirmed dead after %d failures; failure count reset, monitoring continues. Evidence:\n  %s",
 		m.failures, strings.Join(evidence, "\n  "))}

@@ -53,6 +53,10 @@ type Verdict struct {
 	// Evidence says what each replica and secondary_check_script reported,
 	// one line each, for the log and the failover report.
 	Evidence []string
+	// Probes are the replicas' answers the verdict rests on (IO thread,
+	// Read_Master_Log_Pos at both samples, greeting probe), in
+	// Monitor.Secondary order; nil when no replicas were asked.
+	Probes []ReplicaProbe
 	// DetectedAt is when the failure was confirmed.
 	DetectedAt time.Time
 }
@@ -175,7 +179,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 					delete(cancels, a.Episode)
 				}
 			case ActDeclareDead:
-				return Verdict{Master: m.Master, SSHReachable: a.SSHReachable, Kind: a.Failure, Evidence: a.Evidence, DetectedAt: time.Now()}, nil
+				return Verdict{Master: m.Master, SSHReachable: a.SSHReachable, Kind: a.Failure, Evidence: a.Evidence, Probes: a.Probes, DetectedAt: time.Now()}, nil
 			case ActLog:
 				log.Log(ctx, a.Level, a.Msg, "step", "ping", "failures", mach.Failures())
 			}

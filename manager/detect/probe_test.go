@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -221,4 +222,24 @@ func TestGreetingProbeArgv(t *testing.T) {
 	if got := GreetingProbeArgv("db1", 3306, 0)[3]; got != "2" {
 		t.Errorf("zero timeout gives %s, want ProbeTimeout (2)", got)
 	}
+}
+
+// FuzzGreetingProbeReach feeds arbitrary probe output: the reader never
+// panics and says "answers" only after a "connected" line and exit 0.
+func FuzzGreetingProbeReach(f *testing.F) {
+	f.Add([]byte("connected\n  86   0   0   0  10  53  46\n"), []byte(""), 0)
+	f.Add([]byte("connected\n  23   0   0   0 255  16   4\n"), []byte(""), 0)
+	f.Add([]byte("connected\n"), []byte(""), 124)
+	f.Add([]byte(""), []byte("bash: connect: Connection refused\n"), 1)
+	f.Add([]byte("connected\n 999 -1\n"), []byte(""), 0)
+	f.Fuzz(func(t *testing.T, stdout, stderr []byte, code int) {
+		var err error
+		if code != 0 {
+			err = &sshexec.ExitError{Host: "db2", Program: "env", Code: code, Stderr: stderr}
+		}
+		r, _ := GreetingProbeReach(sshexec.Result{Stdout: stdout, Stderr: stderr}, err, time.Second)
+		if r == ReachAnswers && (code != 0 || !strings.HasPrefix(string(stdout), "connected\n")) {
+			t.Errorf("answers from exit %d stdout %q", code, stdout)
+		}
+	})
 }
