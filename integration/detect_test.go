@@ -31,7 +31,8 @@ import (
 // master is only busy (too many connections) or when only the manager's
 // own link to it is cut for a minute while the application writes (the
 // replicas keep receiving events, their hosts read its greeting, and
-// secondary_check_script reaches it); a quick verdict, "hung", when mysqld
+// secondary_check_script reaches it), not even when no new connection to
+// it completes from anywhere while replication goes on; a quick verdict, "hung", when mysqld
 // is SIGSTOPped (its port still accepts, no greeting comes), "silent" when
 // the master's cable is pulled (the replicas' IO threads still say Yes),
 // and "refused" when mysqld is killed. The monitor runs in the test
@@ -163,6 +164,51 @@ func TestDetectRunbook(t *testing.T) {
 			t.Fatal(err)
 		}
 		healed = true
+		w.waitState(t, detect.StatePingOK, 15*time.Second)
+	})
+
+	t.Run("manager cut off and no new connection to the master completes, replication goes on: no verdict", func(t *testing.T) {
+		// The false failover this guards against: every probe fails (the
+		// manager's pings, the greeting probes from the replicas' hosts,
+		// secondary_check_script), yet the master is alive and the replicas'
+		// established IO threads keep receiving its events.
+		if err := l.PrepareLoad(ctx); err != nil {
+			t.Fatal(err)
+		}
+		w := startMonitor(t, cfg, config.PingSelect)
+		w.waitState(t, detect.StatePingOK, 10*time.Second)
+		load := startSocketWriter(t, db1, l.AdminUser, l.AdminPassword)
+		if err := db1.CutFromRoot(ctx); err != nil {
+			t.Fatal(err)
+		}
+		undo := dropNewConnections(t, db1)
+		defer func() {
+			undo()
+			_ = db1.HealFromRoot(context.Background())
+		}()
+		w.waitState(t, detect.StatePingFailing, 10*time.Second)
+		w.noVerdictFor(t, 30*time.Second)
+		acked := load()
+		t.Logf("%d inserts on db1 meanwhile", acked)
+		if acked < 100 {
+			t.Errorf("only %d inserts acknowledged on db1", acked)
+		}
+		logs := w.logs()
+		for _, want := range []string{
+			"the master's port is silent",
+			"read position advanced",
+			"=> master alive (replicating)",
+			"secondary_check_script: Master is not reachable from all other monitoring servers",
+			"Master is not confirmed dead",
+		} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("monitor log lacks %q:\n%s", want, logs)
+			}
+		}
+		undo()
+		if err := db1.HealFromRoot(ctx); err != nil {
+			t.Fatal(err)
+		}
 		w.waitState(t, detect.StatePingOK, 15*time.Second)
 	})
 
@@ -507,6 +553,11 @@ func startSocketWriter(t *testing.T, h *lab.Host, user, password string) func() 
 		db.Close()
 		t.Fatalf("writer on %s's socket: %v", h.Name, err)
 	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO "+lab.LoadTable+" (id) VALUES (?)", -time.Now().UnixNano()); err != nil {
+		cancel()
+		db.Close()
+		t.Fatalf("writer on %s's socket: %v", h.Name, err)
+	}
 	var acked int
 	done := make(chan struct{})
 	go func() {
@@ -559,4 +610,38 @@ func readPositions(t *testing.T, ctx context.Context, hosts ...*lab.Host) []binl
 		out = append(out, binlog.Pos{File: row["Master_Log_File"], Offset: off})
 	}
 	return out
+}
+
+// dropNewConnections makes h's MariaDB port take no new TCP connection
+// while established ones go on: every SYN-ACK h sends from its port is
+// dropped (a u32 filter steering them to an HTB class whose queue holds 0
+// packets), so a connect from anywhere goes unanswered. The returned
+// function undoes it; it may be called more than once.
+func dropNewConnections(t *testing.T, h *lab.Host) func() {
+	t.Helper()
+	ctx := t.Context()
+	port := strconv.Itoa(h.Port)
+	for _, args := range [][]string{
+		{"qdisc", "add", "dev", "eth0", "root", "handle", "1:", "htb", "default", "10", "r2q", "100000"},
+		{"class", "add", "dev", "eth0", "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit"},
+		{"class", "add", "dev", "eth0", "parent", "1:", "classid", "1:20", "htb", "rate", "10gbit"},
+		{"qdisc", "add", "dev", "eth0", "parent", "1:20", "handle", "20:", "pfifo", "limit", "0"},
+		// TCP flags are byte 33 of an IPv4 packet without options; 0x02 is SYN.
+		{"filter", "add", "dev", "eth0", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+			"match", "ip", "sport", port, "0xffff", "match", "u8", "0x02", "0x02", "at", "33", "flowid", "1:20"},
+	} {
+		if _, err := h.Exec(ctx, "tc", args...); err != nil {
+			_, _ = h.Exec(context.Background(), "tc", "qdisc", "del", "dev", "eth0", "root")
+			t.Fatalf("drop new connections to %s: %v", h.Name, err)
+		}
+	}
+	done := false
+	return func() {
+		if !done {
+			done = true
+			if _, err := h.Exec(context.Background(), "tc", "qdisc", "del", "dev", "eth0", "root"); err != nil {
+				t.Errorf("undo: %v", err)
+			}
+		}
+	}
 }
