@@ -82,8 +82,9 @@ type Monitor struct {
 	OnState func(State)
 	// Secondary are the replicas asked to confirm a failure (their IO
 	// thread over SQL, sampled twice, and the greeting probe to the master
-	// from their host over SSH): the alive replicas. Empty skips the built-in evidence, leaving
-	// failure counting and secondary_check_script.
+	// from their host over SSH): the alive replicas. Empty skips the
+	// built-in evidence, leaving failure counting and
+	// secondary_check_script.
 	Secondary []config.Server
 }
 

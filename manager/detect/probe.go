@@ -18,7 +18,12 @@ import (
 // ProbeTimeout is the greeting probe's deadline: a replica host must
 // connect to the master and read the first bytes of its greeting within it
 // (a dead host's port stays silent, a dead mysqld's port refuses at once, a
-// hung mysqld's port accepts and sends nothing).
+// hung mysqld's port accepts and sends nothing). MySQL and MariaDB resolve
+// the client's address before they send the greeting: with
+// skip_name_resolve off and a slow DNS the greeting can come late and the
+// server look hung from there. Such a master still streams events to its
+// connected replicas, and an IO thread whose position advances outweighs
+// the probe (Judge).
 const ProbeTimeout = 2 * time.Second
 
 // IOSampleGap is the least time between the two samples of a replica's IO
