@@ -3,15 +3,19 @@ package integration
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/gomha/gomha/integration/lab"
 	"github.com/gomha/gomha/manager/check"
@@ -19,14 +23,20 @@ import (
 	"github.com/gomha/gomha/manager/detect"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/mysqlx"
+	"github.com/gomha/gomha/node/binlog"
 )
 
 // TestDetectRunbook follows what a DBA wants to see before trusting the
-// failure detector: one monitor per master (the lock), no failover when the
+// failure detector: one monitor per master (the lock); no failover when the
 // master is only busy (too many connections) or when only the manager's
-// own link to it is cut (the replicas and secondary_check_script still
-// reach it), and a quick verdict when mysqld is killed. The monitor runs in
-// the test process (root namespace, ping_interval=1) with
+// own link to it is cut for a minute while the application writes (the
+// replicas keep receiving events, their hosts read its greeting, and
+// secondary_check_script reaches it), not even when no new connection to
+// it completes from anywhere while replication goes on; a quick verdict, "hung", when mysqld
+// is SIGSTOPped (its port still accepts, no greeting comes), "silent" when
+// the master's cable is pulled (the replicas' IO threads still say Yes),
+// and "refused" when mysqld is killed. The monitor runs in the test
+// process (root namespace, ping_interval=1) with
 // `mha secondary-check -s db2 -s db3` as secondary_check_script.
 func TestDetectRunbook(t *testing.T) {
 	l := lab.New(t, lab.Options{Hosts: 3})
@@ -106,9 +116,16 @@ func TestDetectRunbook(t *testing.T) {
 		w.waitState(t, detect.StatePingOK, 10*time.Second)
 	})
 
-	t.Run("manager-only partition for 15 s: replicas still reach the master, no verdict", func(t *testing.T) {
+	t.Run("manager-only partition for 60 s under write load: the replicas keep replicating, no verdict", func(t *testing.T) {
+		if err := l.PrepareLoad(ctx); err != nil {
+			t.Fatal(err)
+		}
 		w := startMonitor(t, cfg, config.PingSelect)
 		w.waitState(t, detect.StatePingOK, 10*time.Second)
+		// The writer runs in the test process, whose route to db1 is about
+		// to be cut: it writes over db1's unix socket.
+		load := startSocketWriter(t, db1, l.AdminUser, l.AdminPassword)
+		before := readPositions(t, ctx, db2, db3)
 		if err := db1.CutFromRoot(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -119,10 +136,23 @@ func TestDetectRunbook(t *testing.T) {
 			}
 		}()
 		w.waitState(t, detect.StatePingFailing, 10*time.Second)
-		w.noVerdictFor(t, 15*time.Second)
+		const partition = 60 * time.Second
+		w.noVerdictFor(t, partition)
+		after := readPositions(t, ctx, db2, db3)
+		acked := load()
+		t.Logf("%d inserts on db1 during the partition; replica read positions %v -> %v", acked, before, after)
+		if acked < 100 {
+			t.Errorf("only %d inserts acknowledged on db1 in %s", acked, partition)
+		}
+		for i, h := range []*lab.Host{db2, db3} {
+			if c, err := binlog.Compare(before[i], after[i]); err != nil || c >= 0 {
+				t.Errorf("%s's Read_Master_Log_Pos %s -> %s did not advance (%v)", h.Name, before[i], after[i], err)
+			}
+		}
 		logs := w.logs()
 		for _, want := range []string{
-			"replicas still reach the master",
+			"replicas say the master is alive",
+			"read position advanced",
 			"Master is reachable from at least one of other monitoring servers",
 			"Master is not confirmed dead",
 		} {
@@ -137,6 +167,155 @@ func TestDetectRunbook(t *testing.T) {
 		w.waitState(t, detect.StatePingOK, 15*time.Second)
 	})
 
+	t.Run("manager cut off and no new connection to the master completes, replication goes on: no verdict", func(t *testing.T) {
+		// The false failover this guards against: every probe fails (the
+		// manager's pings, the greeting probes from the replicas' hosts,
+		// secondary_check_script), yet the master is alive and the replicas'
+		// established IO threads keep receiving its events.
+		if err := l.PrepareLoad(ctx); err != nil {
+			t.Fatal(err)
+		}
+		w := startMonitor(t, cfg, config.PingSelect)
+		w.waitState(t, detect.StatePingOK, 10*time.Second)
+		load := startSocketWriter(t, db1, l.AdminUser, l.AdminPassword)
+		if err := db1.CutFromRoot(ctx); err != nil {
+			t.Fatal(err)
+		}
+		undo := dropNewConnections(t, db1)
+		defer func() {
+			undo()
+			_ = db1.HealFromRoot(context.Background())
+		}()
+		w.waitState(t, detect.StatePingFailing, 10*time.Second)
+		w.noVerdictFor(t, 30*time.Second)
+		acked := load()
+		t.Logf("%d inserts on db1 meanwhile", acked)
+		if acked < 100 {
+			t.Errorf("only %d inserts acknowledged on db1", acked)
+		}
+		logs := w.logs()
+		for _, want := range []string{
+			"the master's port is silent",
+			"read position advanced",
+			"=> master alive (replicating)",
+			"secondary_check_script: Master is not reachable from all other monitoring servers",
+			"Master is not confirmed dead",
+		} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("monitor log lacks %q:\n%s", want, logs)
+			}
+		}
+		undo()
+		if err := db1.HealFromRoot(ctx); err != nil {
+			t.Fatal(err)
+		}
+		w.waitState(t, detect.StatePingOK, 15*time.Second)
+	})
+
+	t.Run("SIGSTOP of the master's mariadbd (port open, no greeting): verdict hung within 15 s", func(t *testing.T) {
+		w := startMonitor(t, cfg, config.PingSelect)
+		w.waitState(t, detect.StatePingOK, 10*time.Second)
+		frozen := time.Now()
+		if err := db1.FreezeMariaDB(); err != nil {
+			t.Fatal(err)
+		}
+		thawed := false
+		defer func() {
+			if !thawed {
+				_ = db1.ThawMariaDB()
+			}
+		}()
+		v, err := w.wait(t, 60*time.Second)
+		if err != nil {
+			t.Fatalf("monitor: %v\n%s", err, w.logs())
+		}
+		took := time.Since(frozen)
+		t.Logf("SIGSTOP to verdict: %s (kind %s):\n  %s", took.Round(time.Millisecond), v.Kind, strings.Join(v.Evidence, "\n  "))
+		if took > 15*time.Second {
+			t.Errorf("verdict took %s, want a few seconds with ping_interval=1", took)
+		}
+		if v.Kind != detect.FailureHung || v.SSHReachable != 1 {
+			t.Errorf("verdict kind %s ssh_reachable %d, want hung and 1 (sshd still runs)", v.Kind, v.SSHReachable)
+		}
+		for _, p := range v.Probes {
+			if p.Reach != detect.ReachHung || p.IO != detect.IORunning || p.Advanced() {
+				t.Errorf("%s: reach %s, IO %s, advanced %v; want hung, a stale IO thread (Yes) that did not advance", p.Name, p.Reach, p.IO, p.Advanced())
+			}
+		}
+		if len(v.Probes) != 2 {
+			t.Errorf("verdict has %d replica probes, want 2", len(v.Probes))
+		}
+		ev := strings.Join(v.Evidence, "\n")
+		for _, want := range []string{
+			db2.IP + "(" + db2.Addr() + "): the master's port accepts but sends nothing (no greeting within 2s (hung?))",
+			db3.IP + "(" + db3.Addr() + "): the master's port accepts but sends nothing (no greeting within 2s (hung?))",
+			"seen as hung",
+			"secondary_check_script: Master is not reachable from all other monitoring servers",
+		} {
+			if !strings.Contains(ev, want) {
+				t.Errorf("evidence lacks %q:\n%s", want, ev)
+			}
+		}
+		// SIGCONT: the master resumes, the replicas go on from where they
+		// were, and a new monitor finds it healthy.
+		if err := db1.ThawMariaDB(); err != nil {
+			t.Fatal(err)
+		}
+		thawed = true
+		for _, h := range []*lab.Host{db2, db3} {
+			if err := h.WaitReplicating(ctx); err != nil {
+				t.Fatalf("%s after SIGCONT: %v", h.Name, err)
+			}
+		}
+		w2 := startMonitor(t, cfg, config.PingSelect)
+		w2.waitState(t, detect.StatePingOK, 20*time.Second)
+	})
+
+	t.Run("cable pulled from the master: IO threads stale, probes silent, verdict silent", func(t *testing.T) {
+		w := startMonitor(t, cfg, config.PingSelect)
+		w.waitState(t, detect.StatePingOK, 10*time.Second)
+		pulled := time.Now()
+		if err := db1.LinkDown(); err != nil {
+			t.Fatal(err)
+		}
+		plugged := false
+		defer func() {
+			if !plugged {
+				_ = db1.LinkUp()
+			}
+		}()
+		v, err := w.wait(t, 60*time.Second)
+		if err != nil {
+			t.Fatalf("monitor: %v\n%s", err, w.logs())
+		}
+		took := time.Since(pulled)
+		t.Logf("cable pull to verdict: %s (kind %s):\n  %s", took.Round(time.Millisecond), v.Kind, strings.Join(v.Evidence, "\n  "))
+		if took > 20*time.Second {
+			t.Errorf("verdict took %s, want well under 20 s with ping_interval=1", took)
+		}
+		if v.Kind != detect.FailureSilent || v.SSHReachable != 0 {
+			t.Errorf("verdict kind %s ssh_reachable %d, want silent and 0", v.Kind, v.SSHReachable)
+		}
+		ev := strings.Join(v.Evidence, "\n")
+		for _, h := range []*lab.Host{db2, db3} {
+			name := h.IP + "(" + h.Addr() + "): "
+			if !strings.Contains(ev, name+"the master's port is silent") && !strings.Contains(ev, name+"no route to the master") {
+				t.Errorf("evidence lacks a silent or no-route probe from %s:\n%s", h.Name, ev)
+			}
+		}
+		if err := db1.LinkUp(); err != nil {
+			t.Fatal(err)
+		}
+		plugged = true
+		for _, h := range []*lab.Host{db2, db3} {
+			if err := h.WaitReplicating(ctx); err != nil {
+				t.Fatalf("%s after the cable is back: %v", h.Name, err)
+			}
+		}
+		w2 := startMonitor(t, cfg, config.PingSelect)
+		w2.waitState(t, detect.StatePingOK, 20*time.Second)
+	})
+
 	t.Run("kill -9 of the master's mysqld: verdict within 10 s", func(t *testing.T) {
 		w := startMonitor(t, cfg, config.PingSelect)
 		w.waitState(t, detect.StatePingOK, 10*time.Second)
@@ -149,17 +328,17 @@ func TestDetectRunbook(t *testing.T) {
 			t.Fatalf("monitor: %v\n%s", err, w.logs())
 		}
 		took := time.Since(killed)
-		t.Logf("verdict after %s:\n  %s", took.Round(time.Millisecond), strings.Join(v.Evidence, "\n  "))
+		t.Logf("verdict after %s (kind %s):\n  %s", took.Round(time.Millisecond), v.Kind, strings.Join(v.Evidence, "\n  "))
 		if took > 10*time.Second {
 			t.Errorf("verdict took %s, want at most 10 s with ping_interval=1", took)
 		}
-		if v.Master.Hostname != db1.IP || v.SSHReachable != 1 {
-			t.Errorf("verdict master %s ssh_reachable %d, want %s and 1 (sshd still runs)", v.Master.Hostname, v.SSHReachable, db1.IP)
+		if v.Master.Hostname != db1.IP || v.SSHReachable != 1 || v.Kind != detect.FailureRefused {
+			t.Errorf("verdict master %s ssh_reachable %d kind %s, want %s, 1 (sshd still runs) and refused", v.Master.Hostname, v.SSHReachable, v.Kind, db1.IP)
 		}
 		ev := strings.Join(v.Evidence, "\n")
 		for _, want := range []string{
-			db2.IP + "(" + db2.Addr() + "): cannot connect to the master's port",
-			db3.IP + "(" + db3.Addr() + "): cannot connect to the master's port",
+			db2.IP + "(" + db2.Addr() + "): the master's port refuses (connection refused)",
+			db3.IP + "(" + db3.Addr() + "): the master's port refuses (connection refused)",
 			"secondary_check_script: Master is not reachable from all other monitoring servers",
 		} {
 			if !strings.Contains(ev, want) {
@@ -350,6 +529,119 @@ func holdConnections(t *testing.T, target mysqlx.Target) func() {
 		<-done
 		for _, c := range conns {
 			_ = c.Close()
+		}
+	}
+}
+
+// startSocketWriter inserts a row into the load table on h every 20 ms
+// over h's unix socket (no network: it goes on when h is cut from the test
+// process). The returned function stops it and returns how many inserts
+// were acknowledged.
+func startSocketWriter(t *testing.T, h *lab.Host, user, password string) func() int {
+	t.Helper()
+	c := mysql.NewConfig()
+	c.User, c.Passwd, c.Net, c.Addr = user, password, "unix", h.Socket
+	conn, err := mysql.NewConnector(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := db.PingContext(ctx); err != nil {
+		cancel()
+		db.Close()
+		t.Fatalf("writer on %s's socket: %v", h.Name, err)
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO "+lab.LoadTable+" (id) VALUES (?)", -time.Now().UnixNano()); err != nil {
+		cancel()
+		db.Close()
+		t.Fatalf("writer on %s's socket: %v", h.Name, err)
+	}
+	var acked int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		id := time.Now().UnixNano()
+		for {
+			ictx, icancel := context.WithTimeout(ctx, time.Second)
+			_, err := db.ExecContext(ictx, "INSERT INTO "+lab.LoadTable+" (id) VALUES (?)", id)
+			icancel()
+			if err == nil {
+				acked++
+				id++
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	stopped := false
+	stop := func() int {
+		if !stopped {
+			stopped = true
+			cancel()
+			<-done
+			db.Close()
+		}
+		return acked
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+// readPositions returns each replica's Read_Master_Log_Pos.
+func readPositions(t *testing.T, ctx context.Context, hosts ...*lab.Host) []binlog.Pos {
+	t.Helper()
+	var out []binlog.Pos
+	for _, h := range hosts {
+		row, err := h.Row(ctx, "SHOW SLAVE STATUS")
+		if err != nil {
+			t.Fatalf("%s: SHOW SLAVE STATUS: %v", h.Name, err)
+		}
+		off, err := strconv.ParseUint(row["Read_Master_Log_Pos"], 10, 64)
+		if err != nil {
+			t.Fatalf("%s: Read_Master_Log_Pos %q: %v", h.Name, row["Read_Master_Log_Pos"], err)
+		}
+		out = append(out, binlog.Pos{File: row["Master_Log_File"], Offset: off})
+	}
+	return out
+}
+
+// dropNewConnections makes h's MariaDB port take no new TCP connection
+// while established ones go on: every SYN-ACK h sends from its port is
+// dropped (a u32 filter steering them to an HTB class whose queue holds 0
+// packets), so a connect from anywhere goes unanswered. The returned
+// function undoes it; it may be called more than once.
+func dropNewConnections(t *testing.T, h *lab.Host) func() {
+	t.Helper()
+	ctx := t.Context()
+	port := strconv.Itoa(h.Port)
+	for _, args := range [][]string{
+		{"qdisc", "add", "dev", "eth0", "root", "handle", "1:", "htb", "default", "10", "r2q", "100000"},
+		{"class", "add", "dev", "eth0", "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit"},
+		{"class", "add", "dev", "eth0", "parent", "1:", "classid", "1:20", "htb", "rate", "10gbit"},
+		{"qdisc", "add", "dev", "eth0", "parent", "1:20", "handle", "20:", "pfifo", "limit", "0"},
+		// TCP flags are byte 33 of an IPv4 packet without options; 0x02 is SYN.
+		{"filter", "add", "dev", "eth0", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+			"match", "ip", "sport", port, "0xffff", "match", "u8", "0x02", "0x02", "at", "33", "flowid", "1:20"},
+	} {
+		if _, err := h.Exec(ctx, "tc", args...); err != nil {
+			_, _ = h.Exec(context.Background(), "tc", "qdisc", "del", "dev", "eth0", "root")
+			t.Fatalf("drop new connections to %s: %v", h.Name, err)
+		}
+	}
+	done := false
+	return func() {
+		if !done {
+			done = true
+			if _, err := h.Exec(context.Background(), "tc", "qdisc", "del", "dev", "eth0", "root"); err != nil {
+				t.Errorf("undo: %v", err)
+			}
 		}
 	}
 }

@@ -41,7 +41,9 @@ func newSecondaryCheckCmd() *cobra.Command {
 		Use:   "secondary-check -s HOST [-s HOST]... --master_host=HOST [--master_port=PORT]",
 		Short: "Check the master's reachability from other hosts (masterha_secondary_check)",
 		Long: "The default secondary_check_script. For each secondary host in turn, logs in over SSH and\n" +
-			"opens a TCP connection from there to the master's port (with bash's /dev/tcp; MHA used perl).\n" +
+			"opens a TCP connection from there to the master's port and reads the server's greeting\n" +
+			"(with bash's /dev/tcp; MHA used perl and only connected, so a hung mysqld counted as reachable;\n" +
+			"here a port that accepts but sends nothing within --timeout is unreachable).\n" +
 			"Exit 0: the master is unreachable from every host (it is dead); 3: reachable from one\n" +
 			"(\"Master is reachable from X!\"); 2: a secondary host is not reachable over SSH; 1: error or\n" +
 			"signal. With --ping_type=INSERT a reachable port must also take MHA's infra.chk_masterha write\n" +
@@ -96,12 +98,12 @@ func (sc *secondaryCheck) run(ctx context.Context, out, errw io.Writer) (int, er
 			fmt.Fprintln(errw, err)
 			fmt.Fprintf(out, "Monitoring server %s is NOT reachable!\n", h)
 			return 2, nil
-		case reach == detect.ReachNo:
+		case reach.Dead():
 			fmt.Fprintf(out, "Monitoring server %s is reachable, Master is not reachable from %s. OK.\n", h, h)
 			continue
 		case reach == detect.ReachUnknown:
 			// MHA: the remote perl failing to run is an ssh exit other than 0 or 3.
-			fmt.Fprintf(errw, "%s: TCP probe failed: %s\n", h, detail)
+			fmt.Fprintf(errw, "%s: greeting probe failed: %s\n", h, detail)
 			fmt.Fprintf(out, "Monitoring server %s is NOT reachable!\n", h)
 			return 2, nil
 		}
@@ -131,8 +133,8 @@ func (sc *secondaryCheck) probe(ctx context.Context, t sshexec.Target, timeout t
 		return detect.ReachUnknown, "", err
 	}
 	defer c.Close()
-	res, err := c.Run(ctx, detect.TCPProbeArgv(sc.masterHost, sc.masterPort, timeout))
-	reach, detail := detect.TCPProbeReach(res, err)
+	res, err := c.Run(ctx, detect.GreetingProbeArgv(sc.masterHost, sc.masterPort, timeout))
+	reach, detail := detect.GreetingProbeReach(res, err, timeout)
 	return reach, detail, nil
 }
 

@@ -17,14 +17,30 @@
 //
 // Then the confirmation, started in the background at the first counted
 // failure, must agree. Its built-in part (when Monitor.Secondary lists
-// replicas) asks every replica for its replication IO thread over SQL and,
-// over SSH, to open a TCP connection to the master's ip:port from its host
-// (TCPProbeArgv). Judge gives one replica's vote; BuiltIn decides over all
-// of them:
+// replicas) asks every replica, over SQL, for its replication IO thread
+// twice (state and Read_Master_Log_Pos, at least IOSampleGap apart) and,
+// over SSH, to connect from its host to the master's ip:port and read the
+// first bytes of the server's greeting within ProbeTimeout
+// (GreetingProbeArgv; bash and coreutils there, no agent). The probe tells
+// apart a server that answers (a handshake, or an error packet such as 1040
+// too many connections: alive), a refused connect (mysqld down, host up),
+// no route, a connect that gets no answer (silent: host down or cut off)
+// and a port that accepts but sends nothing (hung: a SIGSTOPped or stuck
+// mysqld, whose kernel still completes the TCP handshake; dead once the
+// deadline has passed). Judge gives one replica's vote; BuiltIn decides
+// over all of them:
 //
-//	any replica reaches the master (connect works; without a probe: IO thread "Yes")  -> not dead
-//	no replica could be asked at all (the manager is the one cut off)                 -> not dead
-//	otherwise: at least one says unreachable and none says reachable                  -> dead
+//	any replica's IO thread runs and its read position advanced   -> not dead (the master writes)
+//	any replica reads the greeting (or an error packet)           -> not dead
+//	no replica could be asked at all (the manager is cut off)     -> not dead
+//	otherwise: at least one votes dead (probe refused, no route,
+//	silent or hung; without a probe an IO thread Connecting or No)
+//	and none votes alive                                          -> dead
+//
+// An IO thread that says Yes without advancing decides only when no probe
+// ran: after a pulled cable it stays Yes until slave_net_timeout. The
+// verdict says how the master looked (Verdict.Kind: refused, hung, silent)
+// for the fencing step.
 //
 // When secondary_check_script is configured it must exit 0 as well (MHA:
 // 2, 3 and everything else mean "not confirmed").
@@ -38,7 +54,8 @@
 // failover needs (stopssh vs stop, saving the dead master's binlogs).
 //
 // A manager that lost only its own link to the master sees its pings fail
-// but the replicas still reach the master: never a failover. A manager cut
+// but the replicas still reach the master, or keep receiving its events:
+// never a failover. A manager cut
 // off from everything refuses as well. The remaining risk is a split where
 // the manager still reaches some replicas that have lost the master while
 // others, with the master, are unreachable from the manager; fence with

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gomha/gomha/manager/mysqlx"
+	"github.com/gomha/gomha/node/binlog"
 )
 
 // DefaultThreshold is how many consecutive counted failures (failed pings
@@ -53,34 +54,105 @@ type PingResult struct {
 	Err string
 }
 
-// Reach is what a TCP connect from another host to the master's port said.
+// Reach is what a probe from another host (a replica's) to the master's
+// port said: whether the server sent its greeting within the deadline.
 type Reach int
 
-// TCP probe outcomes.
+// Probe outcomes (GreetingProbeReach reads them from the probe's output).
 const (
 	// ReachUnknown: the probe did not run or could not tell (SSH to the
-	// host failed, bash or timeout missing there).
+	// host failed, bash, timeout, head or od missing there, the name did
+	// not resolve).
 	ReachUnknown Reach = iota
-	// ReachYes: the connect worked; the master's port answers from there.
-	ReachYes
-	// ReachNo: refused, unreachable or timed out.
-	ReachNo
+	// ReachAnswers: the server sent bytes within the deadline, a handshake
+	// packet or an error packet (1040 too many connections, 1129 host
+	// blocked...): mysqld runs.
+	ReachAnswers
+	// ReachRefused: the connect was refused (or the connection was closed
+	// before any byte came): the host's kernel answers, nothing serves the
+	// port. mysqld is down.
+	ReachRefused
+	// ReachUnreachable: no route to the host (it does not answer ARP or a
+	// router says so): the host is down or cut off.
+	ReachUnreachable
+	// ReachSilent: the connect did not complete within the deadline
+	// (packets dropped): the host is down or the network is cut.
+	ReachSilent
+	// ReachHung: the connect worked but no greeting came within the
+	// deadline: the kernel accepts for a mysqld that does not run (SIGSTOP,
+	// stuck I/O). Counts as dead once the deadline has passed.
+	ReachHung
 )
 
 // String names the outcome.
 func (r Reach) String() string {
 	switch r {
-	case ReachYes:
-		return "yes"
-	case ReachNo:
-		return "no"
+	case ReachAnswers:
+		return "answers"
+	case ReachRefused:
+		return "refused"
+	case ReachUnreachable:
+		return "unreachable"
+	case ReachSilent:
+		return "silent"
+	case ReachHung:
+		return "hung"
+	}
+	return "unknown"
+}
+
+// Dead reports whether the outcome is evidence that the master does not
+// serve: refused, unreachable, silent or hung.
+func (r Reach) Dead() bool {
+	return r == ReachRefused || r == ReachUnreachable || r == ReachSilent || r == ReachHung
+}
+
+// IOThread is a replica's replication IO thread state
+// (Slave_IO_Running / Replica_IO_Running).
+type IOThread int
+
+// IO thread states.
+const (
+	// IOUnknown: not read (the replica gave no SQL answer) or a value this
+	// package does not know.
+	IOUnknown IOThread = iota
+	// IORunning: "Yes", connected to the source.
+	IORunning
+	// IOConnecting: "Connecting", trying to (re)connect to the source.
+	IOConnecting
+	// IOStopped: "No".
+	IOStopped
+)
+
+// ParseIOThread reads the Slave_IO_Running column.
+func ParseIOThread(s string) IOThread {
+	switch s {
+	case "Yes":
+		return IORunning
+	case "Connecting":
+		return IOConnecting
+	case "No":
+		return IOStopped
+	}
+	return IOUnknown
+}
+
+// String spells the state as the server does.
+func (s IOThread) String() string {
+	switch s {
+	case IORunning:
+		return "Yes"
+	case IOConnecting:
+		return "Connecting"
+	case IOStopped:
+		return "No"
 	}
 	return "unknown"
 }
 
 // ReplicaProbe is what one replica host told about the master during a
-// confirmation: its replication IO thread (over SQL) and a TCP connect from
-// it to the master's ip:port (over SSH).
+// confirmation: its replication IO thread, sampled twice over SQL, and the
+// greeting probe from its host to the master's ip:port over SSH.
 type ReplicaProbe struct {
 	// Name identifies the replica in evidence lines, e.g.
 	// "db2(198.18.1.12:3306)".
@@ -90,17 +162,36 @@ type ReplicaProbe struct {
 	// Replicating is true when the replica's source is the monitored
 	// master (SHOW SLAVE STATUS Master_Host/Master_Port).
 	Replicating bool
-	// IORunning is Slave_IO_Running: "Yes", "Connecting" or "No".
-	IORunning string
+	// IO is the IO thread's state at the last sample.
+	IO IOThread
 	// IOErrno and IOError are Last_IO_Errno and Last_IO_Error.
 	IOErrno int
 	IOError string
-	// SSHErr is why the manager could not run the TCP probe on the host
-	// over SSH; "" when it ran.
+	// ReadBefore and ReadAfter are the source position the IO thread had
+	// received up to (Master_Log_File, Read_Master_Log_Pos) at the first and
+	// at the second sample; ReadBefore is zero when only one sample was
+	// taken. An IO thread that is running and whose position advanced
+	// between them proves the master alive and writing.
+	ReadBefore, ReadAfter binlog.Pos
+	// SSHErr is why the manager could not run the greeting probe on the
+	// host over SSH; "" when it ran.
 	SSHErr string
-	// TCP is the probe's outcome, TCPDetail its explanation.
-	TCP       Reach
-	TCPDetail string
+	// Reach is the greeting probe's outcome, ReachDetail its explanation
+	// ("greeting read", "error packet 1040", "no greeting within 2s
+	// (hung?)", "Connection refused").
+	Reach       Reach
+	ReachDetail string
+}
+
+// Advanced reports whether the IO thread's read position moved forward
+// between the two samples. Positions that cannot be ordered (no second
+// sample, different binlog base names) did not advance.
+func (p ReplicaProbe) Advanced() bool {
+	if p.ReadBefore.IsZero() || p.ReadAfter.IsZero() {
+		return false
+	}
+	c, err := binlog.Compare(p.ReadBefore, p.ReadAfter)
+	return err == nil && c < 0
 }
 
 // Vote is what one replica's evidence says about the master.
@@ -109,7 +200,7 @@ type Vote int
 // Votes.
 const (
 	// VoteNone: the replica gave no usable evidence (unreachable, or not
-	// replicating from this master and no TCP probe).
+	// replicating from this master and no greeting probe).
 	VoteNone Vote = iota
 	// VoteAlive: the master is still reachable from the replica.
 	VoteAlive
@@ -119,14 +210,18 @@ const (
 
 // Judge turns one replica's evidence into a vote and an evidence line.
 //
-// The TCP probe from the replica host decides when it ran: a connect that
-// works means the master listens (the manager's own link is cut, or mysqld
-// hangs); one that fails means the master is unreachable from there too,
-// even if the IO thread still says "Yes" — an IO thread on a silent
-// connection only notices after slave_net_timeout (MariaDB's default is 60
-// s; the heartbeat period only shortens it when it is set), so "Yes" with a
-// failing connect is stale. Without a probe result the IO thread decides:
-// "Yes" is alive, "Connecting" or "No" is dead.
+// The rules, first match wins:
+//
+//	IO thread Yes and its read position advanced between the samples -> alive
+//	    (the master sends events: it runs, whatever any probe says; a manager
+//	    whose own probe fails is the one cut off)
+//	greeting probe: the server answered (greeting or error packet)    -> alive
+//	greeting probe: refused, unreachable, silent or hung               -> dead
+//	    (an IO thread that says Yes without advancing is stale: on a
+//	    silent connection it notices only after slave_net_timeout, 60 s by
+//	    default on MariaDB 10.x and MySQL >= 5.7.7)
+//	no probe result: IO thread Yes -> alive; Connecting or No -> dead
+//	otherwise (no SQL answer, another source)                          -> no evidence
 func Judge(p ReplicaProbe) (Vote, string) {
 	var io string
 	switch {
@@ -135,44 +230,130 @@ func Judge(p ReplicaProbe) (Vote, string) {
 	case !p.Replicating:
 		io = "does not replicate from this master"
 	default:
-		io = "IO thread " + p.IORunning
+		io = "IO thread " + p.IO.String()
 		if p.IOErrno != 0 {
 			io += fmt.Sprintf(" (error %d: %s)", p.IOErrno, p.IOError)
 		}
+		switch {
+		case p.Advanced():
+			io += fmt.Sprintf(", read position advanced %s -> %s", p.ReadBefore, p.ReadAfter)
+		case !p.ReadBefore.IsZero():
+			io += ", read position still " + p.ReadAfter.String()
+		}
 	}
-	var tcp string
+	var probe string
 	switch {
 	case p.SSHErr != "":
-		tcp = "TCP probe not run: " + p.SSHErr
-	case p.TCP == ReachYes:
-		tcp = "connects to the master's port"
-	case p.TCP == ReachNo:
-		tcp = "cannot connect to the master's port"
+		probe = "greeting probe not run: " + p.SSHErr
+	case p.Reach == ReachAnswers:
+		probe = "the master's port answers"
+	case p.Reach == ReachRefused:
+		probe = "the master's port refuses"
+	case p.Reach == ReachUnreachable:
+		probe = "no route to the master"
+	case p.Reach == ReachSilent:
+		probe = "the master's port is silent"
+	case p.Reach == ReachHung:
+		probe = "the master's port accepts but sends nothing"
 	default:
-		tcp = "TCP probe inconclusive"
+		probe = "greeting probe inconclusive"
 	}
-	if p.TCPDetail != "" {
-		tcp += " (" + p.TCPDetail + ")"
+	if p.ReachDetail != "" {
+		probe += " (" + p.ReachDetail + ")"
 	}
-	line := p.Name + ": " + tcp + "; " + io
+	line := p.Name + ": " + probe + "; " + io
+	ioOK := p.SQLErr == "" && p.Replicating
 	switch {
-	case p.TCP == ReachYes:
+	case ioOK && p.IO == IORunning && p.Advanced():
+		return VoteAlive, line + " => master alive (replicating)"
+	case p.Reach == ReachAnswers:
 		return VoteAlive, line + " => master alive"
-	case p.TCP == ReachNo:
-		return VoteDead, line + " => master unreachable"
-	case p.SQLErr == "" && p.Replicating && p.IORunning == "Yes":
+	case p.Reach.Dead():
+		return VoteDead, line + " => master " + deadWord(p.Reach)
+	case ioOK && p.IO == IORunning:
 		return VoteAlive, line + " => master alive"
-	case p.SQLErr == "" && p.Replicating:
+	case ioOK:
 		return VoteDead, line + " => master unreachable"
 	}
 	return VoteNone, line + " => no evidence"
 }
 
+func deadWord(r Reach) string {
+	if r == ReachHung {
+		return "hung"
+	}
+	return "unreachable"
+}
+
+// FailureKind says how a master confirmed dead looked from the replicas'
+// hosts, for the fencing step.
+type FailureKind int
+
+// Failure kinds.
+const (
+	// FailureUnknown: no greeting probe said (no replicas, SSH to them
+	// failed, only IO threads spoke).
+	FailureUnknown FailureKind = iota
+	// FailureRefused: the master's host answers but its port refuses:
+	// mysqld is down, the host is up (SSH usually works).
+	FailureRefused
+	// FailureHung: the master's port accepts connections but mysqld sends
+	// no greeting: the process exists and hangs (SIGSTOP, stuck I/O). It
+	// may resume and take writes: fence it (kill it, power it off).
+	FailureHung
+	// FailureSilent: the master's port is silent or there is no route to
+	// it: the host is down or cut off, and it may still run behind the
+	// cut.
+	FailureSilent
+)
+
+// String names the kind.
+func (k FailureKind) String() string {
+	switch k {
+	case FailureRefused:
+		return "refused"
+	case FailureHung:
+		return "hung"
+	case FailureSilent:
+		return "silent"
+	}
+	return "unknown"
+}
+
+// failureOf is the kind of the dead votes' probe outcomes: hung when any
+// replica saw the port accept without a greeting (the process is there),
+// else refused when any saw a refusal (the host is up), else silent.
+func failureOf(probes []ReplicaProbe) FailureKind {
+	var hung, refused, silent bool
+	for _, p := range probes {
+		if v, _ := Judge(p); v != VoteDead {
+			continue
+		}
+		switch p.Reach {
+		case ReachHung:
+			hung = true
+		case ReachRefused:
+			refused = true
+		case ReachSilent, ReachUnreachable:
+			silent = true
+		}
+	}
+	switch {
+	case hung:
+		return FailureHung
+	case refused:
+		return FailureRefused
+	case silent:
+		return FailureSilent
+	}
+	return FailureUnknown
+}
+
 // BuiltIn is the built-in confirmation's decision over all replicas:
 // dead only when at least one replica votes dead and none votes alive. No
 // vote at all (every replica unreachable: the manager is the one cut off)
-// is not dead.
-func BuiltIn(probes []ReplicaProbe) (dead bool, evidence []string) {
+// is not dead. kind says how the master failed when dead.
+func BuiltIn(probes []ReplicaProbe) (dead bool, kind FailureKind, evidence []string) {
 	var alive, deadVotes int
 	for _, p := range probes {
 		v, line := Judge(p)
@@ -186,17 +367,21 @@ func BuiltIn(probes []ReplicaProbe) (dead bool, evidence []string) {
 	}
 	switch {
 	case alive > 0:
-		evidence = append(evidence, fmt.Sprintf("%d of %d replicas still reach the master: only the manager's link to it is down (or mysqld hangs)", alive, len(probes)))
-		return false, evidence
+		evidence = append(evidence, fmt.Sprintf("%d of %d replicas say the master is alive: the trouble is on the manager's side (its link to the master, or a busy master)", alive, len(probes)))
+		return false, FailureUnknown, evidence
 	case deadVotes == 0:
 		evidence = append(evidence, fmt.Sprintf("none of %d replicas could be asked: the manager itself looks cut off, refusing to declare the master dead", len(probes)))
-		return false, evidence
+		return false, FailureUnknown, evidence
 	}
+	kind = failureOf(probes)
 	msg := fmt.Sprintf("%d of %d replicas cannot reach the master either", deadVotes, len(probes))
 	if n := len(probes) - deadVotes; n > 0 {
 		msg += fmt.Sprintf(" (%d gave no evidence)", n)
 	}
-	return true, append(evidence, msg)
+	if kind != FailureUnknown {
+		msg += ", seen as " + kind.String()
+	}
+	return true, kind, append(evidence, msg)
 }
 
 // SecondaryVerdict explains a secondary_check_script exit code the way MHA
@@ -258,10 +443,14 @@ type Action struct {
 	Episode   int        // ActStartConfirm, ActCancelConfirm
 	Level     slog.Level // ActLog
 	Msg       string     // ActLog
-	// Evidence and SSHReachable (0 no, 1 yes, 2 unknown) come with
-	// ActDeclareDead.
+	// Evidence, SSHReachable (0 no, 1 yes, 2 unknown), Failure and Probes
+	// come with ActDeclareDead.
 	Evidence     []string
 	SSHReachable int
+	Failure      FailureKind
+	// Probes are the replica probes the verdict rests on (ActDeclareDead;
+	// nil without built-in evidence).
+	Probes []ReplicaProbe
 }
 
 // String renders the action on one line, as the scenario files spell it.
@@ -279,7 +468,7 @@ func (a Action) String() string {
 	case ActCancelConfirm:
 		return fmt.Sprintf("cancel-confirm %d", a.Episode)
 	case ActDeclareDead:
-		return fmt.Sprintf("dead ssh=%d\n  %s", a.SSHReachable, strings.Join(a.Evidence, "\n  "))
+		return fmt.Sprintf("dead ssh=%d kind=%s\n  %s", a.SSHReachable, a.Failure, strings.Join(a.Evidence, "\n  "))
 	case ActLog:
 		return "log " + strings.ToLower(a.Level.String()) + ": " + a.Msg
 	}
@@ -470,8 +659,12 @@ func (m *Machine) decide() []Action {
 	}
 	var evidence []string
 	confirmed := true
+	kind := FailureUnknown
+	var probes []ReplicaProbe
 	if m.cfg.BuiltIn {
-		dead, ev := BuiltIn(m.replicas)
+		probes = m.replicas
+		dead, k, ev := BuiltIn(m.replicas)
+		kind = k
 		evidence = append(evidence, ev...)
 		confirmed = dead
 	} else {
@@ -496,7 +689,7 @@ func (m *Machine) decide() []Action {
 		m.dead = true
 		acts := []Action{logf(slog.LevelWarn, "Master is not reachable from health checker! (%d consecutive failures, confirmed)", m.failures)}
 		acts = append(acts, m.setState(StatePingFailed)...)
-		return append(acts, Action{Kind: ActDeclareDead, Evidence: evidence, SSHReachable: m.ssh})
+		return append(acts, Action{Kind: ActDeclareDead, Evidence: evidence, SSHReachable: m.ssh, Failure: kind, Probes: probes})
 	}
 	acts := []Action{logf(slog.LevelWarn, "Master is not confirmed dead after %d failures; failure count reset, monitoring continues. Evidence:\n  %s",
 		m.failures, strings.Join(evidence, "\n  "))}

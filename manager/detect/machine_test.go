@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gomha/gomha/node/binlog"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.txt with the actions the machine returns")
@@ -27,7 +30,9 @@ var update = flag.Bool("update", false, "rewrite testdata/*.txt with the actions
 //	> ping ok | ping timeout | ping error <errno> <text> | ping neterr <text>
 //	> replicas <episode> <name>:<k=v,...> ...   keys: sql=down, repl=no,
 //	                                  io=Yes|Connecting|No, ioerr=<n>,
-//	                                  ssh=down, tcp=yes|no|unknown
+//	                                  read=<before>><after> (two samples),
+//	                                  ssh=down, greet=answers|err1040|
+//	                                  refused|noroute|silent|hung|unknown
 //	> secondary <episode> <code> | secondary <episode> error <text>
 //	> ssh <episode> yes|no
 //
@@ -103,6 +108,28 @@ func replay(text string) (string, error) {
 	return out.String(), nil
 }
 
+// greetings are the greeting probe outcomes a scenario can name, with the
+// detail GreetingProbeReach gives them.
+func greeting(v string) (Reach, string, bool) {
+	switch v {
+	case "answers":
+		return ReachAnswers, "greeting read", true
+	case "err1040":
+		return ReachAnswers, "error packet 1040", true
+	case "refused":
+		return ReachRefused, "connection refused", true
+	case "noroute":
+		return ReachUnreachable, "no route to host", true
+	case "silent":
+		return ReachSilent, "no answer to the connect within 2s", true
+	case "hung":
+		return ReachHung, "no greeting within 2s (hung?)", true
+	case "unknown":
+		return ReachUnknown, "exit 1: bash: line 1: db1: Name or service not known", true
+	}
+	return ReachUnknown, "", false
+}
+
 func feed(m *Machine, f []string) ([]Action, error) {
 	need := func(n int) error {
 		if len(f) < n {
@@ -142,7 +169,7 @@ func feed(m *Machine, f []string) ([]Action, error) {
 		var probes []ReplicaProbe
 		for _, spec := range f[2:] {
 			name, kvs, _ := strings.Cut(spec, ":")
-			p := ReplicaProbe{Name: name, Replicating: true, IORunning: "Yes"}
+			p := ReplicaProbe{Name: name, Replicating: true, IO: IORunning}
 			for _, kv := range strings.Split(kvs, ",") {
 				k, v, _ := strings.Cut(kv, "=")
 				switch k {
@@ -151,19 +178,31 @@ func feed(m *Machine, f []string) ([]Action, error) {
 				case "repl":
 					p.Replicating = v != "no"
 				case "io":
-					p.IORunning = v
+					p.IO = ParseIOThread(v)
 				case "ioerr":
 					p.IOErrno, _ = strconv.Atoi(v)
 					p.IOError = "error reconnecting to master"
+				case "read":
+					// read=100>250: Read_Master_Log_Pos at the two samples.
+					a, b, ok := strings.Cut(v, ">")
+					if !ok {
+						return nil, fmt.Errorf("read=%s: want before>after", v)
+					}
+					before, err1 := strconv.ParseUint(a, 10, 64)
+					after, err2 := strconv.ParseUint(b, 10, 64)
+					if err := errors.Join(err1, err2); err != nil {
+						return nil, fmt.Errorf("read=%s: %w", v, err)
+					}
+					p.ReadBefore = binlog.Pos{File: "mysql-bin.000003", Offset: before}
+					p.ReadAfter = binlog.Pos{File: "mysql-bin.000003", Offset: after}
 				case "ssh":
 					p.SSHErr = "ssh: i/o timeout"
-				case "tcp":
-					switch v {
-					case "yes":
-						p.TCP = ReachYes
-					case "no":
-						p.TCP, p.TCPDetail = ReachNo, "exit 1: Connection refused"
+				case "greet":
+					r, detail, ok := greeting(v)
+					if !ok {
+						return nil, fmt.Errorf("unknown greet=%s", v)
 					}
+					p.Reach, p.ReachDetail = r, detail
 				case "":
 				default:
 					return nil, fmt.Errorf("unknown replica key %q", k)
@@ -212,22 +251,87 @@ func diffLines(want, got string) string {
 }
 
 func TestJudge(t *testing.T) {
+	advanced := func(p ReplicaProbe) ReplicaProbe {
+		p.ReadBefore = binlog.Pos{File: "mysql-bin.000009", Offset: 4000}
+		p.ReadAfter = binlog.Pos{File: "mysql-bin.000010", Offset: 4}
+		return p
+	}
+	still := func(p ReplicaProbe) ReplicaProbe {
+		p.ReadBefore = binlog.Pos{File: "mysql-bin.000010", Offset: 4}
+		p.ReadAfter = p.ReadBefore
+		return p
+	}
 	tests := []struct {
 		name string
 		p    ReplicaProbe
 		want Vote
 	}{
-		{"tcp yes wins over a stopped IO thread", ReplicaProbe{TCP: ReachYes, Replicating: true, IORunning: "No"}, VoteAlive},
-		{"tcp no wins over a stale IO Yes", ReplicaProbe{TCP: ReachNo, Replicating: true, IORunning: "Yes"}, VoteDead},
-		{"no probe, IO Yes", ReplicaProbe{SSHErr: "down", Replicating: true, IORunning: "Yes"}, VoteAlive},
-		{"no probe, IO Connecting", ReplicaProbe{SSHErr: "down", Replicating: true, IORunning: "Connecting", IOErrno: 2003}, VoteDead},
-		{"no probe, other source", ReplicaProbe{SSHErr: "down", Replicating: false, IORunning: "Yes"}, VoteNone},
+		{"greeting wins over a stopped IO thread", ReplicaProbe{Reach: ReachAnswers, Replicating: true, IO: IOStopped}, VoteAlive},
+		{"error packet is alive", ReplicaProbe{Reach: ReachAnswers, ReachDetail: "error packet 1040", Replicating: true, IO: IOConnecting}, VoteAlive},
+		{"refused wins over a stale IO Yes", ReplicaProbe{Reach: ReachRefused, Replicating: true, IO: IORunning}, VoteDead},
+		{"hung wins over a stale IO Yes", still(ReplicaProbe{Reach: ReachHung, Replicating: true, IO: IORunning}), VoteDead},
+		{"silent wins over a stale IO Yes", still(ReplicaProbe{Reach: ReachSilent, Replicating: true, IO: IORunning}), VoteDead},
+		{"IO Yes advancing wins over a silent probe", advanced(ReplicaProbe{Reach: ReachSilent, Replicating: true, IO: IORunning}), VoteAlive},
+		{"IO Yes advancing wins over a hung probe", advanced(ReplicaProbe{Reach: ReachHung, Replicating: true, IO: IORunning}), VoteAlive},
+		{"IO Yes advancing without SSH", advanced(ReplicaProbe{SSHErr: "down", Replicating: true, IO: IORunning}), VoteAlive},
+		{"advance of a reconnecting IO thread is not enough", advanced(ReplicaProbe{Reach: ReachRefused, Replicating: true, IO: IOConnecting}), VoteDead},
+		{"advance on another source is not enough", advanced(ReplicaProbe{Reach: ReachRefused, Replicating: false, IO: IORunning}), VoteDead},
+		{"no probe, IO Yes", ReplicaProbe{SSHErr: "down", Replicating: true, IO: IORunning}, VoteAlive},
+		{"unknown probe, IO Yes", ReplicaProbe{Reach: ReachUnknown, Replicating: true, IO: IORunning}, VoteAlive},
+		{"no probe, IO Connecting", ReplicaProbe{SSHErr: "down", Replicating: true, IO: IOConnecting, IOErrno: 2003}, VoteDead},
+		{"no probe, other source", ReplicaProbe{SSHErr: "down", Replicating: false, IO: IORunning}, VoteNone},
 		{"nothing answers", ReplicaProbe{SSHErr: "down", SQLErr: "timeout"}, VoteNone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got, line := Judge(tt.p); got != tt.want {
 				t.Errorf("Judge = %v (%s), want %v", got, line, tt.want)
+			}
+		})
+	}
+}
+
+func TestAdvanced(t *testing.T) {
+	pos := func(f string, o uint64) binlog.Pos { return binlog.Pos{File: f, Offset: o} }
+	tests := []struct {
+		before, after binlog.Pos
+		want          bool
+	}{
+		{pos("mysql-bin.000001", 100), pos("mysql-bin.000001", 101), true},
+		{pos("mysql-bin.999999", 900), pos("mysql-bin.1000000", 4), true},
+		{pos("mysql-bin.1000000", 4), pos("mysql-bin.999999", 900), false},
+		{pos("mysql-bin.000001", 100), pos("mysql-bin.000001", 100), false},
+		{binlog.Pos{}, pos("mysql-bin.000001", 100), false},
+		{pos("a.000001", 1), pos("b.000001", 9), false},
+	}
+	for _, tt := range tests {
+		p := ReplicaProbe{ReadBefore: tt.before, ReadAfter: tt.after}
+		if got := p.Advanced(); got != tt.want {
+			t.Errorf("Advanced(%s -> %s) = %v, want %v", tt.before, tt.after, got, tt.want)
+		}
+	}
+}
+
+func TestBuiltInKind(t *testing.T) {
+	dead := func(r Reach) ReplicaProbe { return ReplicaProbe{Reach: r, Replicating: true, IO: IORunning} }
+	tests := []struct {
+		name   string
+		probes []ReplicaProbe
+		dead   bool
+		kind   FailureKind
+	}{
+		{"refused everywhere", []ReplicaProbe{dead(ReachRefused), dead(ReachRefused)}, true, FailureRefused},
+		{"hung beats refused", []ReplicaProbe{dead(ReachRefused), dead(ReachHung)}, true, FailureHung},
+		{"refused beats silent", []ReplicaProbe{dead(ReachSilent), dead(ReachRefused)}, true, FailureRefused},
+		{"no route is silent", []ReplicaProbe{dead(ReachUnreachable), {SQLErr: "down", SSHErr: "down"}}, true, FailureSilent},
+		{"IO threads only", []ReplicaProbe{{SSHErr: "down", Replicating: true, IO: IOConnecting}}, true, FailureUnknown},
+		{"one alive", []ReplicaProbe{dead(ReachHung), {Reach: ReachAnswers}}, false, FailureUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, k, ev := BuiltIn(tt.probes)
+			if d != tt.dead || k != tt.kind {
+				t.Errorf("BuiltIn = %v %v, want %v %v\n%s", d, k, tt.dead, tt.kind, strings.Join(ev, "\n"))
 			}
 		})
 	}

@@ -44,9 +44,19 @@ type Verdict struct {
 	// master host over SSH during the confirmation, 0 when it did not, 2
 	// when unknown (not run).
 	SSHReachable int
+	// Kind says how the master looked from the replicas' hosts: refused
+	// (mysqld down, host up), hung (the port accepts, mysqld sends no
+	// greeting: the process may resume), silent (nothing answers: host down
+	// or cut off, it may still run) or unknown (no greeting probe said).
+	// The fencing step chooses by it.
+	Kind FailureKind
 	// Evidence says what each replica and secondary_check_script reported,
 	// one line each, for the log and the failover report.
 	Evidence []string
+	// Probes are the replicas' answers the verdict rests on (IO thread,
+	// Read_Master_Log_Pos at both samples, greeting probe), in
+	// Monitor.Secondary order; nil when no replicas were asked.
+	Probes []ReplicaProbe
 	// DetectedAt is when the failure was confirmed.
 	DetectedAt time.Time
 }
@@ -71,9 +81,10 @@ type Monitor struct {
 	// on Run's goroutine and should return quickly.
 	OnState func(State)
 	// Secondary are the replicas asked to confirm a failure (their IO
-	// thread over SQL, a TCP connect to the master from their host over
-	// SSH): the alive replicas. Empty skips the built-in evidence, leaving
-	// failure counting and secondary_check_script.
+	// thread over SQL, sampled twice, and the greeting probe to the master
+	// from their host over SSH): the alive replicas. Empty skips the
+	// built-in evidence, leaving failure counting and
+	// secondary_check_script.
 	Secondary []config.Server
 }
 
@@ -169,7 +180,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 					delete(cancels, a.Episode)
 				}
 			case ActDeclareDead:
-				return Verdict{Master: m.Master, SSHReachable: a.SSHReachable, Evidence: a.Evidence, DetectedAt: time.Now()}, nil
+				return Verdict{Master: m.Master, SSHReachable: a.SSHReachable, Kind: a.Failure, Evidence: a.Evidence, Probes: a.Probes, DetectedAt: time.Now()}, nil
 			case ActLog:
 				log.Log(ctx, a.Level, a.Msg, "step", "ping", "failures", mach.Failures())
 			}
@@ -182,6 +193,16 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 		if want := retryCadence(interval, mach.Failures()); want != cadence {
 			cadence = want
 			ticker.Reset(cadence)
+		}
+		// Confirmation results first: when pings run into their deadline
+		// (a hung or cut-off master) the ticker is always ready after one,
+		// and a random choice would leave a finished confirmation waiting
+		// a whole ping_interval per coin toss.
+		select {
+		case feed := <-results:
+			acts = feed()
+			continue
+		default:
 		}
 		select {
 		case <-ctx.Done():
@@ -213,9 +234,12 @@ func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Log
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		start := time.Now()
 		err := sshReachable(ctx, m.Master)
 		if err != nil {
-			log.Info("SSH to the master host failed", "step", "confirm", "err", err)
+			log.Info("SSH to the master host failed", "step", "confirm", "episode", episode, "duration", time.Since(start), "err", err)
+		} else {
+			log.Info("SSH to the master host works", "step", "confirm", "episode", episode, "duration", time.Since(start))
 		}
 		send(func() []Action { return mach.SSH(episode, err == nil) })
 	}()
@@ -223,6 +247,7 @@ func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Log
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			start := time.Now()
 			probes := make([]ReplicaProbe, len(m.Secondary))
 			var pwg sync.WaitGroup
 			for i, srv := range m.Secondary {
@@ -233,6 +258,7 @@ func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Log
 				}()
 			}
 			pwg.Wait()
+			log.Info("replicas probed", "step", "confirm", "episode", episode, "duration", time.Since(start))
 			send(func() []Action { return mach.Replicas(episode, probes) })
 		}()
 	}

@@ -15,51 +15,137 @@ import (
 	"github.com/gomha/gomha/manager/sshexec"
 )
 
-// ProbeTimeout bounds the TCP connect a replica host makes to the master
-// during a confirmation (a dead host's port times out, a dead mysqld's port
-// refuses at once).
+// ProbeTimeout is the greeting probe's deadline: a replica host must
+// connect to the master and read the first bytes of its greeting within it
+// (a dead host's port stays silent, a dead mysqld's port refuses at once, a
+// hung mysqld's port accepts and sends nothing). MySQL and MariaDB resolve
+// the client's address before they send the greeting: with
+// skip_name_resolve off and a slow DNS the greeting can come late and the
+// server look hung from there. Such a master still streams events to its
+// connected replicas, and an IO thread whose position advances outweighs
+// the probe (Judge).
 const ProbeTimeout = 2 * time.Second
 
-// probeSQLTimeout bounds connecting to a replica and reading its status.
+// IOSampleGap is the least time between the two samples of a replica's IO
+// thread: its read position must have moved in between to prove the master
+// alive. The second sample is taken when the greeting probe has ended too,
+// so the gap overlaps with it.
+const IOSampleGap = 500 * time.Millisecond
+
+// probeSQLTimeout bounds connecting to a replica and each read of its
+// status.
 const probeSQLTimeout = 3 * time.Second
 
-// TCPProbeArgv returns the command that, run on another host over SSH,
-// connects to host:port and exits 0 when the connect works within timeout
-// (whole seconds, at least 1). It needs bash (its /dev/tcp redirection) and
-// coreutils' timeout there, which every Linux database host has; the
-// address is passed as positional parameters, never pasted into the
-// script. Read the outcome with TCPProbeReach.
-func TCPProbeArgv(host string, port int, timeout time.Duration) []string {
-	secs := max(int((timeout+time.Second-1)/time.Second), 1)
-	return []string{"timeout", strconv.Itoa(secs), "bash", "-c", `exec 3<>"/dev/tcp/$0/$1"`, host, strconv.Itoa(port)}
+// greetingScript connects to $0:$1 on file descriptor 3, says so on
+// stdout, then prints the first 7 bytes the server sends as decimal
+// numbers: the 4-byte packet header, the first payload byte (10 for a
+// protocol-10 handshake, 0xff for an error packet) and the 2-byte error
+// number. A greeting or an error packet is always longer; a server that
+// closes sooner ends head early. timeout (around it) bounds the whole.
+const greetingScript = `exec 3<>"/dev/tcp/$0/$1" || exit 1
+echo connected
+head -c 7 <&3 | od -An -tu1 -v`
+
+// GreetingProbeArgv returns the command that, run on another host over
+// SSH, connects to host:port and reads the first bytes of the MySQL
+// server's greeting within timeout. It needs bash (its /dev/tcp
+// redirection) and coreutils (env, timeout, head, od) there, which every
+// Linux database host has; the address is passed as positional parameters,
+// never pasted into the script, and LC_ALL=C keeps the error messages
+// readable by GreetingProbeReach.
+func GreetingProbeArgv(host string, port int, timeout time.Duration) []string {
+	if timeout <= 0 {
+		timeout = ProbeTimeout
+	}
+	secs := strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64)
+	return []string{"env", "LC_ALL=C", "timeout", secs, "bash", "-c", greetingScript, host, strconv.Itoa(port)}
 }
 
-// TCPProbeReach reads the result of running TCPProbeArgv with
-// sshexec.Client.Run: exit 0 is reachable; exit 1 (connect refused, no
-// route, name not resolved) and 124 (timed out) are unreachable; anything
-// else, a missing program or a transport error, is unknown, with a detail.
-func TCPProbeReach(res sshexec.Result, err error) (Reach, string) {
+// GreetingProbeReach reads the result of running GreetingProbeArgv (with
+// the same timeout) through sshexec.Client.Run:
+//
+//	exit 0, bytes read        -> ReachAnswers ("greeting read", "error packet 1040")
+//	exit 0, no byte (closed)  -> ReachRefused
+//	exit 1, Connection refused               -> ReachRefused ("connection refused")
+//	exit 1, No route to host / Network is unreachable -> ReachUnreachable
+//	exit 1, Connection timed out             -> ReachSilent
+//	exit 124 after "connected"  -> ReachHung ("no greeting within 2s (hung?)")
+//	exit 124 before "connected" -> ReachSilent
+//
+// Anything else (a missing program, bash without /dev/tcp, a name that
+// does not resolve, a transport error) is ReachUnknown, with a detail.
+func GreetingProbeReach(res sshexec.Result, err error, timeout time.Duration) (Reach, string) {
+	if timeout <= 0 {
+		timeout = ProbeTimeout
+	}
+	connected := bytes.HasPrefix(res.Stdout, []byte("connected\n"))
 	var ee *sshexec.ExitError
 	switch {
 	case err == nil:
-		return ReachYes, ""
+		if !connected {
+			return ReachUnknown, "unexpected output: " + lastLine(res.Stdout)
+		}
+		return readGreeting(res.Stdout[len("connected\n"):])
 	case !errors.As(err, &ee):
 		return ReachUnknown, err.Error()
 	}
 	stderr := lastLine(res.Stderr)
 	switch ee.Code {
 	case 1:
-		if bytes.Contains(res.Stderr, []byte("No such file or directory")) {
+		all := string(res.Stderr)
+		switch {
+		case strings.Contains(all, "Connection refused"):
+			return ReachRefused, "connection refused"
+		case strings.Contains(all, "No route to host"), strings.Contains(all, "Network is unreachable"):
+			return ReachUnreachable, "no route to host"
+		case strings.Contains(all, "Connection timed out"):
+			return ReachSilent, "connect timed out"
+		case strings.Contains(all, "No such file or directory"):
 			// bash built without /dev/tcp support.
 			return ReachUnknown, "bash has no /dev/tcp: " + stderr
 		}
-		return ReachNo, "exit 1: " + stderr
+		return ReachUnknown, "exit 1: " + firstLine(res.Stderr)
 	case 124:
-		return ReachNo, "no answer within the probe timeout"
+		if connected {
+			return ReachHung, fmt.Sprintf("no greeting within %s (hung?)", timeout)
+		}
+		return ReachSilent, fmt.Sprintf("no answer to the connect within %s", timeout)
 	case 126, 127:
-		return ReachUnknown, fmt.Sprintf("exit %d, timeout or bash missing: %s", ee.Code, stderr)
+		return ReachUnknown, fmt.Sprintf("exit %d, env, timeout or bash missing: %s", ee.Code, stderr)
 	}
 	return ReachUnknown, fmt.Sprintf("exit %d: %s", ee.Code, stderr)
+}
+
+// readGreeting reads od's decimal bytes: the packet header, then the first
+// payload byte says a handshake (any protocol) or an error packet, whose
+// number follows. Any byte means the server answers.
+func readGreeting(out []byte) (Reach, string) {
+	var b []byte
+	for _, f := range strings.Fields(string(out)) {
+		n, err := strconv.ParseUint(f, 10, 8)
+		if err != nil {
+			return ReachUnknown, "unreadable od output: " + lastLine(out)
+		}
+		b = append(b, byte(n))
+	}
+	switch {
+	case len(b) == 0:
+		return ReachRefused, "connection closed without a greeting"
+	case len(b) >= 7 && b[4] == 0xff:
+		return ReachAnswers, fmt.Sprintf("error packet %d", uint16(b[5])|uint16(b[6])<<8)
+	case len(b) >= 5 && b[4] == 10:
+		return ReachAnswers, "greeting read"
+	}
+	return ReachAnswers, fmt.Sprintf("%d bytes read, not a protocol-10 greeting", len(b))
+}
+
+// firstLine returns the first non-blank line of out.
+func firstLine(out []byte) string {
+	s := strings.TrimSpace(string(out))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = strings.TrimSpace(s[:i])
+	}
+	return s
 }
 
 // lastLine returns the last non-blank line of out.
@@ -77,36 +163,89 @@ func serverName(srv config.Server) string {
 }
 
 // probeReplica asks one replica about master: over SQL its replication IO
-// thread, over SSH a TCP connect from its host to the master's ip:port. The
-// two run in parallel; each is bounded by its own timeout.
+// thread, sampled twice, and over SSH the greeting probe from its host to
+// the master's ip:port. The probe runs while the samples are taken: the
+// second sample comes when the probe has ended and at least IOSampleGap
+// after the first. Each part is bounded by its own timeout.
 func probeReplica(ctx context.Context, cfg *config.Config, master, srv config.Server) ReplicaProbe {
-	p := ReplicaProbe{Name: serverName(srv)}
+	var sshErr, detail string
+	var reach Reach
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		p.SSHErr, p.TCP, p.TCPDetail = tcpFrom(ctx, srv, master)
+		sshErr, reach, detail = greetingFrom(ctx, srv, master)
 	}()
-	sctx, cancel := context.WithTimeout(ctx, probeSQLTimeout)
-	defer cancel()
-	c, err := mysqlx.Open(sctx, check.Target(cfg, srv, probeSQLTimeout))
-	if err == nil {
-		var rs *mysqlx.ReplicaStatus
-		rs, err = c.ReplicaStatus(sctx)
-		_ = c.Close()
-		if err == nil && rs != nil {
-			p.Replicating = rs.SourcePort == master.Port && (rs.SourceHost == master.IP || rs.SourceHost == master.Hostname)
-			p.IORunning, p.IOErrno, p.IOError = rs.IORunning, rs.LastIOErrno, rs.LastIOError
-		}
-	}
-	if err != nil {
-		p.SQLErr = err.Error()
-	}
+	p := sampleIO(ctx, cfg, master, srv, done)
 	<-done
+	p.Name = serverName(srv)
+	p.SSHErr, p.Reach, p.ReachDetail = sshErr, reach, detail
 	return p
 }
 
-// tcpFrom runs the TCP probe towards master on srv's host over SSH.
-func tcpFrom(ctx context.Context, srv, master config.Server) (sshErr string, r Reach, detail string) {
+// sampleIO reads srv's replica status twice: once at once, once when
+// probed is closed and IOSampleGap has passed. A failed second sample
+// leaves the first alone (no advance to tell).
+func sampleIO(ctx context.Context, cfg *config.Config, master, srv config.Server, probed <-chan struct{}) ReplicaProbe {
+	var p ReplicaProbe
+	sample := func(c *mysqlx.Conn) (*mysqlx.ReplicaStatus, error) {
+		sctx, cancel := context.WithTimeout(ctx, probeSQLTimeout)
+		defer cancel()
+		return c.ReplicaStatus(sctx)
+	}
+	octx, cancel := context.WithTimeout(ctx, probeSQLTimeout)
+	c, err := mysqlx.Open(octx, check.Target(cfg, srv, probeSQLTimeout))
+	cancel()
+	if err != nil {
+		p.SQLErr = err.Error()
+		return p
+	}
+	defer c.Close()
+	first, err := sample(c)
+	if err != nil {
+		p.SQLErr = err.Error()
+		return p
+	}
+	p.setSample(first, master)
+	if !p.Replicating {
+		return p
+	}
+	gap := time.NewTimer(IOSampleGap)
+	defer gap.Stop()
+	select {
+	case <-probed:
+	case <-ctx.Done():
+		return p
+	}
+	select {
+	case <-gap.C:
+	case <-ctx.Done():
+		return p
+	}
+	second, err := sample(c)
+	if err != nil || second == nil {
+		return p
+	}
+	p.setSample(second, master)
+	if p.Replicating {
+		p.ReadBefore = first.Read
+	}
+	return p
+}
+
+// setSample records one SHOW SLAVE STATUS sample (nil: not a replica).
+func (p *ReplicaProbe) setSample(rs *mysqlx.ReplicaStatus, master config.Server) {
+	if rs == nil {
+		p.Replicating = false
+		return
+	}
+	p.Replicating = rs.SourcePort == master.Port && (rs.SourceHost == master.IP || rs.SourceHost == master.Hostname)
+	p.IO, p.IOErrno, p.IOError = ParseIOThread(rs.IORunning), rs.LastIOErrno, rs.LastIOError
+	p.ReadAfter = rs.Read
+}
+
+// greetingFrom runs the greeting probe towards master on srv's host over
+// SSH.
+func greetingFrom(ctx context.Context, srv, master config.Server) (sshErr string, r Reach, detail string) {
 	t, err := check.SSHTarget(srv)
 	if err != nil {
 		return err.Error(), ReachUnknown, ""
@@ -122,8 +261,8 @@ func tcpFrom(ctx context.Context, srv, master config.Server) (sshErr string, r R
 		return err.Error(), ReachUnknown, ""
 	}
 	defer c.Close()
-	res, err := c.Run(ctx, TCPProbeArgv(master.IP, master.Port, ProbeTimeout))
-	r, detail = TCPProbeReach(res, err)
+	res, err := c.Run(ctx, GreetingProbeArgv(master.IP, master.Port, ProbeTimeout))
+	r, detail = GreetingProbeReach(res, err, ProbeTimeout)
 	return "", r, detail
 }
 
