@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gomha/gomha/manager/hooks"
@@ -32,8 +33,9 @@ type WatchOptions struct {
 	SinceGTID string
 	// OnReturn runs after the old master was fenced on its return (not
 	// for a flip back to writable): it should take the virtual address off
-	// it (see [HookOnReturn]). An error is logged and the call retried at
-	// the next probe. Nil skips it.
+	// it (see [HookOnReturn]). It runs in its own goroutine, so that a slow
+	// hook does not delay the probes; one call at a time. An error is
+	// logged and the call retried at the next probe. Nil skips it.
 	OnReturn func(ctx context.Context) error
 	// OnFenced receives every fencing Watch did; nil discards.
 	OnFenced func(Event)
@@ -175,7 +177,10 @@ func Watch(ctx context.Context, o WatchOptions) error {
 	if w.dialer == nil {
 		w.dialer = TCP{}
 	}
+	w.returnDone = make(chan returnResult, 1)
 	defer w.disconnect()
+	// The OnReturn goroutine ends with ctx (the hook is killed with it).
+	defer w.wg.Wait()
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
 	for {
@@ -188,16 +193,28 @@ func Watch(ctx context.Context, o WatchOptions) error {
 	}
 }
 
+// returnResult is how one OnReturn call for return number seq ended.
+type returnResult struct {
+	seq int
+	err error
+}
+
 type watcher struct {
 	o        WatchOptions
 	log      *slog.Logger
 	interval time.Duration
 	dialer   MySQLDialer
 
-	s             SQLSession // open while the old master answers
-	fenced        bool       // fenced since it last answered
-	returnPending bool       // OnReturn still to run (or retry)
-	reported      binlog.Pos // the last position reported as errant
+	s      SQLSession // open while the old master answers
+	fenced bool       // fenced since it last answered
+
+	// Returns are numbered; OnReturn has succeeded for every return up
+	// to returnsDone. One call runs at a time (returnRunning), in its own
+	// goroutine, and reports on returnDone.
+	returns, returnsDone int
+	returnRunning        bool
+	returnDone           chan returnResult
+	wg                   sync.WaitGroup
 }
 
 func (w *watcher) disconnect() {
@@ -210,6 +227,8 @@ func (w *watcher) disconnect() {
 // probe is one round: connect (or check the open session), fence when
 // needed, call OnReturn when pending.
 func (w *watcher) probe(ctx context.Context) {
+	w.collectReturn()
+	defer w.startReturn(ctx)
 	start := time.Now()
 	deadline := max(w.interval, time.Second)
 	returned := false
@@ -262,20 +281,42 @@ func (w *watcher) probe(ctx context.Context) {
 		}
 		w.fenced = true
 		if returned {
-			w.returnPending = true
+			w.returns++
 		}
 		if w.o.OnFenced != nil {
 			w.o.OnFenced(ev)
 		}
 	}
-	if w.returnPending && w.o.OnReturn != nil {
-		if err := w.o.OnReturn(ctx); err != nil {
-			w.log.Error("taking the address off the returned old master failed; retrying at the next probe", "err", err)
+}
+
+// collectReturn takes the result of a finished OnReturn call.
+func (w *watcher) collectReturn() {
+	select {
+	case r := <-w.returnDone:
+		w.returnRunning = false
+		if r.err != nil {
+			w.log.Error("taking the address off the returned old master failed; retrying at the next probe", "err", r.err)
 			return
 		}
+		w.returnsDone = max(w.returnsDone, r.seq)
 		w.log.Info("address taken off the returned old master")
+	default:
 	}
-	w.returnPending = false
+}
+
+// startReturn starts OnReturn when a return has not been handled yet and
+// no call is running.
+func (w *watcher) startReturn(ctx context.Context) {
+	if w.o.OnReturn == nil || w.returnRunning || w.returnsDone >= w.returns || ctx.Err() != nil {
+		return
+	}
+	w.returnRunning = true
+	seq := w.returns
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		w.returnDone <- returnResult{seq: seq, err: w.o.OnReturn(ctx)}
+	}()
 }
 
 // readOnly reads @@global.read_only (and super_read_only where it exists)

@@ -179,3 +179,45 @@ func TestWatch(t *testing.T) {
 		t.Fatal("Watch did not return after cancel")
 	}
 }
+
+// TestWatchSlowOnReturn: a hook that takes its time does not hold up the
+// probes: a flip back to writable meanwhile is fenced at once.
+func TestWatchSlowOnReturn(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	srv := &fakeServer{version: mySQL80()}
+	ev := &events{ch: make(chan struct{}, 10)}
+	release := make(chan struct{})
+	var calls sync.WaitGroup
+	calls.Add(1)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- Watch(ctx, WatchOptions{
+			Fence:    Options{Name: "db1", MySQL: mysqlx.Target{Addr: "198.18.7.11:3306", User: "mha"}, MySQLDialer: srv},
+			Interval: interval,
+			OnReturn: func(ctx context.Context) error {
+				defer calls.Done()
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+				return nil
+			},
+			OnFenced: ev.onFenced,
+		})
+	}()
+	if e := ev.wait(t, "return"); e.Flipped {
+		t.Fatalf("first event %+v", e)
+	}
+	srv.set(func(s *fakeServer) { s.readOnly, s.superRO = false, false })
+	flip := time.Now()
+	if e := ev.wait(t, "flip while OnReturn runs"); !e.Flipped || e.Fenced.Sub(flip) > 4*interval {
+		t.Errorf("flip event %+v, %s after the flip", e, e.Fenced.Sub(flip))
+	}
+	close(release)
+	calls.Wait() // exactly one call: a second would panic on Done
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
