@@ -6,8 +6,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -281,5 +284,78 @@ func TestParseClientError(t *testing.T) {
 	}
 	if parseClientError("timeout: sending signal KILL\n") != nil {
 		t.Error("no ERROR line parsed as one")
+	}
+}
+
+func TestHostCommands(t *testing.T) {
+	r := &recRunner{out: []string{""}}
+	h := &sshHost{r: r, step: time.Second}
+	if err := h.StopService(t.Context(), "mariadb.service"); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		{"systemctl", "stop", "--no-block", "--", "mariadb.service"},
+		{"systemctl", "kill", "--signal=SIGKILL", "--", "mariadb.service"},
+	}
+	if !slices.EqualFunc(r.argv, want, slices.Equal) {
+		t.Errorf("stop argv %q, want %q", r.argv, want)
+	}
+	if err := h.StopService(t.Context(), "x.service; reboot"); err == nil {
+		t.Error("hostile unit name accepted")
+	}
+
+	r = &recRunner{out: []string{"failed\n"}, errs: []error{&sshexec.ExitError{Program: "systemctl", Code: 3}}}
+	h.r = r
+	if st, err := h.UnitState(t.Context(), "mariadb.service"); err != nil || st != "failed" {
+		t.Errorf("UnitState = %q, %v", st, err)
+	}
+
+	r = &recRunner{out: []string{""}}
+	h.r = r
+	if err := h.Kill(t.Context(), Target{PID: 812, Comm: "mysqld", Guard: 700, GuardComm: "mysqld_safe"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.argv[0]; !slices.Equal(got, []string{"sh", "-c", killScript, "sh", "700:mysqld_safe", "812:mysqld"}) {
+		t.Errorf("kill argv %q", got)
+	}
+	if err := h.Kill(t.Context(), Target{PID: 1, Comm: "systemd"}); err == nil {
+		t.Error("Kill of a non-mysqld accepted")
+	}
+	if len(r.argv) != 1 {
+		t.Errorf("ran %q", r.argv)
+	}
+
+	r = &recRunner{out: []string{"netns " + nsA + "\n"}}
+	h.r = r
+	if _, err := h.Inspect(t.Context(), 3306, "/var/run/mysqld/mysqld.pid", []int{812, 700}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.argv[0]; !slices.Equal(got, []string{"sh", "-c", inspectScript, "sh", "3306", "/var/run/mysqld/mysqld.pid", "812 700"}) {
+		t.Errorf("inspect argv %q", got)
+	}
+}
+
+// TestKillScript runs the real kill script against a child of this test:
+// a pid whose program is not the one named is left alone.
+func TestKillScript(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	pid := strconv.Itoa(cmd.Process.Pid)
+	if out, err := exec.Command("sh", "-c", killScript, "sh", pid+":mysqld").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("sleep was killed although it is not mysqld: %v", err)
+	}
+	if out, err := exec.Command("sh", "-c", killScript, "sh", pid+":sleep").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("sleep ended with %v, want SIGKILL", err)
 	}
 }

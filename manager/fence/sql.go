@@ -50,7 +50,9 @@ var sessionSetup = []string{
 // replica threads (USER system user; COMMAND Slave_IO/Slave_SQL/
 // Slave_worker on MariaDB, Connect/Query on MySQL), the event scheduler
 // (USER event_scheduler, COMMAND Daemon) and connections already being
-// killed stay.
+// killed stay. information_schema.PROCESSLIST is deprecated from MySQL
+// 8.0.22 on (in favour of performance_schema.processlist) but still there
+// in 8.4; MariaDB has only it.
 const clientConnectionsQuery = "SELECT GROUP_CONCAT(ID ORDER BY ID) FROM information_schema.PROCESSLIST" +
 	" WHERE ID <> CONNECTION_ID()" +
 	" AND USER NOT IN ('system user', 'event_scheduler')" +
@@ -61,11 +63,12 @@ const clientConnectionsQuery = "SELECT GROUP_CONCAT(ID ORDER BY ID) FROM informa
 const erLockWaitTimeout = 1205
 
 // hasSuperReadOnly reports whether the server has super_read_only: MySQL
-// >= 5.7.8. MariaDB has none (up to 11.x); there, read_only also binds
-// SUPER accounts from 10.11 on (READ_ONLY ADMIN is no longer part of
-// SUPER), while before 10.11 an account with SUPER (or, from 10.5.2, READ
-// ONLY ADMIN) can still write: its connections are killed like every
-// other, but a new one could write again.
+// >= 5.7.8. MariaDB has none (up to 11.x). There, read_only binds SUPER
+// accounts from 10.11 on (MDEV-29596 split READ_ONLY ADMIN off SUPER), but
+// an account with READ_ONLY ADMIN (MariaDB >= 10.5.2; ALL PRIVILEGES
+// includes it) or, before 10.11, SUPER can still write: its connections are
+// killed like every other, but a new one could write again. Application
+// accounts must not have them.
 func hasSuperReadOnly(v mysqlx.Version) bool {
 	return v.Flavor == mysqlx.MySQL && v.AtLeast(5, 7, 8)
 }

@@ -205,8 +205,9 @@ type watcher struct {
 	interval time.Duration
 	dialer   MySQLDialer
 
-	s      SQLSession // open while the old master answers
-	fenced bool       // fenced since it last answered
+	s        SQLSession // open while the old master answers
+	fenced   bool       // fenced since it last answered
+	reported binlog.Pos // the position last logged as errant
 
 	// Returns are numbered; OnReturn has succeeded for every return up
 	// to returnsDone. One call runs at a time (returnRunning), in its own
@@ -276,7 +277,10 @@ func (w *watcher) probe(ctx context.Context) {
 		ev := Event{Host: w.o.Fence.name(), Answered: start, Fenced: time.Now(), Flipped: flipped && !returned, Proof: proof}
 		ev.Errant = w.errant(ctx)
 		w.log.Warn("old master fenced", "proof", proof, "after", ev.Fenced.Sub(start).Round(time.Millisecond))
-		if ev.Errant.Bytes > 0 || ev.Errant.Err != nil {
+		if (ev.Errant.Bytes > 0 || ev.Errant.Err != nil) && ev.Errant.Now != w.reported {
+			// Once per new position: a flip fenced again without new
+			// writes does not repeat the report.
+			w.reported = ev.Errant.Now
 			w.log.Error(ev.Errant.String(), "binlog_file", ev.Errant.Now.File, "binlog_pos", ev.Errant.Now.Offset, "gtid", ev.Errant.NowGTID)
 		}
 		w.fenced = true
