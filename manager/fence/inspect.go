@@ -212,9 +212,15 @@ func ChooseTarget(in Inspection, port int) Target {
 	}
 	var live []int
 	for _, pid := range cands {
-		if p, ok := in.Procs[pid]; ok && p.alive() {
-			live = append(live, pid)
+		p, ok := in.Procs[pid]
+		if !ok || !p.alive() {
+			continue
 		}
+		// What ss named must be what /proc says the pid runs now.
+		if !isMySQLD(p.Comm) {
+			return Target{Running: true, Refuse: fmt.Sprintf("pid %d on port %d runs %q, not mysqld: nothing stopped", pid, port, p.Comm)}
+		}
+		live = append(live, pid)
 	}
 	switch {
 	case len(live) == 0 && !listening:

@@ -180,3 +180,30 @@ func TestInspectScript(t *testing.T) {
 		t.Fatalf("after close: %+v %v\n%s", in, err, out)
 	}
 }
+
+// FuzzParseInspection: any output parses without panicking, and a target
+// chosen from it is always a live mysqld of the inspecting namespace or of
+// a listener on the port.
+func FuzzParseInspection(f *testing.F) {
+	f.Add(hungInspection())
+	f.Add(hungInspection("cgroup 812 /system.slice/mariadb.service", "unit 812 mariadb.service 812"))
+	f.Add(goneInspection)
+	f.Add(joinLines("netns "+nsA, "pidfile 812", "comm 812 mysqld", "stat 812 T 700", "pcomm 812 mysqld_safe", "pnetns 812 "+nsA))
+	f.Fuzz(func(t *testing.T, out string) {
+		if len(out) > 4096 {
+			return
+		}
+		in, err := ParseInspection(out)
+		if err != nil {
+			return
+		}
+		tg := ChooseTarget(in, 3306)
+		if tg.PID == 0 {
+			return
+		}
+		p := in.Procs[tg.PID]
+		if !isMySQLD(p.Comm) || !p.alive() || tg.Refuse != "" {
+			t.Fatalf("target %+v from proc %+v", tg, p)
+		}
+	})
+}
