@@ -11,14 +11,31 @@
 //   - stop, stopssh: remove the address from the orig master (`ip addr del`);
 //     absent already is fine. When the orig master cannot be reached over SSH
 //     (the usual case for --command=stop: MHA already knows SSH is down) the
-//     address is probed from the manager (see [TCPProbe]): if nothing answers
-//     on it the hook succeeds with a warning (exit 10, MHA's "Proceeding."),
-//     if something still answers it fails, since another host would then
-//     hold the address twice.
+//     address is probed from the manager (see [TCPProbe]): if something
+//     still answers it fails, since another host would then hold the
+//     address twice; if nothing answers the hook proceeds with a warning
+//     (exit 10, MHA's "Proceeding.") that says what it is: not verified. A
+//     host that cannot be reached may still hold the address (a pulled cable
+//     leaves it configured there, and it answers again once the link is
+//     back), so the address is never reported as released. Fencing that
+//     host is the job of shutdown_script, the lease, and manager/fence's
+//     Watch, which runs --command=stop again when the host answers and so
+//     removes the address there. Refusing instead (exit 1) would stop every
+//     failover of a host whose cable was pulled, which is what a failover
+//     is for.
 //   - start: make sure the orig master no longer holds the address (remove
 //     it over SSH and check `ip -o addr show` there; when SSH fails, the probe
-//     decides as for stop), then `ip addr add` it on the new master, announce
-//     it with gratuitous ARP (`arping -U`) and check that it is there.
+//     decides as for stop), then `ip addr add` it on the new master, check
+//     that it is there and announce it with gratuitous ARP (`arping -U`), so
+//     that neighbours replace an entry that still points at the old host's
+//     MAC. When the orig master could not be checked, the announcements go on
+//     for longer (see [Request.ArpingCount]).
+//
+// arping comes in two flavours that both take -U -c N -I DEV ADDR: iputils'
+// (Debian's iputils-arping) exits 0 in -U mode, Thomas Habets' (Debian's
+// arping package) exits 1 whenever no reply came, which is always the case
+// for an unsolicited announcement. An exit status 1 whose output says that
+// packets were sent counts as sent (see [ARPSent]).
 //
 // The online switch calls stop (writes must stop reaching the orig master)
 // and start (the new master takes the address) with the same meanings.
@@ -33,6 +50,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -97,9 +115,11 @@ type Request struct {
 	New *Host
 	// Arping is the arping program run on the new master after the address
 	// is added ("" = skip). Debian's iputils-arping and the arping package
-	// both accept the arguments used: -U -c N -I DEV ADDR.
+	// (Thomas Habets') both accept the arguments used: -U -c N -I DEV ADDR.
 	Arping string
-	// ArpingCount is how many gratuitous ARP packets to send; 0 means 3.
+	// ArpingCount is how many gratuitous ARP packets to send, one a second;
+	// 0 means 3. When the orig master could not be checked (it may still
+	// hold the address), at least [UnverifiedArpingCount] are sent.
 	ArpingCount int
 }
 
@@ -140,7 +160,16 @@ type Outcome struct {
 	// Warned is set when the request succeeded only with a caveat (a host
 	// that could not be reached, a failed arping): MHA's exit code 10.
 	Warned bool
+	// Unverified is set when the orig master could not be reached over SSH
+	// and nothing answered on the address: it may still hold it (a pulled
+	// cable), so it must be fenced, and the address removed there when it
+	// is back. Warned is set too.
+	Unverified bool
 }
+
+// UnverifiedArpingCount is the smallest number of gratuitous ARP packets
+// start sends when the orig master could not be checked.
+const UnverifiedArpingCount = 10
 
 func (o *Outcome) note(format string, args ...any) {
 	o.Lines = append(o.Lines, fmt.Sprintf(format, args...))
@@ -274,13 +303,24 @@ func (m *Mover) start(ctx context.Context, r Request, o *Outcome) error {
 		if n <= 0 {
 			n = 3
 		}
+		if o.Unverified {
+			// The old host may answer ARP for the address again as
+			// soon as its link is back; keep telling the neighbours
+			// where it is for longer.
+			n = max(n, UnverifiedArpingCount)
+		}
 		// The first packet is sent before the hook returns (writes are
 		// enabled right after it); arping waits a second between packets,
 		// so the others follow in the background on the host instead of
 		// delaying the failover by n-1 seconds.
-		_, err := m.run(ctx, ns, r.Arping, "-U", "-c", "1", "-I", r.Interface, r.VIP.Addr().String())
+		out, err := m.run(ctx, ns, ARPArgv(r.Arping, r.Interface, r.VIP.Addr(), 1)...)
+		if sent, _ := ARPSent(out, err); sent {
+			err = nil
+		}
 		if err == nil && n > 1 {
-			bg := sshexec.Join([]string{r.Arping, "-U", "-c", strconv.Itoa(n - 1), "-I", r.Interface, r.VIP.Addr().String()})
+			// In the background the exit status is lost anyway (both
+			// flavours); only starting it can fail.
+			bg := sshexec.Join(ARPArgv(r.Arping, r.Interface, r.VIP.Addr(), n-1))
 			_, err = m.run(ctx, ns, "sh", "-c", "(sleep 1; "+bg+") >/dev/null 2>&1 </dev/null &")
 		}
 		if err != nil {
@@ -309,9 +349,52 @@ func (m *Mover) unreachable(ctx context.Context, r Request, o *Outcome, step str
 		return fmt.Errorf("%s: orig master %s: %w: cannot reach it over SSH (%v) and %s:%d still answers (%s); remove the address by hand or power the host off",
 			step, r.Orig, ErrStillAnswers, sshErr, r.VIP.Addr(), port, detail)
 	}
-	o.warn("cannot reach orig master %s over SSH (%v); %s:%d does not answer (%s): treating the address as released",
-		r.Orig, sshErr, r.VIP.Addr(), port, detail)
+	// Silence proves nothing about a host that cannot be reached: with its
+	// cable pulled it keeps the address configured, and answers on it again
+	// once the link is back.
+	o.Unverified = true
+	o.warn("cannot reach orig master %s over SSH (%v); %s:%d does not answer from here (%s): not verified: %s is unreachable and may still hold %s; fence it (shutdown_script, lease) and remove the address there when it is back",
+		r.Orig, sshErr, r.VIP.Addr(), port, detail, r.Orig.Name, r.VIP.Addr())
 	return nil
+}
+
+// ARPArgv is the argv that sends count gratuitous ARP packets (unsolicited
+// ARP requests, -U) for addr from interface dev with program arping. Both
+// flavours (iputils, Thomas Habets') read it the same way; Habets' arping
+// documents -i for the interface and takes -I as a synonym.
+func ARPArgv(arping, dev string, addr netip.Addr, count int) []string {
+	return []string{arping, "-U", "-c", strconv.Itoa(count), "-I", dev, addr.String()}
+}
+
+// arpingTransmitted matches the packet count in arping's summary:
+// "1 packets transmitted" (Thomas Habets' arping) or "Sent 1 probes"
+// (iputils).
+var arpingTransmitted = regexp.MustCompile(`(\d+) packets transmitted|Sent (\d+) probe`)
+
+// ARPSent reads how an [ARPArgv] run ended: whether the announcement went
+// out, and if not, why. err is the run's error (nil for exit 0), out its
+// standard output. Exit 0 is sent. Thomas Habets' arping exits 1 when no
+// reply came, which is the normal outcome of -U (nobody answers an
+// announcement); its output then still says how many packets were
+// transmitted, and at least one means sent. Any other failure (exit 1
+// without such a line: a usage error, no such device; 127: not installed;
+// a lost session) is not.
+func ARPSent(out string, err error) (bool, string) {
+	if err == nil {
+		return true, ""
+	}
+	var ee *sshexec.ExitError
+	if !errors.As(err, &ee) || ee.Code != 1 || ee.Signal != "" {
+		return false, err.Error()
+	}
+	for _, m := range arpingTransmitted.FindAllStringSubmatch(out, -1) {
+		for _, g := range m[1:] {
+			if n, perr := strconv.Atoi(g); perr == nil && n > 0 {
+				return true, ""
+			}
+		}
+	}
+	return false, err.Error()
 }
 
 // remove deletes the address from the host when it holds it and checks

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gomha/gomha/manager/sshexec"
 )
 
 // fakeHost is a host as the fake remote sees it.
@@ -16,7 +18,11 @@ type fakeHost struct {
 	addrs   []string // on eth0, "a.b.c.d/nn"
 	noDel   bool     // ip addr del "succeeds" but leaves the address
 	arpFail bool
-	ran     []string
+	// arpExit1 is Thomas Habets' arping: -U gets no reply, so it exits 1
+	// after sending (with arpOut on stdout).
+	arpExit1 bool
+	arpOut   string
+	ran      []string
 }
 
 type fakeRemote map[string]*fakeHost // by IP
@@ -63,7 +69,10 @@ func (s fakeSession) Run(_ context.Context, argv []string) (string, error) {
 		return "", nil
 	case strings.HasPrefix(cmd, "arping "), strings.HasPrefix(cmd, "sh -c (sleep 1; arping "):
 		if s.h.arpFail {
-			return "", errors.New("exit status 127: sh: arping: not found")
+			return "", &sshexec.ExitError{Host: "root@db", Program: argv[0], Code: 127, Stderr: []byte("sh: arping: not found")}
+		}
+		if s.h.arpExit1 && argv[0] == "arping" {
+			return s.h.arpOut, &sshexec.ExitError{Host: "root@db", Program: "arping", Code: 1}
 		}
 		return "", nil
 	}
@@ -86,8 +95,11 @@ func TestMover(t *testing.T) {
 		wantErr   error  // errors.Is
 		wantMsg   string // substring of the error
 		warned    bool
-		want      map[string][]string // addresses afterwards, by name
-		wantLine  string
+		// unverified: the orig master may still hold the address.
+		unverified bool
+		want       map[string][]string // addresses afterwards, by name
+		wantLine   string
+		wantRan    map[string]string // a command that must have run, by host name
 	}{
 		{name: "status held", command: "status", orig: db1,
 			hosts:    map[string]fakeHost{"db1": {addrs: []string{"198.18.7.100/24"}}},
@@ -106,7 +118,8 @@ func TestMover(t *testing.T) {
 		{name: "stop absent ok", command: "stop", orig: db1,
 			hosts: map[string]fakeHost{"db1": {}}, wantLine: "is not on eth0 of orig master"},
 		{name: "stop unreachable silent warns", command: "stop", orig: db1, probe: silent,
-			hosts: map[string]fakeHost{"db1": {down: true}}, warned: true, wantLine: "does not answer (no answer within 2s)"},
+			hosts: map[string]fakeHost{"db1": {down: true}}, warned: true, unverified: true,
+			wantLine: "does not answer from here (no answer within 2s): not verified: db1 is unreachable and may still hold 198.18.7.100"},
 		{name: "stop unreachable answering fails", command: "stop", orig: db1, probe: answers,
 			hosts: map[string]fakeHost{"db1": {down: true}}, wantErr: ErrStillAnswers, wantMsg: "vip stop: orig master db1"},
 		{name: "stop del ineffective fails", command: "stopssh", orig: db1,
@@ -124,7 +137,16 @@ func TestMover(t *testing.T) {
 			hosts: map[string]fakeHost{"db2": {}}, want: map[string][]string{"db2": {"198.18.7.100/24"}}},
 		{name: "start orig down and silent", command: "start", orig: db1, new: db2, probe: silent,
 			hosts:  map[string]fakeHost{"db1": {down: true, addrs: []string{"198.18.7.100/24"}}, "db2": {}},
-			warned: true, want: map[string][]string{"db2": {"198.18.7.100/24"}}},
+			warned: true, unverified: true, want: map[string][]string{"db2": {"198.18.7.100/24"}},
+			wantLine: "sent 10 gratuitous ARP packets", wantRan: map[string]string{"db2": "sh -c (sleep 1; arping -U -c 9 -I eth0 198.18.7.100) >/dev/null 2>&1 </dev/null &"}},
+		{name: "start with Habets' arping exiting 1 after sending", command: "start", orig: db1, new: db2,
+			hosts: map[string]fakeHost{"db1": {}, "db2": {arpExit1: true,
+				arpOut: "ARPING 198.18.7.100\nTimeout\n\n--- 198.18.7.100 statistics ---\n1 packets transmitted, 0 packets received, 100% unanswered (0 extra)\n"}},
+			want: map[string][]string{"db2": {"198.18.7.100/24"}}, wantLine: "sent 3 gratuitous ARP packets",
+			wantRan: map[string]string{"db2": "arping -U -c 1 -I eth0 198.18.7.100"}},
+		{name: "start arping exit 1 without sending warns", command: "start", orig: db1, new: db2,
+			hosts:  map[string]fakeHost{"db1": {}, "db2": {arpExit1: true, arpOut: "usage: arping [ -0aAbBdDeFhpPqrRuUv ]\n"}},
+			warned: true, want: map[string][]string{"db2": {"198.18.7.100/24"}}, wantLine: "gratuitous ARP for 198.18.7.100 on new master db2 (198.18.7.12) failed"},
 		{name: "start orig down and answering refuses", command: "start", orig: db1, new: db2, probe: answers,
 			hosts:   map[string]fakeHost{"db1": {down: true, addrs: []string{"198.18.7.100/24"}}, "db2": {}},
 			wantErr: ErrStillAnswers, want: map[string][]string{"db2": nil}},
@@ -171,6 +193,17 @@ func TestMover(t *testing.T) {
 			if o.Warned != tc.warned {
 				t.Errorf("Warned = %v, want %v (lines %q)", o.Warned, tc.warned, o.Lines)
 			}
+			if o.Unverified != tc.unverified {
+				t.Errorf("Unverified = %v, want %v (lines %q)", o.Unverified, tc.unverified, o.Lines)
+			}
+			if strings.Contains(strings.Join(o.Lines, "\n"), "released") {
+				t.Errorf("lines %q call the address released", o.Lines)
+			}
+			for name, cmd := range tc.wantRan {
+				if !slices.Contains(byName[name].ran, cmd) {
+					t.Errorf("%s ran %q, want %q among them", name, byName[name].ran, cmd)
+				}
+			}
 			if tc.wantLine != "" && !strings.Contains(strings.Join(o.Lines, "\n"), tc.wantLine) {
 				t.Errorf("lines %q lack %q", o.Lines, tc.wantLine)
 			}
@@ -198,5 +231,44 @@ func TestFindAddr(t *testing.T) {
 	}
 	if got := FindAddr("inet\ninet garbage\n", netip.MustParseAddr("1.2.3.4")); got != "" {
 		t.Errorf("garbage: %q", got)
+	}
+}
+
+func TestARPSent(t *testing.T) {
+	addr := netip.MustParseAddr("198.18.7.100")
+	if got := ARPArgv("/usr/sbin/arping", "eth0", addr, 1); !slices.Equal(got, []string{"/usr/sbin/arping", "-U", "-c", "1", "-I", "eth0", "198.18.7.100"}) {
+		t.Errorf("ARPArgv = %q", got)
+	}
+	exit := func(code int) error {
+		return &sshexec.ExitError{Host: "root@198.18.7.12:22", Program: "arping", Code: code}
+	}
+	const habets = "ARPING 198.18.7.100\nTimeout\n\n--- 198.18.7.100 statistics ---\n1 packets transmitted, 0 packets received, 100% unanswered (0 extra)\n\n"
+	const iputils = "ARPING 198.18.7.100 from 198.18.7.100 eth0\nSent 1 probes (1 broadcast(s))\nReceived 0 response(s)\n"
+	for _, tc := range []struct {
+		name string
+		out  string
+		err  error
+		want bool
+	}{
+		{"iputils exit 0", iputils, nil, true},
+		{"habets exit 1 after sending", habets, exit(1), true},
+		{"habets wrapped exit 1", habets, fmt.Errorf("step: %w", exit(1)), true},
+		{"iputils exit 1 after sending", iputils, exit(1), true},
+		{"exit 1 nothing transmitted", "--- x statistics ---\n0 packets transmitted, 0 packets received\n", exit(1), false},
+		{"exit 1 usage error", "usage: arping [ -0aAbBdDeFhpPqrRuUv ]\n", exit(1), false},
+		{"exit 2 iputils error", iputils, exit(2), false},
+		{"not installed", "", exit(127), false},
+		{"killed", habets, &sshexec.ExitError{Program: "arping", Code: 1, Signal: "KILL"}, false},
+		{"session lost", habets, errors.New("sshexec: run arping on root@db2: connection lost"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, why := ARPSent(tc.out, tc.err)
+			if got != tc.want {
+				t.Errorf("ARPSent = %v (%q), want %v", got, why, tc.want)
+			}
+			if !got && why == "" {
+				t.Error("no reason given")
+			}
+		})
 	}
 }
