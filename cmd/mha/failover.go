@@ -144,6 +144,8 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 	jr, err := journal.Create(workdir, app, map[string]string{
 		"dead_master": fmt.Sprintf("%s(%s:%d)", fr.dead.Hostname, fr.dead.IP, fr.dead.Port),
 		"pid":         fmt.Sprint(os.Getpid()),
+		// What a resumed failover needs to run again (crashGuard).
+		"ssh_reachable": fmt.Sprint(fr.sshReachable),
 	})
 	if err != nil {
 		return 1, nil, err
@@ -180,6 +182,7 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 		if err := statefile.MarkComplete(workdir, app); err != nil {
 			fr.log.Error("cannot create the failover complete flag", "err", err)
 		}
+		_ = statefile.ClearRefusal(workdir, app)
 	}
 	if res.Code == failover.ExitOK && fr.flags.removeDeadMasterConf {
 		if block, err := config.RemoveServer(fr.cfg.File, fr.dead.Hostname, fr.dead.Port); err != nil {

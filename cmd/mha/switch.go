@@ -54,6 +54,7 @@ type switchOptions struct {
 	skipDisableReadOnly     bool   // --skip_disable_read_only
 	waitUntilGTIDInSync     int    // --wait_until_gtid_in_sync (1)
 	ignoreBinlogServerError bool   // --ignore_binlog_server_error
+	resume                  bool   // --resume (gomha)
 }
 
 // aliveFlags are the options --master_state=alive accepts; anything else is
@@ -143,6 +144,7 @@ func newSwitchCmd() *cobra.Command {
 	f.BoolVar(&o.skipDisableReadOnly, "skip_disable_read_only", false, "dead: leave the new master read-only")
 	f.IntVar(&o.waitUntilGTIDInSync, "wait_until_gtid_in_sync", 1, "dead: wait until GTID replicas are in sync")
 	f.BoolVar(&o.ignoreBinlogServerError, "ignore_binlog_server_error", false, "dead: ignore binlog server errors")
+	f.BoolVar(&o.resume, "resume", false, "dead (gomha): go on with a failover a killed manager left unfinished (<app>.failover.journal), when its journal allows it")
 	return cmd
 }
 
