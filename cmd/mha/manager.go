@@ -99,7 +99,7 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 	// A failover a killed manager left unfinished is not followed by
 	// blind monitoring (see crashGuard); the stale health file it left is
 	// looked at before Init replaces it.
-	plan, err := crashGuard(workdir, cfg.App, f.resume, log, cmd.ErrOrStderr())
+	plan, err := crashGuard(workdir, cfg.App, f.resume, log, echoOf(logOut, cmd.ErrOrStderr()))
 	if err != nil {
 		return err
 	}
@@ -218,7 +218,7 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 				// acts (removes the flag file): ask again now and then,
 				// not at every ping.
 				_ = health.Set(statefile.PingFailed, dead.srv.Hostname)
-				sleepCtx(ctx, refusalPause)
+				sleepCtx(ctx, refusalPause(dead.srv))
 			}
 			continue
 		}
@@ -235,8 +235,24 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 }
 
 // refusalPause is how long `mha manager` waits before it looks at a dead
-// master again after the last-failover guard refused to fail it over.
-var refusalPause = 30 * time.Second
+// master again after the last-failover guard refused to fail it over: ten
+// ping intervals, between 5 s and a minute.
+func refusalPause(master config.Server) time.Duration {
+	d := 10 * master.PingInterval
+	if master.PingInterval <= 0 {
+		d = 10 * detect.DefaultPingInterval
+	}
+	return min(max(d, 5*time.Second), time.Minute)
+}
+
+// echoOf is where crashGuard repeats what it logs for the operator: the
+// terminal, unless the log already goes there.
+func echoOf(logOut, stderr io.Writer) io.Writer {
+	if logOut == stderr {
+		return io.Discard
+	}
+	return stderr
+}
 
 // deadMaster is a master to fail over.
 type deadMaster struct {

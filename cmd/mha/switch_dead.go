@@ -60,7 +60,7 @@ func deadSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error 
 	// A failover a killed manager left unfinished is not started over
 	// blindly (see crashGuard).
 	workdir := f.workdirOf(cfg)
-	plan, err := crashGuard(workdir, cfg.App, o.resume, log, cmd.ErrOrStderr())
+	plan, err := crashGuard(workdir, cfg.App, o.resume, log, echoOf(logOut, cmd.ErrOrStderr()))
 	if err != nil {
 		return err
 	}
