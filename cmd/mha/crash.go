@@ -65,6 +65,12 @@ func crashGuard(workdir, app string, resume bool, log *slog.Logger, out io.Write
 		return nil, nil
 	}
 
+	if pid, hs, _, _, err := statefile.ReadHealth(statefile.HealthPath(workdir, app)); err == nil && hs == statefile.FailoverRunning && processAlive(pid) {
+		// Not a crash: another manager is failing over right now.
+		msg := fmt.Sprintf("A failover is running (manager pid %d, %s): %s.", pid, hs, st.Summary())
+		say(msg)
+		return nil, &mhacli.ExitError{Code: 1, Err: errors.New(msg)}
+	}
 	if err := statefile.MarkError(workdir, app); err != nil {
 		log.Error("cannot create the failover error flag", "err", err)
 	}

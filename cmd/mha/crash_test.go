@@ -101,6 +101,21 @@ func TestCrashGuard(t *testing.T) {
 			t.Errorf("err %v", err)
 		}
 	})
+	t.Run("a failover in progress is not a crash", func(t *testing.T) {
+		dir := t.TempDir()
+		unfinished(t, dir, "stop IO thread")
+		content := fmt.Sprintf("%d\t50:FAILOVER_RUNNING\tmaster:db1", os.Getpid())
+		if err := os.WriteFile(statefile.HealthPath(dir, "app1"), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := crashGuard(dir, "app1", true, log, io.Discard)
+		if exitCode(err) != 1 || !strings.Contains(err.Error(), "A failover is running") {
+			t.Fatalf("err %v", err)
+		}
+		if _, err := os.Stat(statefile.ErrorPath(dir, "app1")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("error flag created during a live failover: %v", err)
+		}
+	})
 	t.Run("stale FAILOVER_RUNNING without a journal", func(t *testing.T) {
 		dir := t.TempDir()
 		staleHealth(t, dir)

@@ -55,7 +55,18 @@ func newManagerCmd() *cobra.Command {
 			"their hosts over SSH) and secondary_check_script before anything happens; a manager that\n" +
 			"only lost its own link to the master does not fail over. A confirmed death starts the\n" +
 			"failover. Under the name masterha_manager it exits after one failover (0, 10 partial,\n" +
-			"1 error) as MHA does; `mha manager` goes on monitoring the new topology.",
+			"1 error) as MHA does; `mha manager` goes on monitoring the new topology.\n\n" +
+			"A failover that refuses to start (the master answers MySQL, the last failover is too recent\n" +
+			"or failed) makes masterha_manager exit 1, as in MHA; `mha manager` records the refusal\n" +
+			"(check-status shows it) and goes on monitoring.\n\n" +
+			"Before anything, the failover journal <manager_workdir>/<app>.failover.journal is read. A\n" +
+			"failover a killed manager left unfinished makes the start refuse (exit 1), naming the last\n" +
+			"step and what may be half done, with <app>.failover.error created. --resume goes on where\n" +
+			"that is safe: the failover runs again when only repeatable steps were started (IO threads\n" +
+			"stopped, the dead master's address or power taken away); when the new master was already\n" +
+			"opened for writes, the replicas not yet moved are pointed at it and its replica\n" +
+			"configuration is reset. Anything else (events half applied, the address half moved) is\n" +
+			"refused even with --resume: the DBA checks by hand.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runManager(cmd, f)
@@ -182,7 +193,7 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 				log.Info("Ping("+master.PingType+") succeeded, waiting until MySQL doesn't respond..", "host", master.Hostname)
 			}
 			monitorAgain = false
-			v, err := monitor(ctx, cfg, master, replicas, log, health)
+			v, err := monitor(ctx, cfg, master, replicas, hooks.Runner{Log: log, Timeout: f.fo.hookTimeout}, log, health)
 			if err != nil {
 				if ctx.Err() != nil {
 					log.Info("Got terminate signal. Exit.")
@@ -270,13 +281,13 @@ func refusedFailover(err error) bool {
 
 // monitor watches master until it is confirmed dead, keeping the health
 // file up to date.
-func monitor(ctx context.Context, cfg *config.Config, master config.Server, replicas []config.Server, log *slog.Logger, health *statefile.Health) (detect.Verdict, error) {
+func monitor(ctx context.Context, cfg *config.Config, master config.Server, replicas []config.Server, runner hooks.Runner, log *slog.Logger, health *statefile.Health) (detect.Verdict, error) {
 	last := detect.State(-1) // the first state is always written
 	mon := &detect.Monitor{
 		Config:    cfg,
 		Master:    master,
 		Log:       log,
-		Hooks:     hooks.Runner{Log: log},
+		Hooks:     runner,
 		Secondary: replicas,
 		OnState: func(s detect.State) {
 			switch {
@@ -329,7 +340,7 @@ func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log 
 	}
 	master := t.Master.Server
 	ep := hooks.EndpointOf(master)
-	runner := hooks.Runner{Log: log}
+	runner := hooks.Runner{Log: log, Timeout: f.fo.hookTimeout}
 	for _, h := range []struct {
 		name, cmd string
 		args      []string

@@ -40,6 +40,7 @@ func deadSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error 
 		newMasterPort:        o.newMasterPort,
 		workdir:              o.workdir,
 		logOutput:            o.logOutput,
+		hookTimeout:          o.hookTimeout,
 	}
 	if o.interactive != 0 {
 		f.logOutput = "" // MHA: interactive runs log to the terminal
