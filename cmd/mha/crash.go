@@ -85,11 +85,11 @@ func crashGuard(workdir, app string, resume bool, log *slog.Logger, out io.Write
 		msg := "Cannot resume it: " + p.Reason + ". Failover error flag file " + errFile +
 			" exists. After checking and finishing by hand, move " + st.File + " away, remove " + errFile + " and start again."
 		say(msg)
-		return nil, &mhacli.ExitError{Code: 1, Err: fmt.Errorf("%w: %s", journal.ErrUnfinished, msg)}
+		return nil, &mhacli.ExitError{Code: 1, Err: fmt.Errorf("%w: %s. %s", journal.ErrUnfinished, p.Summary, msg)}
 	case !resume:
 		msg := "Refusing to act blindly: failover error flag file " + errFile + " exists. With --resume: " + p.Reason + "."
 		say(msg)
-		return nil, &mhacli.ExitError{Code: 1, Err: fmt.Errorf("%w: %s", journal.ErrUnfinished, msg)}
+		return nil, &mhacli.ExitError{Code: 1, Err: fmt.Errorf("%w: %s. %s", journal.ErrUnfinished, p.Summary, msg)}
 	}
 	log.Warn("--resume: "+p.Reason, "action", p.Action.String())
 	fmt.Fprintln(out, "--resume: "+p.Reason+".")
