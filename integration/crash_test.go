@@ -28,6 +28,11 @@ type crashCase struct {
 	resumes bool
 	// resumeSays is what --resume prints about what it does.
 	resumeSays string
+	// filePos runs the lab with binlog file/position replication (else
+	// MariaDB GTID).
+	filePos bool
+	// refuseSays is what a refused --resume says (resumes false).
+	refuseSays string
 	// viaSwitch resumes with `mha switch --master_state=dead --resume`
 	// (the manual failover) instead of the manager.
 	viaSwitch bool
@@ -47,13 +52,22 @@ func TestCrashRunbook(t *testing.T) {
 	cases := []crashCase{
 		{point: "failover/master_ip_failover_script-stop/before", step: "master_ip_failover_script stop", resumes: true, resumeSays: "runs the failover again"},
 		{point: "failover/stop-io-thread/after", step: "stop IO thread", resumes: true, resumeSays: "runs the failover again"},
-		{point: "failover/apply-missing-events/before", step: "apply missing events", lag: true},
+		{point: "failover/apply-missing-events/before", step: "apply missing events", lag: true, refuseSays: "Cannot resume it"},
 		{point: "failover/set-read_only=0/after", step: "set read_only=0", resumes: true, resumeSays: "points the replicas not yet moved at it"},
+		// Without GTID the replicas need the new master's coordinates and
+		// their own missing events, which the journal does not give: the
+		// resume refuses and says so.
+		{point: "failover/set-read_only=0/after", step: "set read_only=0", filePos: true,
+			refuseSays: "cannot finish the replica recovery"},
 		{point: "failover/change-master/before", step: "change master", resumes: true, resumeSays: "points the replicas not yet moved at it", viaSwitch: true},
 	}
 	start := time.Now()
 	for _, c := range cases {
-		t.Run(strings.NewReplacer("/", "_", "=", "").Replace(strings.TrimPrefix(c.point, "failover/")), func(t *testing.T) {
+		name := strings.NewReplacer("/", "_", "=", "").Replace(strings.TrimPrefix(c.point, "failover/"))
+		if c.filePos {
+			name += "_filepos"
+		}
+		t.Run(name, func(t *testing.T) {
 			crashRunbook(t, c)
 		})
 	}
@@ -66,7 +80,7 @@ func crashRunbook(t *testing.T, c crashCase) {
 	if err := os.WriteFile(hook, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r := newFailoverRig(t, lab.Options{Hosts: 3, GTID: true}, "master_ip_failover_script="+hook)
+	r := newFailoverRig(t, lab.Options{Hosts: 3, GTID: !c.filePos}, "master_ip_failover_script="+hook)
 	sql := sqlOn(t, r.ctx)
 	db2, db3 := r.l.Hosts[1], r.l.Hosts[2]
 	work := r.l.ManagerWorkdir
@@ -115,11 +129,18 @@ func crashRunbook(t *testing.T, c crashCase) {
 		res = r.manager(2*time.Minute, "--resume")
 	}
 	if !c.resumes {
-		expect(t, res, 1, "Cannot resume it", `"`+c.step+`"`)
+		expect(t, res, 1, c.refuseSays, `"`+c.step+`"`)
+		if _, err := os.Stat(errFlag); err != nil {
+			t.Errorf("no failover error flag after the refused resume: %v", err)
+		}
+		open := 0
 		for _, h := range []*lab.Host{db2, db3} {
-			if ro := sql(h, "SELECT @@global.read_only"); ro != "1" {
-				t.Errorf("%s read_only=%s after a refused resume; want 1 (nobody opened)", h.Name, ro)
+			if sql(h, "SELECT @@global.read_only") == "0" {
+				open++
 			}
+		}
+		if want := map[bool]int{true: 1, false: 0}[c.step == "set read_only=0"]; open != want {
+			t.Errorf("%d servers writable after the refused resume; want %d (only what the journal says was opened)", open, want)
 		}
 		t.Logf("killed after %s; refused twice; total %s", killedAt.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 		return

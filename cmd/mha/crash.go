@@ -244,7 +244,9 @@ func resumeRecovery(ctx context.Context, cfg *config.Config, workdir string, p *
 		moves = append(moves, move{srv: srv, node: n})
 	}
 	if len(refuse) > 0 {
-		return fail(fmt.Errorf("--resume: cannot finish the replica recovery: %s", strings.Join(refuse, "; ")))
+		return fail(fmt.Errorf("--resume: %q was done on %s (it takes writes), but --resume cannot finish the replica recovery: %s. "+
+			"Point those replicas at %s by hand, then move %s away, remove %s and start again",
+			stepOpen, hostInfo(nm), strings.Join(refuse, "; "), hostInfo(nm), journal.Path(workdir, app), statefile.ErrorPath(workdir, app)))
 	}
 	jr, err := journal.Open(workdir, app)
 	if err != nil {
