@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gomha/gomha/integration/lab"
+	"github.com/gomha/gomha/manager/journal"
+	"github.com/gomha/gomha/manager/statefile"
 )
 
 // statusTimeout bounds one check-status or stop run.
@@ -348,4 +350,57 @@ func TestCheckStatusRefusedFailoverRunbook(t *testing.T) {
 		newMaster = db3
 	}
 	r.verify(newMaster, db2, db3)
+}
+
+// TestCheckStatusFailoverNotes: what check-status adds after MHA's line,
+// without servers. A manager killed in the middle of a failover: MHA's
+// NOT_RUNNING line, then that it died in FAILOVER_RUNNING, the unfinished
+// journal's last step and the error flag. A manager that runs and refused
+// a failover: the refusal at the end of the PING_OK line, which keeps
+// MHA's first part.
+func TestCheckStatusFailoverNotes(t *testing.T) {
+	l := newStatusLab(t)
+	j, err := journal.Create(l.work, "app1", map[string]string{"dead_master": "127.0.0.1(127.0.0.1:3306)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Intent("apply missing events", "db2(127.0.0.2:3306)", nil); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if err := os.WriteFile(filepath.Join(l.work, "app1.failover.error"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := startManager(t, false)
+	l.setHealth(t, m.pid, "50:FAILOVER_RUNNING", 0)
+	expect(t, l.run(t, l.checkStatus), 50, "app1 master is down and failover is running(50:FAILOVER_RUNNING). master:127.0.0.1",
+		`Failover in progress: failover journal `, `NOT confirmed done: "apply missing events" on db2(127.0.0.2:3306)`)
+	if err := syscall.Kill(-m.pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	m.waitExit(t)
+	waitGroupGone(t, m.pid)
+	expect(t, l.run(t, l.checkStatus), 2, "app1 is stopped(2:NOT_RUNNING).\n",
+		fmt.Sprintf("The manager (pid %d) stopped in the middle of a failover (50:FAILOVER_RUNNING, master:127.0.0.1): it was killed or crashed.", m.pid),
+		`Unfinished failover: failover journal `, `"apply missing events"`,
+		"Failover error flag file "+filepath.Join(l.work, "app1.failover.error")+" exists")
+
+	// A running manager that refused a failover.
+	if err := os.Rename(journal.Path(l.work, "app1"), journal.Path(l.work, "app1")+".done"); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(l.work, "app1.failover.error"))
+	at := time.Date(2026, 12, 3, 8, 10, 1, 0, time.Local)
+	if err := statefile.RecordRefusal(l.work, "app1", statefile.Refusal{At: at, Master: "127.0.0.1", Reason: "the master is reachable via MySQL"}); err != nil {
+		t.Fatal(err)
+	}
+	m = startManager(t, false)
+	l.setHealth(t, m.pid, "0:PING_OK", 0)
+	r := l.run(t, l.checkStatus)
+	expect(t, r, 0, fmt.Sprintf("app1 (pid:%d) is running(0:PING_OK), master:127.0.0.1; last failover refused at 2026/12/03 08:10:01: the master is reachable via MySQL\n", m.pid))
+	if strings.Contains(r.stdout, "Unfinished") || strings.Contains(r.stdout, "error flag") {
+		t.Errorf("notes without an unfinished failover:\n%s", r)
+	}
+	l.setHealth(t, m.pid, "20:PING_FAILING", 0)
+	expect(t, l.run(t, l.checkStatus), 20, "app1 master maybe down(20:PING_FAILING). master:127.0.0.1\nLast failover refused at 2026/12/03 08:10:01")
 }

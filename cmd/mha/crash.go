@@ -224,13 +224,14 @@ func resumeRecovery(ctx context.Context, cfg *config.Config, workdir string, p *
 			log.Warn("--resume: not a replica: skipped.", "host", label)
 			continue
 		}
-		if rs.SourceHost == nm.Hostname || rs.SourceHost == nm.IP {
+		redo := slices.Contains(p.Redo, label)
+		if !redo && (rs.SourceHost == nm.Hostname || rs.SourceHost == nm.IP) {
 			log.Info("--resume: replica already replicates from the new master.", "host", label)
 			continue
 		}
 		if !mode.UsesGTID() {
 			switch {
-			case slices.Contains(p.Redo, label):
+			case redo:
 				refuse = append(refuse, label+": its CHANGE MASTER was started and not confirmed, and without GTID doing it again could apply events twice")
 				continue
 			case p.Pos.File == "" || p.Pos.Offset < 4:
