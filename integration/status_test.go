@@ -1,14 +1,20 @@
 package integration
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gomha/gomha/integration/lab"
+	"github.com/gomha/gomha/manager/journal"
+	"github.com/gomha/gomha/manager/statefile"
 )
 
 // statusTimeout bounds one check-status or stop run.
@@ -261,4 +267,140 @@ func TestCheckStatusErrors(t *testing.T) {
 	l.setHealth(t, self, "7:SOMETHING", 0)
 	r = l.run(t, l.checkStatus)
 	expect(t, r, 1, "7:SOMETHING")
+}
+
+// TestCheckStatusRefusedFailoverRunbook: `mha manager` watches a cluster
+// whose last failover is too recent (a fresh <app>.failover.complete);
+// the master's mariadbd is killed. The failover refuses, and the manager
+// does not exit: it goes on monitoring, and check-status says why, in
+// MHA's line followed by the refusal. Once the DBA removes the complete
+// file, the next look at the dead master fails over, and check-status
+// shows the manager monitoring the new master, the refusal gone.
+func TestCheckStatusRefusedFailoverRunbook(t *testing.T) {
+	r := newFailoverRig(t, lab.Options{Hosts: 3})
+	complete := filepath.Join(r.l.ManagerWorkdir, "app1.failover.complete")
+	if err := os.WriteFile(complete, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bins.mha, "manager", "--conf="+r.conf)
+	out := &syncWriter{w: &bytes.Buffer{}}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+		t.Logf("manager output:\n%s", out.String())
+	})
+	status := func() result { return mha(t, statusTimeout, "check-status", "--conf="+r.conf) }
+	waitStatus := func(timeout time.Duration, want ...string) result {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for {
+			s := status()
+			ok := true
+			for _, w := range want {
+				ok = ok && strings.Contains(s.stdout, w)
+			}
+			if ok {
+				return s
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("manager exited: %v\n%s", err, out.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("check-status never said %q within %s; last:\n%s", want, timeout, s)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	db1 := r.l.Master()
+	waitStatus(60*time.Second, "is running(0:PING_OK), master:"+db1.IP)
+
+	if err := db1.KillMariaDB(); err != nil {
+		t.Fatal(err)
+	}
+	s := waitStatus(30*time.Second, "Last failover refused at ", "Current time is too early to do failover again")
+	expect(t, s, 21, "app1 master maybe down(21:PING_FAILED). master:"+db1.IP)
+	if !strings.Contains(out.String(), "Failover refused; monitoring goes on.") {
+		t.Errorf("manager log lacks the refusal")
+	}
+	refusedAt := time.Now()
+
+	// The DBA decides the failover may run.
+	if err := os.Remove(complete); err != nil {
+		t.Fatal(err)
+	}
+	db2, db3 := r.l.Hosts[1], r.l.Hosts[2]
+	s = waitStatus(90*time.Second, "is running(0:PING_OK), master:")
+	if strings.Contains(s.stdout, "master:"+db1.IP) {
+		t.Fatalf("check-status shows the dead master as monitored:\n%s", s)
+	}
+	t.Logf("failed over %s after the complete file was removed", time.Since(refusedAt).Round(time.Millisecond))
+	if strings.Contains(s.stdout, "refused") {
+		t.Errorf("check-status still shows the refusal after the failover:\n%s", s)
+	}
+	newMaster := db2
+	if strings.Contains(s.stdout, "master:"+db3.IP) {
+		newMaster = db3
+	}
+	r.verify(newMaster, db2, db3)
+}
+
+// TestCheckStatusFailoverNotes: what check-status adds after MHA's line,
+// without servers. A manager killed in the middle of a failover: MHA's
+// NOT_RUNNING line, then that it died in FAILOVER_RUNNING, the unfinished
+// journal's last step and the error flag. A manager that runs and refused
+// a failover: the refusal at the end of the PING_OK line, which keeps
+// MHA's first part.
+func TestCheckStatusFailoverNotes(t *testing.T) {
+	l := newStatusLab(t)
+	j, err := journal.Create(l.work, "app1", map[string]string{"dead_master": "127.0.0.1(127.0.0.1:3306)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Intent("apply missing events", "db2(127.0.0.2:3306)", nil); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if err := os.WriteFile(filepath.Join(l.work, "app1.failover.error"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := startManager(t, false)
+	l.setHealth(t, m.pid, "50:FAILOVER_RUNNING", 0)
+	expect(t, l.run(t, l.checkStatus), 50, "app1 master is down and failover is running(50:FAILOVER_RUNNING). master:127.0.0.1",
+		`Failover in progress: failover journal `, `NOT confirmed done: "apply missing events" on db2(127.0.0.2:3306)`)
+	if err := syscall.Kill(-m.pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	m.waitExit(t)
+	waitGroupGone(t, m.pid)
+	expect(t, l.run(t, l.checkStatus), 2, "app1 is stopped(2:NOT_RUNNING).\n",
+		fmt.Sprintf("The manager (pid %d) stopped in the middle of a failover (50:FAILOVER_RUNNING, master:127.0.0.1): it was killed or crashed.", m.pid),
+		`Unfinished failover: failover journal `, `"apply missing events"`,
+		"Failover error flag file "+filepath.Join(l.work, "app1.failover.error")+" exists")
+
+	// A running manager that refused a failover.
+	if err := os.Rename(journal.Path(l.work, "app1"), journal.Path(l.work, "app1")+".done"); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(l.work, "app1.failover.error"))
+	at := time.Date(2026, 12, 3, 8, 10, 1, 0, time.Local)
+	if err := statefile.RecordRefusal(l.work, "app1", statefile.Refusal{At: at, Master: "127.0.0.1", Reason: "the master is reachable via MySQL"}); err != nil {
+		t.Fatal(err)
+	}
+	m = startManager(t, false)
+	l.setHealth(t, m.pid, "0:PING_OK", 0)
+	r := l.run(t, l.checkStatus)
+	expect(t, r, 0, fmt.Sprintf("app1 (pid:%d) is running(0:PING_OK), master:127.0.0.1; last failover refused at 2026/12/03 08:10:01: the master is reachable via MySQL\n", m.pid))
+	if strings.Contains(r.stdout, "Unfinished") || strings.Contains(r.stdout, "error flag") {
+		t.Errorf("notes without an unfinished failover:\n%s", r)
+	}
+	l.setHealth(t, m.pid, "20:PING_FAILING", 0)
+	expect(t, l.run(t, l.checkStatus), 20, "app1 master maybe down(20:PING_FAILING). master:127.0.0.1\nLast failover refused at 2026/12/03 08:10:01")
 }

@@ -37,6 +37,7 @@ type failoverFlags struct {
 	newMasterPort        int
 	workdir              string
 	logOutput            string
+	hookTimeout          time.Duration
 }
 
 func (f *failoverFlags) add(cmd *cobra.Command) {
@@ -57,7 +58,17 @@ func (f *failoverFlags) add(cmd *cobra.Command) {
 	fs.StringVar(&f.workdir, "workdir", "", "alias of --manager_workdir")
 	fs.StringVar(&f.logOutput, "manager_log", "", "log file (default: manager_log of the configuration, else standard error)")
 	fs.StringVar(&f.logOutput, "log_output", "", "alias of --manager_log")
+	fs.DurationVar(&f.hookTimeout, "hook_timeout", 0, hookTimeoutUsage)
 }
+
+// hookTimeoutUsage is the --hook_timeout flag's help, shared by the
+// commands that run user hooks.
+const hookTimeoutUsage = "gomha: kill a user hook (master_ip_failover_script, shutdown_script, report_script, ...) still running after this long, e.g. 5m; 0: no limit, as in MHA"
+
+// reportTimeout bounds report_script when --hook_timeout is not set: a
+// mailer that hangs must not keep `mha manager` from monitoring the new
+// master (the failover is over and recorded by then).
+const reportTimeout = 2 * time.Minute
 
 // workdirOf is the manager workdir: the flag, else the configuration's.
 func (f *failoverFlags) workdirOf(cfg *config.Config) string {
@@ -144,11 +155,13 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 	jr, err := journal.Create(workdir, app, map[string]string{
 		"dead_master": fmt.Sprintf("%s(%s:%d)", fr.dead.Hostname, fr.dead.IP, fr.dead.Port),
 		"pid":         fmt.Sprint(os.Getpid()),
+		// What a resumed failover needs to run again (crashGuard).
+		"ssh_reachable": fmt.Sprint(fr.sshReachable),
 	})
 	if err != nil {
 		return 1, nil, err
 	}
-	runner := hooks.Runner{Log: fr.log}
+	runner := hooks.Runner{Log: fr.log, Timeout: fr.flags.hookTimeout}
 	res := failover.Run(ctx, failover.Options{
 		Journal:              jr,
 		Config:               fr.cfg,
@@ -180,6 +193,7 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 		if err := statefile.MarkComplete(workdir, app); err != nil {
 			fr.log.Error("cannot create the failover complete flag", "err", err)
 		}
+		_ = statefile.ClearRefusal(workdir, app)
 	}
 	if res.Code == failover.ExitOK && fr.flags.removeDeadMasterConf {
 		if block, err := config.RemoveServer(fr.cfg.File, fr.dead.Hostname, fr.dead.Port); err != nil {
@@ -219,9 +233,13 @@ func (fr *failoverRun) sendReport(ctx context.Context, res *failover.Result) {
 	}
 	// The report is sent whatever happened; a report that cannot be sent
 	// does not change the failover's outcome.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	bound := reportTimeout
+	if fr.flags.hookTimeout > 0 {
+		bound = fr.flags.hookTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
 	defer cancel()
-	out, err := (hooks.Runner{Log: fr.log}).Run(ctx, "report_script", cmd, hooks.ReportArgs(r))
+	out, err := (hooks.Runner{Log: fr.log, Timeout: fr.flags.hookTimeout}).Run(ctx, "report_script", cmd, hooks.ReportArgs(r))
 	if err != nil {
 		fr.log.Error("report_script could not run", "err", err)
 		return

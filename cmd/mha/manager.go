@@ -19,6 +19,7 @@ import (
 	"github.com/gomha/gomha/manager/check"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/detect"
+	"github.com/gomha/gomha/manager/failover"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/statefile"
 	"github.com/gomha/gomha/manager/topology"
@@ -41,6 +42,7 @@ type managerFlags struct {
 	secondsBehindMaster int
 	interactive         int
 	monitorOnly         bool
+	resume              bool
 }
 
 func newManagerCmd() *cobra.Command {
@@ -53,7 +55,18 @@ func newManagerCmd() *cobra.Command {
 			"their hosts over SSH) and secondary_check_script before anything happens; a manager that\n" +
 			"only lost its own link to the master does not fail over. A confirmed death starts the\n" +
 			"failover. Under the name masterha_manager it exits after one failover (0, 10 partial,\n" +
-			"1 error) as MHA does; `mha manager` goes on monitoring the new topology.",
+			"1 error) as MHA does; `mha manager` goes on monitoring the new topology.\n\n" +
+			"A failover that refuses to start (the master answers MySQL, the last failover is too recent\n" +
+			"or failed) makes masterha_manager exit 1, as in MHA; `mha manager` records the refusal\n" +
+			"(check-status shows it) and goes on monitoring.\n\n" +
+			"Before anything, the failover journal <manager_workdir>/<app>.failover.journal is read. A\n" +
+			"failover a killed manager left unfinished makes the start refuse (exit 1), naming the last\n" +
+			"step and what may be half done, with <app>.failover.error created. --resume goes on where\n" +
+			"that is safe: the failover runs again when only repeatable steps were started (IO threads\n" +
+			"stopped, the dead master's address or power taken away); when the new master was already\n" +
+			"opened for writes, the replicas not yet moved are pointed at it and its replica\n" +
+			"configuration is reset. Anything else (events half applied, the address half moved) is\n" +
+			"refused even with --resume: the DBA checks by hand.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runManager(cmd, f)
@@ -69,6 +82,7 @@ func newManagerCmd() *cobra.Command {
 	fs.BoolVar(&f.checkReplHealth, "check_repl_health", false, "also require every replica's threads running and lag within --seconds_behind_master at start")
 	fs.IntVar(&f.secondsBehindMaster, "seconds_behind_master", 30, "largest replica lag accepted with --check_repl_health")
 	fs.IntVar(&f.interactive, "interactive", 0, "accepted for MHA compatibility (the manager never asks)")
+	fs.BoolVar(&f.resume, "resume", false, "gomha: go on with a failover a killed manager left unfinished (<app>.failover.journal), when its journal allows it")
 	fs.BoolVar(&f.monitorOnly, "monitor_only", false, "exit with code 20 when the master is confirmed dead, without failing over")
 	return cmd
 }
@@ -93,6 +107,13 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 	if err := os.MkdirAll(workdir, 0o750); err != nil {
 		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("create manager workdir: %w", err)}
 	}
+	// A failover a killed manager left unfinished is not followed by
+	// blind monitoring (see crashGuard); the stale health file it left is
+	// looked at before Init replaces it.
+	plan, err := crashGuard(workdir, cfg.App, f.resume, log, echoOf(logOut, cmd.ErrOrStderr()))
+	if err != nil {
+		return err
+	}
 	health := statefile.OpenHealth(workdir, cfg.App)
 	if warning, err := health.Init(); err != nil {
 		return &mhacli.ExitError{Code: 1, Err: err}
@@ -100,6 +121,8 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 		log.Warn(warning)
 	}
 	defer health.Remove()
+	// A refusal recorded by an earlier manager is not this one's.
+	_ = statefile.ClearRefusal(workdir, cfg.App)
 
 	fail := func(err error) error {
 		log.Error("Error happened on checking configurations.", "err", err)
@@ -111,72 +134,176 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 	}
 
 	var dropped []string // dead masters failed over from, left out of cfg
-	for {
-		master, replicas, err := startupChecks(ctx, cfg, f, log, logOut)
-		if err != nil {
-			if ctx.Err() != nil {
-				log.Info("Got terminate signal. Exit.")
-				return &mhacli.ExitError{Code: 1, Err: ctx.Err()}
-			}
-			return fail(err)
-		}
-		_ = health.Set(statefile.PingOK, master.Hostname)
-		log.Info("Ping("+master.PingType+") succeeded, waiting until MySQL doesn't respond..", "host", master.Hostname)
-		last := detect.StatePingOK
-		mon := &detect.Monitor{
-			Config:    cfg,
-			Master:    master,
-			Log:       log,
-			Hooks:     hooks.Runner{Log: log},
-			Secondary: replicas,
-			OnState: func(s detect.State) {
-				switch {
-				case s == detect.StatePingOK && last == detect.StatePingOK:
-					_ = health.Touch()
-				case s == detect.StatePingOK:
-					_ = health.Set(statefile.PingOK, master.Hostname)
-				case s == detect.StatePingFailing:
-					_ = health.Set(statefile.PingFailing, master.Hostname)
-				case s == detect.StatePingFailed:
-					_ = health.Set(statefile.PingFailed, master.Hostname)
-				}
-				last = s
-			},
-		}
-		v, err := mon.Run(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				log.Info("Got terminate signal. Exit.")
-				return &mhacli.ExitError{Code: 1, Err: ctx.Err()}
-			}
-			return fail(err)
-		}
-		log.Warn(fmt.Sprintf("Master %s(%s:%d) is dead!", v.Master.Hostname, v.Master.IP, v.Master.Port), "evidence", strings.Join(v.Evidence, "; "))
-		if f.monitorOnly {
-			fmt.Fprintf(cmd.OutOrStdout(), "Master %s is dead!\nIP Address: %s Port: %d\n", v.Master.Hostname, v.Master.IP, v.Master.Port)
-			return &mhacli.ExitError{Code: 20}
-		}
-		// A failover, once started, runs to its end: a terminate signal
-		// now would leave the cluster half-recovered (`mha stop` refuses
-		// during a failover unless --abort, which kills).
-		fr := &failoverRun{cfg: cfg, flags: f.fo, dead: v.Master, sshReachable: v.SSHReachable, log: log, logOut: logOut, health: health}
-		code, _, ferr := fr.run(context.WithoutCancel(ctx))
-		if exitAfterFailover || code == 1 || ctx.Err() != nil {
-			return exitFor(code, ferr)
-		}
-		// `mha manager` monitors the new topology: the configuration is read
-		// again (--remove_dead_master_conf may have changed it), without the
-		// dead master.
-		dropped = append(dropped, v.Master.Hostname+":"+fmt.Sprint(v.Master.Port))
+	// failedOver drops the dead master from the configuration, read again
+	// (--remove_dead_master_conf may have changed it).
+	failedOver := func(dead config.Server) error {
+		dropped = append(dropped, dead.Hostname+":"+fmt.Sprint(dead.Port))
+		var err error
 		cfg, err = f.conf.load(ctx, cmd.ErrOrStderr())
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		cfg.Servers = slices.DeleteFunc(cfg.Servers, func(s config.Server) bool {
 			return slices.Contains(dropped, s.Hostname+":"+fmt.Sprint(s.Port))
 		})
+		return nil
+	}
+	// pending is a dead master to fail over before monitoring (a resumed
+	// failover run again).
+	var pending *deadMaster
+	if plan != nil {
+		clearForResume(workdir, cfg.App, log)
+		switch plan.Action {
+		case resumeRerun:
+			dead, ssh, err := rerunTarget(cfg, plan)
+			if err != nil {
+				_ = statefile.MarkError(workdir, cfg.App)
+				return &mhacli.ExitError{Code: 1, Err: err}
+			}
+			pending = &deadMaster{srv: dead, sshReachable: ssh}
+		case resumeRecover:
+			name, _ := parseHostLabel(plan.DeadMaster)
+			_ = health.Set(statefile.FailoverRunning, name)
+			code, dead, rerr := resumeRecovery(context.WithoutCancel(ctx), cfg, workdir, plan, log, logOut)
+			if exitAfterFailover || code == failover.ExitError || ctx.Err() != nil {
+				return exitFor(code, rerr)
+			}
+			if err := failedOver(dead); err != nil {
+				return fail(err)
+			}
+			log.Info("Resumed failover done; monitoring the new master.", "code", code)
+		}
+	}
+
+	var master config.Server
+	var replicas []config.Server
+	monitorAgain := false // after a refused failover: same master, no start-up checks
+	for {
+		if pending == nil {
+			if !monitorAgain || master.Hostname == "" {
+				master, replicas, err = startupChecks(ctx, cfg, f, log, logOut)
+				if err != nil {
+					if ctx.Err() != nil {
+						log.Info("Got terminate signal. Exit.")
+						return &mhacli.ExitError{Code: 1, Err: ctx.Err()}
+					}
+					return fail(err)
+				}
+				_ = health.Set(statefile.PingOK, master.Hostname)
+				log.Info("Ping("+master.PingType+") succeeded, waiting until MySQL doesn't respond..", "host", master.Hostname)
+			}
+			monitorAgain = false
+			v, err := monitor(ctx, cfg, master, replicas, hooks.Runner{Log: log, Timeout: f.fo.hookTimeout}, log, health)
+			if err != nil {
+				if ctx.Err() != nil {
+					log.Info("Got terminate signal. Exit.")
+					return &mhacli.ExitError{Code: 1, Err: ctx.Err()}
+				}
+				return fail(err)
+			}
+			log.Warn(fmt.Sprintf("Master %s(%s:%d) is dead!", v.Master.Hostname, v.Master.IP, v.Master.Port), "evidence", strings.Join(v.Evidence, "; "))
+			if f.monitorOnly {
+				fmt.Fprintf(cmd.OutOrStdout(), "Master %s is dead!\nIP Address: %s Port: %d\n", v.Master.Hostname, v.Master.IP, v.Master.Port)
+				return &mhacli.ExitError{Code: 20}
+			}
+			pending = &deadMaster{srv: v.Master, sshReachable: v.SSHReachable}
+		}
+		// A failover, once started, runs to its end: a terminate signal
+		// now would leave the cluster half-recovered (`mha stop` refuses
+		// during a failover unless --abort, which kills).
+		dead := *pending
+		pending = nil
+		fr := &failoverRun{cfg: cfg, flags: f.fo, dead: dead.srv, sshReachable: dead.sshReachable, log: log, logOut: logOut, health: health}
+		code, _, ferr := fr.run(context.WithoutCancel(ctx))
+		if refusedFailover(ferr) && !exitAfterFailover && ctx.Err() == nil {
+			// `mha manager` goes on monitoring after a refusal; the
+			// MHA-named masterha_manager exits as MHA does (its failover
+			// refuses with exit 1).
+			log.Warn("Failover refused; monitoring goes on.", "master", dead.srv.Hostname, "reason", ferr)
+			if err := statefile.RecordRefusal(workdir, cfg.App, statefile.Refusal{At: time.Now(), Master: dead.srv.Hostname, Reason: ferr.Error()}); err != nil {
+				log.Error("cannot record the refusal", "err", err)
+			}
+			monitorAgain = true
+			if !errors.Is(ferr, failover.ErrMasterAlive) {
+				// The master is dead and stays so until the operator
+				// acts (removes the flag file): ask again now and then,
+				// not at every ping.
+				_ = health.Set(statefile.PingFailed, dead.srv.Hostname)
+				sleepCtx(ctx, refusalPause(dead.srv))
+			}
+			continue
+		}
+		if exitAfterFailover || code == 1 || ctx.Err() != nil {
+			return exitFor(code, ferr)
+		}
+		// `mha manager` monitors the new topology, without the dead master.
+		if err := failedOver(dead.srv); err != nil {
+			return fail(err)
+		}
+		master = config.Server{}
 		log.Info("Failover done; monitoring the new master.", "code", code)
 	}
+}
+
+// refusalPause is how long `mha manager` waits before it looks at a dead
+// master again after the last-failover guard refused to fail it over: ten
+// ping intervals, between 5 s and a minute.
+func refusalPause(master config.Server) time.Duration {
+	d := 10 * master.PingInterval
+	if master.PingInterval <= 0 {
+		d = 10 * detect.DefaultPingInterval
+	}
+	return min(max(d, 5*time.Second), time.Minute)
+}
+
+// echoOf is where crashGuard repeats what it logs for the operator: the
+// terminal, unless the log already goes there.
+func echoOf(logOut, stderr io.Writer) io.Writer {
+	if logOut == stderr {
+		return io.Discard
+	}
+	return stderr
+}
+
+// deadMaster is a master to fail over.
+type deadMaster struct {
+	srv          config.Server
+	sshReachable int
+}
+
+// refusedFailover says whether a failover's error is a refusal to start
+// (nothing was changed): the master answered the double check, the last
+// failover is too recent, or the last one failed.
+func refusedFailover(err error) bool {
+	return errors.Is(err, failover.ErrMasterAlive) || errors.Is(err, statefile.ErrTooEarly) ||
+		errors.Is(err, statefile.ErrLastFailoverFailed)
+}
+
+// monitor watches master until it is confirmed dead, keeping the health
+// file up to date.
+func monitor(ctx context.Context, cfg *config.Config, master config.Server, replicas []config.Server, runner hooks.Runner, log *slog.Logger, health *statefile.Health) (detect.Verdict, error) {
+	last := detect.State(-1) // the first state is always written
+	mon := &detect.Monitor{
+		Config:    cfg,
+		Master:    master,
+		Log:       log,
+		Hooks:     runner,
+		Secondary: replicas,
+		OnState: func(s detect.State) {
+			switch {
+			case s == detect.StatePingOK && last == detect.StatePingOK:
+				_ = health.Touch()
+			case s == detect.StatePingOK:
+				_ = health.Set(statefile.PingOK, master.Hostname)
+			case s == detect.StatePingFailing:
+				_ = health.Set(statefile.PingFailing, master.Hostname)
+			case s == detect.StatePingFailed:
+				_ = health.Set(statefile.PingFailed, master.Hostname)
+			}
+			last = s
+		},
+	}
+	return mon.Run(ctx)
 }
 
 // startupChecks runs MHA's start-up checks (check-repl's, without the
@@ -213,7 +340,7 @@ func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log 
 	}
 	master := t.Master.Server
 	ep := hooks.EndpointOf(master)
-	runner := hooks.Runner{Log: log}
+	runner := hooks.Runner{Log: log, Timeout: f.fo.hookTimeout}
 	for _, h := range []struct {
 		name, cmd string
 		args      []string

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/journal"
 	"github.com/gomha/gomha/manager/statefile"
 )
 
@@ -183,6 +184,11 @@ type health struct {
 	children []int
 	// behind is how far the health file's mtime is behind (TIMESTAMP_OLD).
 	behind time.Duration
+	// written is the state the health file holds, whatever st became
+	// (a dead manager's file may still say FAILOVER_RUNNING).
+	written statefile.Status
+	// refused is the last failover the manager refused, "" when none.
+	refused string
 }
 
 // state reads m's health file and checks its process. pingLimit is
@@ -195,7 +201,7 @@ func (m managedApp) state(pingLimit int, now time.Time) (health, error) {
 	if err != nil && !errors.Is(err, statefile.ErrUnknownStatus) {
 		return health{}, err
 	}
-	h := health{st: st, pid: pid, master: master}
+	h := health{st: st, pid: pid, master: master, written: st}
 	if !processAlive(pid) {
 		h.children = leftovers(pid)
 		if len(h.children) == 0 {
@@ -367,7 +373,13 @@ func newCheckStatusCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runAdmin(cmd, &f, func(m managedApp, h health) int {
+				if r, err := statefile.ReadRefusal(m.dir, m.fileApp); err == nil && r != nil && managerRuns(h.st) {
+					h.refused = r.String()
+				}
 				printStatus(cmd.OutOrStdout(), m, h)
+				for _, line := range failoverNotes(m, h) {
+					fmt.Fprintln(cmd.OutOrStdout(), line)
+				}
 				return h.st.Code
 			})
 		},
@@ -389,7 +401,11 @@ func printStatus(w io.Writer, m managedApp, h health) {
 		if h.master != "" {
 			master = ", master:" + h.master
 		}
-		fmt.Fprintf(w, "%s (pid:%d) is running(%s)%s\n", m.name, h.pid, h.st, master)
+		refused := ""
+		if h.refused != "" {
+			refused = "; " + h.refused
+		}
+		fmt.Fprintf(w, "%s (pid:%d) is running(%s)%s%s\n", m.name, h.pid, h.st, master, refused)
 	case statefile.NotRunning:
 		fmt.Fprintf(w, "%s is stopped(%s).\n", m.name, h.st)
 	case statefile.PartiallyRunning:
@@ -421,9 +437,45 @@ func printStatus(w io.Writer, m managedApp, h health) {
 	default:
 		fmt.Fprintf(w, "Unexpected error on %s.\n", m.name)
 	}
+	if h.refused != "" && h.st != statefile.PingOK {
+		fmt.Fprintln(w, strings.ToUpper(h.refused[:1])+h.refused[1:])
+	}
 	if checkLog && m.log != "" {
 		fmt.Fprintf(w, "Check %s for details.\n", m.log)
 	}
+}
+
+// managerRuns says whether a state is one of a running manager.
+func managerRuns(st statefile.Status) bool {
+	return st != statefile.NotRunning && st != statefile.PartiallyRunning
+}
+
+// failoverNotes are the lines check-status adds after MHA's line about a
+// failover that did not finish: a manager that died in FAILOVER_RUNNING,
+// an unfinished journal (its summary), the error flag file.
+func failoverNotes(m managedApp, h health) []string {
+	var out []string
+	if !managerRuns(h.st) && h.written == statefile.FailoverRunning {
+		s := fmt.Sprintf("The manager (pid %d) stopped in the middle of a failover (%s", h.pid, h.written)
+		if h.master != "" {
+			s += ", master:" + h.master
+		}
+		out = append(out, s+"): it was killed or crashed.")
+	}
+	st, err := journal.Read(m.dir, m.fileApp)
+	switch {
+	case err != nil:
+		out = append(out, "Failover journal: "+err.Error())
+	case st.Unfinished() && h.st == statefile.FailoverRunning:
+		out = append(out, "Failover in progress: "+st.Summary()+".")
+	case st.Unfinished():
+		out = append(out, "Unfinished failover: "+st.Summary()+". The manager refuses to start until it is resumed "+
+			"(--resume says whether it can be) or finished by hand.")
+	}
+	if _, err := os.Stat(statefile.ErrorPath(m.dir, m.fileApp)); err == nil {
+		out = append(out, "Failover error flag file "+statefile.ErrorPath(m.dir, m.fileApp)+" exists: the last failover failed or was interrupted.")
+	}
+	return out
 }
 
 func newStopCmd() *cobra.Command {

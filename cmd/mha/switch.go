@@ -41,19 +41,21 @@ type switchOptions struct {
 	killBlocking         bool          // --kill_blocking (gomha)
 
 	// --master_state=dead
-	deadMasterHost          string // --dead_master_host (required)
-	deadMasterIP            string // --dead_master_ip
-	deadMasterPort          int    // --dead_master_port (3306)
-	sshReachable            int    // --ssh_reachable (2 = unknown)
-	lastFailoverMinute      int    // --last_failover_minute (480)
-	ignoreLastFailover      bool   // --ignore_last_failover
-	waitOnFailoverError     int    // --wait_on_failover_error (0)
-	logOutput               string // --log_output / --manager_log
-	skipSaveMasterBinlog    bool   // --skip_save_master_binlog
-	skipChangeMaster        bool   // --skip_change_master
-	skipDisableReadOnly     bool   // --skip_disable_read_only
-	waitUntilGTIDInSync     int    // --wait_until_gtid_in_sync (1)
-	ignoreBinlogServerError bool   // --ignore_binlog_server_error
+	deadMasterHost          string        // --dead_master_host (required)
+	deadMasterIP            string        // --dead_master_ip
+	deadMasterPort          int           // --dead_master_port (3306)
+	sshReachable            int           // --ssh_reachable (2 = unknown)
+	lastFailoverMinute      int           // --last_failover_minute (480)
+	ignoreLastFailover      bool          // --ignore_last_failover
+	waitOnFailoverError     int           // --wait_on_failover_error (0)
+	logOutput               string        // --log_output / --manager_log
+	skipSaveMasterBinlog    bool          // --skip_save_master_binlog
+	skipChangeMaster        bool          // --skip_change_master
+	skipDisableReadOnly     bool          // --skip_disable_read_only
+	waitUntilGTIDInSync     int           // --wait_until_gtid_in_sync (1)
+	ignoreBinlogServerError bool          // --ignore_binlog_server_error
+	resume                  bool          // --resume (gomha)
+	hookTimeout             time.Duration // --hook_timeout (gomha, both states)
 }
 
 // aliveFlags are the options --master_state=alive accepts; anything else is
@@ -63,7 +65,7 @@ var aliveFlags = map[string]bool{
 	"interactive": true, "orig-master-is-new-slave": true, "running-updates-limit": true,
 	"running-seconds-limit": true, "seconds-behind-master": true, "skip-lock-all-tables": true,
 	"remove-orig-master-conf": true, "remove-dead-master-conf": true, "flush-tables": true, "check-only": true,
-	"workdir": true, "manager-workdir": true, "max-write-block": true, "kill-blocking": true, "help": true,
+	"workdir": true, "manager-workdir": true, "max-write-block": true, "kill-blocking": true, "hook-timeout": true, "help": true,
 }
 
 func newSwitchCmd() *cobra.Command {
@@ -143,6 +145,8 @@ func newSwitchCmd() *cobra.Command {
 	f.BoolVar(&o.skipDisableReadOnly, "skip_disable_read_only", false, "dead: leave the new master read-only")
 	f.IntVar(&o.waitUntilGTIDInSync, "wait_until_gtid_in_sync", 1, "dead: wait until GTID replicas are in sync")
 	f.BoolVar(&o.ignoreBinlogServerError, "ignore_binlog_server_error", false, "dead: ignore binlog server errors")
+	f.DurationVar(&o.hookTimeout, "hook_timeout", 0, hookTimeoutUsage)
+	f.BoolVar(&o.resume, "resume", false, "dead (gomha): go on with a failover a killed manager left unfinished (<app>.failover.journal), when its journal allows it")
 	return cmd
 }
 
@@ -197,7 +201,7 @@ func aliveSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error
 		MaxWriteBlock:        o.maxWriteBlock,
 		KillBlocking:         o.killBlocking,
 		Log:                  log,
-		Hooks:                hooks.Runner{Log: log},
+		Hooks:                hooks.Runner{Log: log, Timeout: o.hookTimeout},
 	}
 	if o.flushTables < 0 || o.flushTables > 2 {
 		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("--flush_tables must be 0, 1 or 2, not %d", o.flushTables)}

@@ -40,6 +40,7 @@ func deadSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error 
 		newMasterPort:        o.newMasterPort,
 		workdir:              o.workdir,
 		logOutput:            o.logOutput,
+		hookTimeout:          o.hookTimeout,
 	}
 	if o.interactive != 0 {
 		f.logOutput = "" // MHA: interactive runs log to the terminal
@@ -57,6 +58,26 @@ func deadSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error 
 		return err
 	}
 	defer closeLog()
+	// A failover a killed manager left unfinished is not started over
+	// blindly (see crashGuard).
+	workdir := f.workdirOf(cfg)
+	plan, err := crashGuard(workdir, cfg.App, o.resume, log, echoOf(logOut, cmd.ErrOrStderr()))
+	if err != nil {
+		return err
+	}
+	if plan != nil {
+		if jd, _ := parseHostLabel(plan.DeadMaster); plan.DeadMaster != "" && jd != dead.Hostname {
+			return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("--resume: the unfinished failover is of %s, not of %s", plan.DeadMaster, hostInfo(dead))}
+		}
+		clearForResume(workdir, cfg.App, log)
+		if plan.Action == resumeRecover {
+			health := statefile.OpenHealth(workdir, cfg.App)
+			defer health.Remove()
+			_ = health.Set(statefile.FailoverRunning, dead.Hostname)
+			code, _, rerr := resumeRecovery(context.WithoutCancel(ctx), cfg, workdir, plan, log, logOut)
+			return exitFor(code, rerr)
+		}
+	}
 	if o.interactive != 0 {
 		fmt.Fprintf(cmd.OutOrStdout(), "Master %s(%s:%d) is dead. Proceed? (yes/NO): ", dead.Hostname, dead.IP, dead.Port)
 		line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
@@ -64,7 +85,7 @@ func deadSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error 
 			return &mhacli.ExitError{Code: 1, Err: errors.New("not confirmed: stopping")}
 		}
 	}
-	health := statefile.OpenHealth(f.workdirOf(cfg), cfg.App)
+	health := statefile.OpenHealth(workdir, cfg.App)
 	defer health.Remove()
 	fr := &failoverRun{cfg: cfg, flags: f, dead: dead, sshReachable: o.sshReachable, log: log, logOut: logOut, health: health}
 	// Once started, the failover runs to its end (see runManager).

@@ -95,6 +95,18 @@ func Create(workdir, app string, detail map[string]string) (*Journal, error) {
 	return j, nil
 }
 
+// Open reopens app's existing journal in workdir to append to it: a
+// resumed failover records its steps and its end in the journal of the
+// failover it finishes. A missing journal is an error.
+func Open(workdir, app string) (*Journal, error) {
+	p := Path(workdir, app)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return &Journal{f: f, path: p, now: time.Now}, nil
+}
+
 // File is the journal's path.
 func (j *Journal) File() string { return j.path }
 

@@ -134,3 +134,34 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestOpenAppends: a resumed failover appends to the journal it finishes,
+// and the end it writes makes the journal finished.
+func TestOpenAppends(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Open(dir, "app1"); err == nil {
+		t.Fatal("Open of a missing journal succeeded")
+	}
+	j, err := Create(dir, "app1", map[string]string{"dead_master": "db1(10.0.0.1:3306)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, j.Intent("set read_only=0", "db2", nil))
+	must(t, j.Done("set read_only=0", "db2", nil))
+	must(t, j.Close())
+
+	j, err = Open(dir, "app1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, j.Intent("change master", "db3", nil))
+	must(t, j.Done("change master", "db3", nil))
+	must(t, j.End("0"))
+	s, err := Read(dir, "app1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Unfinished() || s.Outcome != "0" || len(s.Records) != 5 || s.Begin.Detail["dead_master"] != "db1(10.0.0.1:3306)" {
+		t.Fatalf("after Open and End: %+v", s)
+	}
+}

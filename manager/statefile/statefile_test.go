@@ -296,3 +296,40 @@ func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+func TestRefusalRecord(t *testing.T) {
+	dir := t.TempDir()
+	if r, err := ReadRefusal(dir, "app1"); r != nil || err != nil {
+		t.Fatalf("no record: %v, %v", r, err)
+	}
+	at := time.Date(2026, 12, 3, 8, 10, 1, 0, time.UTC)
+	in := Refusal{At: at, Master: "db1", Reason: "Last failover was done at X.\nCurrent time is too early"}
+	if err := RecordRefusal(dir, "app1", in); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadRefusal(dir, "app1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.At.Equal(at) || got.Master != "db1" || got.Reason != "Last failover was done at X. Current time is too early" {
+		t.Errorf("read back %+v", got)
+	}
+	if want := "last failover refused at " + at.Local().Format("2006/01/02 15:04:05") + ": Last failover"; !strings.HasPrefix(got.String(), want) {
+		t.Errorf("String %q, want prefix %q", got.String(), want)
+	}
+	if err := os.WriteFile(RefusedPath(dir, "app1"), []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadRefusal(dir, "app1"); !errors.Is(err, ErrMalformed) {
+		t.Errorf("garbage: %v, want ErrMalformed", err)
+	}
+	if err := ClearRefusal(dir, "app1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ClearRefusal(dir, "app1"); err != nil {
+		t.Errorf("second clear: %v", err)
+	}
+	if r, _ := ReadRefusal(dir, "app1"); r != nil {
+		t.Errorf("after clear: %+v", r)
+	}
+}
