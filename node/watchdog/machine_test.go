@@ -75,7 +75,7 @@ func TestMachineScenarios(t *testing.T) {
 		ticks []tick
 	}{
 		{
-			name: "healthy: the manager pings every 3 s and the replicas answer",
+			name:  "healthy: the manager pings every 3 s and the replicas answer",
 			ticks: every(0, 60*s, tk, tick{mgrIdle: mgr(1 * s), peers: peers, phase: Holding}),
 		},
 		{
@@ -108,7 +108,7 @@ func TestMachineScenarios(t *testing.T) {
 			}(),
 		},
 		{
-			name: "replicas cut, the manager pings: no demotion",
+			name:  "replicas cut, the manager pings: no demotion",
 			ticks: every(0, 120*s, tk, tick{mgrIdle: mgr(2900 * time.Millisecond), phase: Holding}),
 		},
 		{
