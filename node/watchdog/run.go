@@ -125,6 +125,9 @@ type daemon struct {
 	tick time.Duration
 	m    *Machine
 	st   State
+	// lastLocal and lastSteps are what was last logged, so that a failure
+	// that repeats at every tick is logged once.
+	lastLocal, lastSteps string
 }
 
 // restore builds the machine from the state file: a demotion is sticky; a
@@ -164,8 +167,13 @@ func (d *daemon) once(ctx context.Context) {
 	if before != Demoted {
 		f := d.gather(ctx)
 		dec := d.m.Step(f)
-		if f.LocalErr != "" {
-			d.log.Warn("cannot read the local processlist", "err", f.LocalErr)
+		if f.LocalErr != d.lastLocal {
+			if f.LocalErr != "" {
+				d.log.Warn("cannot read the local processlist", "err", f.LocalErr)
+			} else {
+				d.log.Info("the local processlist can be read again")
+			}
+			d.lastLocal = f.LocalErr
 		}
 		if dec.Demote {
 			if before == Holding {
@@ -175,11 +183,14 @@ func (d *daemon) once(ctx context.Context) {
 			complete := !slices.ContainsFunc(steps, func(s Step) bool { return !s.OK })
 			d.m.Done(complete)
 			d.st.Steps = steps
-			for _, s := range steps {
-				if s.OK {
-					d.log.Info("demotion step done", "step", s.Name, "detail", s.Detail)
-				} else {
-					d.log.Error("demotion step failed", "step", s.Name, "err", s.Err)
+			if sum := fmt.Sprint(steps); sum != d.lastSteps {
+				d.lastSteps = sum
+				for _, s := range steps {
+					if s.OK {
+						d.log.Info("demotion step done", "step", s.Name, "detail", s.Detail)
+					} else {
+						d.log.Error("demotion step failed (retried at every tick)", "step", s.Name, "err", s.Err)
+					}
 				}
 			}
 			if complete {
