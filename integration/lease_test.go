@@ -222,6 +222,23 @@ func TestLeaseCableRunbook(t *testing.T) {
 	}
 	t.Logf("writes acknowledged through the VIP after the cable came back: %d (back at +%s)", late, back.Sub(pulled).Round(time.Millisecond))
 
+	// Someone makes it writable again (or mysqld restarts with read_only=0):
+	// the watchdog demotes it again within a tick or two.
+	if _, err := db1.SQL(ctx, "SET GLOBAL read_only = 0"); err != nil {
+		t.Fatal(err)
+	}
+	reopened := time.Now()
+	for {
+		if got, _ := db1.SQL(ctx, "SELECT @@global.read_only"); got == "1" {
+			t.Logf("read_only=0 on the demoted master -> read_only=1 again: %s", time.Since(reopened).Round(time.Millisecond))
+			break
+		}
+		if time.Since(reopened) > 3*watchdog.Tick(ttl)+time.Second {
+			t.Fatalf("the demoted master stayed writable %s after read_only=0", time.Since(reopened).Round(time.Millisecond))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	// A restarted watchdog (as the manager would start it) stays demoted.
 	if _, err := lease.Ensure(ctx, lease.Target{Config: r.cfg, Master: r.cfg.Servers[0], Peers: r.cfg.Servers[1:], NodeBinary: bins.mhaNode}, nil); !errors.Is(err, lease.ErrUnhealthy) || !strings.Contains(err.Error(), "demoted since") {
 		t.Errorf("Ensure on the demoted host: %v; want ErrUnhealthy, demoted since", err)

@@ -255,6 +255,15 @@ func (m *MySQL) Demote(ctx context.Context) []Step {
 	return append(steps, chk)
 }
 
+// ReadOnly reports @@global.read_only.
+func (m *MySQL) ReadOnly(ctx context.Context) (bool, error) {
+	var v int
+	if err := m.db.QueryRowContext(ctx, queryTag+"SELECT @@global.read_only").Scan(&v); err != nil {
+		return false, err
+	}
+	return v == 1, nil
+}
+
 func (m *MySQL) killClients(ctx context.Context, conn *sql.Conn) Step {
 	st := Step{Name: "kill client sessions"}
 	rows, err := conn.QueryContext(ctx, queryTag+"SELECT ID, USER, COMMAND FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()")

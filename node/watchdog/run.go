@@ -42,6 +42,8 @@ type Options struct {
 type Local interface {
 	ManagerIdle(ctx context.Context, user string, hosts []string) (time.Duration, bool, error)
 	Demote(ctx context.Context) []Step
+	// ReadOnly reports @@global.read_only.
+	ReadOnly(ctx context.Context) (bool, error)
 }
 
 // Clock gives monotonic readings.
@@ -164,7 +166,9 @@ func (d *daemon) restore() *Machine {
 // once runs one tick: gather the facts, step the machine, demote if asked.
 func (d *daemon) once(ctx context.Context) {
 	before := d.m.Phase()
-	if before != Demoted {
+	if before == Demoted {
+		d.keepDemoted(ctx)
+	} else {
 		f := d.gather(ctx)
 		dec := d.m.Step(f)
 		if f.LocalErr != d.lastLocal {
@@ -200,6 +204,26 @@ func (d *daemon) once(ctx context.Context) {
 	}
 	if err := d.save(d.m.Phase() != before); err != nil {
 		d.log.Error("cannot write the state file", "file", d.o.StateFile, "err", err)
+	}
+}
+
+// keepDemoted runs the demotion again when a demoted server is writable
+// again (a mysqld restarted with read_only=0 in its option file): the
+// demotion is sticky until an operator stops the watchdog and clears it.
+func (d *daemon) keepDemoted(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(ctx, ProbeTimeout(d.tick))
+	ro, err := d.env.Local.ReadOnly(rctx)
+	cancel()
+	if err != nil || ro {
+		return
+	}
+	d.log.Warn("the demoted server is writable again: demoting it again (stop the watchdog and --clear to release it)")
+	steps := d.demote(ctx)
+	d.st.Steps = steps
+	for _, s := range steps {
+		if !s.OK {
+			d.log.Error("demotion step failed", "step", s.Name, "err", s.Err)
+		}
 	}
 }
 

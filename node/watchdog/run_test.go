@@ -28,11 +28,24 @@ func (c *fakeClock) set(d time.Duration) {
 }
 
 type fakeLocal struct {
-	mu      sync.Mutex
-	seen    bool
-	idle    time.Duration
-	demotes int
-	fail    bool
+	mu       sync.Mutex
+	seen     bool
+	idle     time.Duration
+	demotes  int
+	fail     bool
+	readOnly bool
+}
+
+func (l *fakeLocal) ReadOnly(context.Context) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.readOnly, nil
+}
+
+func (l *fakeLocal) setReadOnly(v bool) {
+	l.mu.Lock()
+	l.readOnly = v
+	l.mu.Unlock()
 }
 
 func (l *fakeLocal) ManagerIdle(context.Context, string, []string) (time.Duration, bool, error) {
@@ -48,6 +61,7 @@ func (l *fakeLocal) Demote(context.Context) []Step {
 	if l.fail {
 		return []Step{{Name: "read_only", Err: "lock wait timeout"}}
 	}
+	l.readOnly = true
 	return []Step{{Name: "read_only", OK: true}}
 }
 
@@ -162,10 +176,18 @@ func TestRunDemotesOnceAndStaysDemotedAcrossRestart(t *testing.T) {
 	// Restarted by the manager (fresh): still demoted, nothing run again.
 	r = startRig(t, o, "boot-1", clock, local)
 	r.tickAt(130 * s)
-	r.stop()
 	st, _ = ReadState(o.StateFile)
 	if st.Phase != "demoted" || local.demotes != 1 {
 		t.Fatalf("after restart: phase %s, demotes %d", st.Phase, local.demotes)
+	}
+	// mysqld restarted writable (read_only=0 in its option file): demoted
+	// again at the next tick, and only then.
+	local.setReadOnly(false)
+	r.tickAt(132500 * time.Millisecond)
+	r.tickAt(135 * s)
+	r.stop()
+	if local.demotes != 2 || r.vips != 1 {
+		t.Fatalf("writable again while demoted: demotes=%d, VIP removals by the restarted watchdog %d; want 2 and 1", local.demotes, r.vips)
 	}
 }
 
