@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -176,6 +177,27 @@ func (f watchdogFlags) options(paths watchdog.Paths) (watchdog.Options, error) {
 	}, nil
 }
 
+// runArgs are the arguments of the daemon that --daemon starts: the
+// parsed options, rebuilt (not os.Args, which may hold abbreviations).
+func (f watchdogFlags) runArgs() []string {
+	args := []string{"watchdog",
+		"--workdir=" + f.workdir, "--port=" + strconv.Itoa(f.port), "--defaults_file=" + f.defaultsFile,
+		"--lease=" + strconv.FormatFloat(f.lease, 'f', -1, 64), "--manager_user=" + f.managerUser}
+	for _, h := range f.managerHosts {
+		args = append(args, "--manager_host="+h)
+	}
+	for _, p := range f.peers {
+		args = append(args, "--peer="+p)
+	}
+	if f.vip != "" {
+		args = append(args, "--vip="+f.vip, "--vip_dev="+f.vipDev)
+	}
+	if f.fresh {
+		args = append(args, "--fresh")
+	}
+	return args
+}
+
 // runForeground is the daemon itself: it takes the pid lock (replacing a
 // running watchdog) and runs until SIGTERM.
 func runForeground(ctx context.Context, errOut io.Writer, f watchdogFlags, o watchdog.Options, paths watchdog.Paths) error {
@@ -219,14 +241,8 @@ func startDaemon(ctx context.Context, out, errOut io.Writer, f watchdogFlags, pa
 	if err != nil {
 		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("watchdog: locate this program: %w", err)}
 	}
-	var args []string
-	for _, a := range os.Args[1:] {
-		if a == "--daemon" || a == "--daemon=true" || a == "--json" {
-			continue
-		}
-		args = append(args, a)
-	}
-	logf, err := os.OpenFile(paths.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	args := f.runArgs()
+	logf, err := os.OpenFile(paths.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("watchdog: log file: %w", err)}
 	}

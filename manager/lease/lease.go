@@ -179,8 +179,10 @@ func Ensure(ctx context.Context, t Target, log *slog.Logger) (*Status, error) {
 	paths := watchdog.PathsFor(m.RemoteWorkdir, m.Port)
 	creds := watchdog.FormatDefaults(watchdog.Client{User: m.User, Password: m.Password, Host: m.IP, Port: m.Port})
 	// umask before the file exists: it is never readable by others, not
-	// even between its creation and a chmod.
-	const writeScript = `umask 077 && cat > "$1.tmp" && chmod 600 "$1.tmp" && mv -f "$1.tmp" "$1"`
+	// even between its creation and a chmod; noclobber (O_EXCL) after the
+	// rm: in a shared remote_workdir such as /var/tmp a planted file or
+	// symlink is never written through.
+	const writeScript = `umask 077 && rm -f -- "$1.tmp" && set -C && cat > "$1.tmp" && chmod 600 "$1.tmp" && mv -f -- "$1.tmp" "$1"`
 	var errOut bytes.Buffer
 	if err := c.Stream(ctx, []string{"sh", "-c", writeScript, "sh", paths.Defaults}, bytes.NewReader(creds), nil, &errOut); err != nil {
 		return nil, fmt.Errorf("lease: write the watchdog's credentials %s on %s: %w: %s", paths.Defaults, name, err, strings.TrimSpace(errOut.String()))

@@ -89,7 +89,10 @@ func WriteState(path string, st *State, sync bool) error {
 		return err
 	}
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// A fresh file (O_EXCL): in a shared directory such as /var/tmp a
+	// planted file or symlink is never written through.
+	_ = os.Remove(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}

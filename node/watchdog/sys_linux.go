@@ -53,7 +53,7 @@ var ErrRunning = errors.New("a watchdog is running")
 // waited for (SIGKILL after timeout); without replace, LockPid returns an
 // error wrapping ErrRunning.
 func LockPid(path string, replace bool, timeout time.Duration) (*PidLock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, err
 	}
