@@ -220,7 +220,7 @@ func TestLeaseCableRunbook(t *testing.T) {
 	if late > 0 {
 		t.Errorf("%d writes acknowledged through the VIP after the old master demoted", late)
 	}
-	t.Logf("writes acknowledged through the VIP after the cable came back: %d (back at +%s)", late, back.Sub(pulled).Round(time.Millisecond))
+	t.Logf("writes acknowledged through the VIP after the demotion: %d (cable back at +%s)", late, back.Sub(pulled).Round(time.Millisecond))
 
 	// Someone makes it writable again (or mysqld restarts with read_only=0):
 	// the watchdog demotes it again within a tick or two.
@@ -242,6 +242,25 @@ func TestLeaseCableRunbook(t *testing.T) {
 	// A restarted watchdog (as the manager would start it) stays demoted.
 	if _, err := lease.Ensure(ctx, lease.Target{Config: r.cfg, Master: r.cfg.Servers[0], Peers: r.cfg.Servers[1:], NodeBinary: bins.mhaNode}, nil); !errors.Is(err, lease.ErrUnhealthy) || !strings.Contains(err.Error(), "demoted since") {
 		t.Errorf("Ensure on the demoted host: %v; want ErrUnhealthy, demoted since", err)
+	}
+
+	// The DBA (or a failover that promotes this host) releases it: the
+	// watchdog is stopped and its demotion cleared; the server may be made
+	// writable, and a new watchdog holds a fresh lease.
+	if err := lease.Release(ctx, r.cfg.Servers[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db1.SQL(ctx, "SET GLOBAL read_only = 0"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * watchdog.Tick(ttl))
+	if got, _ := db1.SQL(ctx, "SELECT @@global.read_only"); got != "0" {
+		t.Errorf("db1 read_only=%s after Release and read_only=0; want 0", got)
+	}
+	if st, err := lease.Ensure(ctx, lease.Target{Config: r.cfg, Master: r.cfg.Servers[0], Peers: r.cfg.Servers[1:], NodeBinary: bins.mhaNode}, nil); err != nil {
+		t.Errorf("Ensure after Release: %v", err)
+	} else if !strings.Contains(st.Message, "holding the lease") {
+		t.Errorf("Ensure after Release: %s", st.Message)
 	}
 }
 

@@ -70,8 +70,9 @@ func Margin(lease time.Duration) time.Duration {
 //
 // lastContact must be the latest moment the master could still have been
 // in contact with the manager or with a replica; use the moment the failure
-// was confirmed (detect.Verdict.DetectedAt). Two earlier candidates are
-// wrong:
+// was confirmed (detect.Verdict.DetectedAt), or, for a manual dead-master
+// switch, the moment the switch found the master unreachable. Two earlier
+// candidates are wrong:
 //   - the manager's last successful ping: a later ping that failed may still
 //     have reached the server, and only its reply been lost; the watchdog
 //     then dates its lease from that statement;
@@ -231,16 +232,43 @@ func Verify(ctx context.Context, srv config.Server) (*Status, error) {
 }
 
 // Stop stops the watchdog on srv's host (a master that became a replica in
-// an online switch must not keep one). Its state file stays.
+// an online switch must not keep one). Its state file stays, so a
+// demotion it recorded is still sticky for the next watchdog.
 func Stop(ctx context.Context, srv config.Server) error {
+	return remote(ctx, srv, "stop", "--stop")
+}
+
+// Release stops the watchdog on srv's host and clears a demotion it
+// recorded (`mha-node watchdog --stop`, then `--clear`; the old state file
+// is kept aside). Call it before making srv writable on purpose (promoting
+// it in a failover or an online switch): a demoted watchdog there would
+// otherwise set read_only=1 again within a tick, and the next Ensure on
+// that host would refuse to start.
+func Release(ctx context.Context, srv config.Server) error {
+	if err := remote(ctx, srv, "stop", "--stop"); err != nil {
+		return err
+	}
+	return remote(ctx, srv, "clear", "--clear")
+}
+
+// remote runs `mha-node watchdog <flag>` on srv's host; a host that never
+// had the node tools has no watchdog either.
+func remote(ctx context.Context, srv config.Server, what, flag string) error {
 	c, err := dial(ctx, srv)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	bin := path.Join(srv.RemoteWorkdir, nodeinstall.BinaryName)
-	if _, err := c.Run(ctx, []string{bin, "watchdog", "--stop", "--workdir=" + srv.RemoteWorkdir, "--port=" + strconv.Itoa(srv.Port)}); err != nil {
-		return fmt.Errorf("lease: stop the watchdog on %s: %w", check.SSHName(srv), err)
+	if _, err := c.Run(ctx, []string{"test", "-x", bin}); err != nil {
+		var ee *sshexec.ExitError
+		if errors.As(err, &ee) {
+			return nil
+		}
+		return fmt.Errorf("lease: %s the watchdog on %s: %w", what, check.SSHName(srv), err)
+	}
+	if _, err := c.Run(ctx, []string{bin, "watchdog", flag, "--workdir=" + srv.RemoteWorkdir, "--port=" + strconv.Itoa(srv.Port)}); err != nil {
+		return fmt.Errorf("lease: %s the watchdog on %s: %w", what, check.SSHName(srv), err)
 	}
 	return nil
 }
