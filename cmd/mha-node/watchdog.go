@@ -61,7 +61,12 @@ func newWatchdogCmd() *cobra.Command {
 			"never from argv. --daemon starts it detached (its own session, log and pid file in\n" +
 			"--workdir), replacing a running one, and waits until it is healthy. --status exits 0 only\n" +
 			"while a watchdog runs and holds the lease (1: not running or stalled, 2: demoted), for\n" +
-			"the manager and for keepalived's vrrp_script.",
+			"the manager and for keepalived's vrrp_script, e.g.\n\n" +
+			"  vrrp_script mha_lease {\n" +
+			"      script \"/var/tmp/mha-node watchdog --status --workdir=/var/tmp --port=3306\"\n" +
+			"      interval 1\n" +
+			"      fall 1\n" +
+			"  }",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runWatchdog(cmd, f)

@@ -20,8 +20,6 @@ type tick struct {
 	why     string // substring of Decision.Why when demote
 }
 
-func mgr(idle time.Duration) time.Duration { return idle }
-
 const none = -1
 
 func play(t *testing.T, m *Machine, ticks []tick) {
@@ -76,12 +74,12 @@ func TestMachineScenarios(t *testing.T) {
 	}{
 		{
 			name:  "healthy: the manager pings every 3 s and the replicas answer",
-			ticks: every(0, 60*s, tk, tick{mgrIdle: mgr(1 * s), peers: peers, phase: Holding}),
+			ticks: every(0, 60*s, tk, tick{mgrIdle: 1 * s, peers: peers, phase: Holding}),
 		},
 		{
 			name: "isolated (cable pulled at 20 s): demote after the lease, once",
 			ticks: concat(
-				every(0, 20*s, tk, tick{mgrIdle: mgr(500 * time.Millisecond), peers: peers, phase: Holding}),
+				every(0, 20*s, tk, tick{mgrIdle: 500 * time.Millisecond, peers: peers, phase: Holding}),
 				// Last contact: the manager's statement at 19.5 s, the peers at 20 s.
 				every(22500*time.Millisecond, 30*s, tk, tick{mgrIdle: none, phase: Holding}),
 				[]tick{{at: 32500 * time.Millisecond, mgrIdle: none, demote: true, done: true, phase: Demoted,
@@ -92,7 +90,7 @@ func TestMachineScenarios(t *testing.T) {
 		{
 			name: "the manager's route cut, replicas still answer: no demotion",
 			ticks: concat(
-				every(0, 10*s, tk, tick{mgrIdle: mgr(2 * s), peers: peers, phase: Holding}),
+				every(0, 10*s, tk, tick{mgrIdle: 2 * s, peers: peers, phase: Holding}),
 				// The manager's session is gone or idle ever longer.
 				every(12500*time.Millisecond, 120*s, tk, tick{mgrIdle: none, peers: peers, phase: Holding}),
 			),
@@ -109,7 +107,7 @@ func TestMachineScenarios(t *testing.T) {
 		},
 		{
 			name:  "replicas cut, the manager pings: no demotion",
-			ticks: every(0, 120*s, tk, tick{mgrIdle: mgr(2900 * time.Millisecond), phase: Holding}),
+			ticks: every(0, 120*s, tk, tick{mgrIdle: 2900 * time.Millisecond, phase: Holding}),
 		},
 		{
 			name: "flapping: contact every 9 s, each gap within the lease: no demotion",
@@ -132,27 +130,27 @@ func TestMachineScenarios(t *testing.T) {
 				[]tick{{at: 9 * s, mgrIdle: none, peers: peers, phase: Holding}},
 				[]tick{{at: 18 * s, mgrIdle: none, peers: peers, phase: Holding}},
 				[]tick{{at: 28500 * time.Millisecond, mgrIdle: none, demote: true, done: true, phase: Demoted}},
-				every(30*s, 60*s, tk, tick{mgrIdle: mgr(0), peers: peers, phase: Demoted}),
+				every(30*s, 60*s, tk, tick{mgrIdle: 0, peers: peers, phase: Demoted}),
 			),
 		},
 		{
 			name: "the manager's last statement dates the contact, not the tick that saw it",
 			ticks: []tick{
-				{at: 0, mgrIdle: mgr(0), phase: Holding},
+				{at: 0, mgrIdle: 0, phase: Holding},
 				// At 9 s the manager's session shows 8 s idle: its statement was at 1 s.
-				{at: 9 * s, mgrIdle: mgr(8 * s), phase: Holding},
-				{at: 11 * s, mgrIdle: mgr(10 * s), phase: Holding},
-				{at: 11100 * time.Millisecond, mgrIdle: mgr(10100 * time.Millisecond), demote: true, done: true, phase: Demoted,
+				{at: 9 * s, mgrIdle: 8 * s, phase: Holding},
+				{at: 11 * s, mgrIdle: 10 * s, phase: Holding},
+				{at: 11100 * time.Millisecond, mgrIdle: 10100 * time.Millisecond, demote: true, done: true, phase: Demoted,
 					why: "last contact: manager"},
 			},
 		},
 		{
 			name: "a stalled watchdog wakes after the lease: demotes even though contact is back",
 			ticks: []tick{
-				{at: 0, mgrIdle: mgr(0), peers: peers, phase: Holding},
-				{at: 2500 * time.Millisecond, mgrIdle: mgr(0), peers: peers, phase: Holding},
+				{at: 0, mgrIdle: 0, peers: peers, phase: Holding},
+				{at: 2500 * time.Millisecond, mgrIdle: 0, peers: peers, phase: Holding},
 				// 15 s without a tick (host suspended); contact is back on wake-up.
-				{at: 17500 * time.Millisecond, mgrIdle: mgr(0), peers: peers, demote: true, done: true, phase: Demoted,
+				{at: 17500 * time.Millisecond, mgrIdle: 0, peers: peers, demote: true, done: true, phase: Demoted,
 					why: "before peer"},
 			},
 		},
@@ -164,8 +162,8 @@ func TestMachineScenarios(t *testing.T) {
 					why: "local mysqld: dial tcp: i/o timeout"}},
 				[]tick{{at: 13 * s, mgrIdle: none, demote: true, phase: Demoting}},
 				// Contact comes back while still demoting: the demotion goes on.
-				[]tick{{at: 15500 * time.Millisecond, mgrIdle: mgr(0), peers: peers, demote: true, done: true, phase: Demoted}},
-				[]tick{{at: 18 * s, mgrIdle: mgr(0), peers: peers, phase: Demoted}},
+				[]tick{{at: 15500 * time.Millisecond, mgrIdle: 0, peers: peers, demote: true, done: true, phase: Demoted}},
+				[]tick{{at: 18 * s, mgrIdle: 0, peers: peers, phase: Demoted}},
 			),
 		},
 		{
