@@ -21,6 +21,7 @@ import (
 	"github.com/gomha/gomha/manager/detect"
 	"github.com/gomha/gomha/manager/failover"
 	"github.com/gomha/gomha/manager/hooks"
+	"github.com/gomha/gomha/manager/lease"
 	"github.com/gomha/gomha/manager/statefile"
 	"github.com/gomha/gomha/manager/topology"
 )
@@ -368,6 +369,18 @@ func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log 
 	for _, n := range t.Nodes {
 		if n.Role == topology.RoleReplica && n.Alive() {
 			replicas = append(replicas, n.Server)
+		}
+	}
+	if master.FenceLease > 0 {
+		// gomha only: the fencing lease's watchdog on the master's host,
+		// healthy before monitoring starts.
+		bin, err := nodeBinary()
+		if err != nil {
+			return config.Server{}, nil, err
+		}
+		vip, dev := lease.VIPFromHook(master.MasterIPFailoverScript)
+		if _, err := lease.Ensure(ctx, lease.Target{Config: cfg, Master: master, Peers: replicas, NodeBinary: bin, VIP: vip, VIPDev: dev}, log); err != nil {
+			return config.Server{}, nil, fmt.Errorf("fence_lease=%d: cannot run the fencing watchdog on the master %s: %w", int(master.FenceLease/time.Second), master.Hostname, err)
 		}
 	}
 	return master, replicas, nil

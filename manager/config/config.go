@@ -126,4 +126,9 @@ type Params struct {
 	ClientLibdir   string // client_libdir
 	UseGTIDAutoPos bool   // use_gtid_auto_pos; true
 	NodeLabel      string // node_label (not inherited)
+
+	// FenceLease is fence_lease, gomha only (MHA has none): the fencing
+	// lease the watchdog on the master's host enforces; 0 (the default)
+	// means off. The current master's value counts.
+	FenceLease time.Duration
 }

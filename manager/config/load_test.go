@@ -751,8 +751,8 @@ func TestAppName(t *testing.T) {
 
 func TestParametersTable(t *testing.T) {
 	got := Parameters()
-	if len(got) != 42 {
-		t.Errorf("%d parameters, want MHA 0.58's 42", len(got))
+	if len(got) != 43 {
+		t.Errorf("%d parameters, want MHA 0.58's 42 and gomha's fence_lease", len(got))
 	}
 	seen := map[string]bool{}
 	for _, n := range got {

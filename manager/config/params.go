@@ -38,7 +38,7 @@ const osUserBuiltin = "\x00os-user"
 const defaultMasterBinlogDir = "/var/lib/mysql,/var/log/mysql"
 
 // paramTable lists every parameter MHA 0.58 accepts, in the order of its
-// @PARAM_ARRAY (MHA/Config.pm).
+// @PARAM_ARRAY (MHA/Config.pm), then gomha's own (fence_lease).
 var paramTable = [...]param{
 	{name: "hostname", rule: notInherited},
 	{name: "ip", rule: notInherited},
@@ -86,6 +86,10 @@ var paramTable = [...]param{
 	{name: "client_bindir", rule: inheritPlain},
 	{name: "client_libdir", rule: inheritPlain},
 	{name: "use_gtid_auto_pos", rule: inheritDefined, builtin: "1"},
+	// gomha only (MHA has no such parameter): seconds of the fencing lease
+	// that the watchdog on the master's host enforces (`mha-node
+	// watchdog`, manager/lease); 0, the default, turns it off as in MHA.
+	{name: "fence_lease", rule: inheritDefined, builtin: "0"},
 }
 
 // Ping types accepted by ping_type (after upper-casing).
@@ -108,8 +112,9 @@ func lookupParam(name string) (param, bool) {
 	return param{}, false
 }
 
-// Parameters returns every parameter name MHA 0.58 accepts, in MHA's order.
-// The result is a fresh slice the caller may modify.
+// Parameters returns every parameter name MHA 0.58 accepts, in MHA's order,
+// then gomha's own (fence_lease). The result is a fresh slice the caller
+// may modify.
 func Parameters() []string {
 	names := make([]string, len(paramTable))
 	for i, p := range paramTable {
@@ -118,8 +123,8 @@ func Parameters() []string {
 	return names
 }
 
-// IsParameter reports whether name is a parameter MHA 0.58 accepts.
-// Names are case-sensitive, as in MHA.
+// IsParameter reports whether name is a parameter MHA 0.58 accepts, or one
+// of gomha's own. Names are case-sensitive, as in MHA.
 func IsParameter(name string) bool {
 	_, ok := lookupParam(name)
 	return ok

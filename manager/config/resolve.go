@@ -216,6 +216,8 @@ func (c *converter) set(p *Params, prm param, v value) {
 		p.UseGTIDAutoPos = c.bool(prm.name, v)
 	case "node_label":
 		p.NodeLabel = s
+	case "fence_lease":
+		p.FenceLease = c.nonNegativeSeconds(prm.name, v)
 	}
 }
 
@@ -275,6 +277,20 @@ func (c *converter) seconds(name string, v value, def int) time.Duration {
 	if !allDigits(v.s) || err != nil || n < 1 {
 		c.bad(name, v, fmt.Sprintf("%q is not a positive integer number of seconds", v.s))
 		return time.Duration(def) * time.Second
+	}
+	return time.Duration(n) * time.Second
+}
+
+// nonNegativeSeconds parses a whole number of seconds where 0 (or empty)
+// means off.
+func (c *converter) nonNegativeSeconds(name string, v value) time.Duration {
+	if v.s == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v.s, 10, 32)
+	if !allDigits(v.s) || err != nil {
+		c.bad(name, v, fmt.Sprintf("%q is not a whole number of seconds (0 for off)", v.s))
+		return 0
 	}
 	return time.Duration(n) * time.Second
 }

@@ -46,6 +46,19 @@ func (c *Config) Validate() error {
 		default:
 			at("ping_type", fmt.Sprintf("%q is not CONNECT, SELECT or INSERT", s.PingType), ErrInvalidValue)
 		}
+		if s.FenceLease > 0 {
+			// The watchdog sees the manager through its pinging session's
+			// idle time, which grows to ping_interval between pings: a
+			// shorter lease would demote a master the manager still pings
+			// whenever the replicas are away. CONNECT pings leave no
+			// session to see.
+			if s.FenceLease < 2*s.PingInterval {
+				at("fence_lease", fmt.Sprintf("%v is shorter than twice ping_interval (%v)", s.FenceLease, s.PingInterval), ErrInvalidValue)
+			}
+			if s.PingType == PingConnect {
+				at("fence_lease", "needs ping_type SELECT or INSERT: the watchdog cannot see CONNECT pings (each session ends at once)", ErrInvalidValue)
+			}
+		}
 		if logLevels[s.LogLevel] != s.LogLevel {
 			at("log_level", fmt.Sprintf("%q is not a log level", s.LogLevel), ErrInvalidValue)
 		}

@@ -1,0 +1,302 @@
+package watchdog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure the daemon.
+type Options struct {
+	// Lease is how long the host may go without contact before it demotes
+	// its mysqld.
+	Lease time.Duration
+	// ManagerUser and ManagerHosts identify the manager's sessions in the
+	// local processlist: its MySQL user and its client host as the server
+	// shows it (an IP address, or a name when the server resolves names).
+	ManagerUser  string
+	ManagerHosts []string
+	// Peers are the replicas' MySQL addresses (ip:port) whose greeting is
+	// contact.
+	Peers []string
+	// VIP (ADDR/PREFIX) is removed from VIPDev on demotion; "" for none.
+	VIP, VIPDev string
+	// StateFile is the JSON state file.
+	StateFile string
+	// Fresh starts a new lease (the manager, starting the watchdog over
+	// SSH, has just reached the host). Without it a holding state left by a
+	// previous watchdog of the same boot is carried over, so that a restart
+	// never extends a lease. A demotion is carried over either way.
+	Fresh bool
+	// Log receives the daemon's lines; nil discards them.
+	Log *slog.Logger
+}
+
+// Local is the watchdog's access to its own mysqld.
+type Local interface {
+	ManagerIdle(ctx context.Context, user string, hosts []string) (time.Duration, bool, error)
+	Demote(ctx context.Context) []Step
+	// ReadOnly reports @@global.read_only.
+	ReadOnly(ctx context.Context) (bool, error)
+}
+
+// Clock gives monotonic readings.
+type Clock interface{ Now() time.Duration }
+
+// Env is the daemon's I/O. Zero fields get the real implementations, except
+// Local, which is required.
+type Env struct {
+	Local     Local
+	Probe     func(ctx context.Context, addr string) error
+	RemoveVIP func(ctx context.Context, vip, dev string) Step
+	Clock     Clock
+	BootID    string
+	Wall      func() time.Time
+	// Ticks, when set, replaces the ticker, and AfterTick is called after
+	// each tick's work (tests).
+	Ticks     <-chan time.Time
+	AfterTick func()
+}
+
+// Run runs the watchdog until ctx ends. It returns an error only when it
+// cannot start or cannot write its state file at start.
+func Run(ctx context.Context, o Options, env Env) error {
+	if o.Lease <= 0 {
+		return errors.New("watchdog: lease must be positive")
+	}
+	if env.Local == nil {
+		return errors.New("watchdog: no local server")
+	}
+	if env.Probe == nil {
+		env.Probe = ProbeGreeting
+	}
+	if env.RemoveVIP == nil {
+		env.RemoveVIP = RemoveVIP
+	}
+	if env.Clock == nil {
+		env.Clock = BootClock{}
+	}
+	if env.Wall == nil {
+		env.Wall = time.Now
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	tick := Tick(o.Lease)
+	d := &daemon{o: o, env: env, log: log, tick: tick}
+	d.m = d.restore()
+	d.st.StartedAt = env.Wall()
+	if err := d.save(true); err != nil {
+		return fmt.Errorf("watchdog: write %s: %w", o.StateFile, err)
+	}
+	ph := d.m.Phase()
+	log.Info("watchdog started", "phase", ph.String(), "lease", o.Lease, "tick", tick,
+		"manager", o.ManagerUser+"@"+strings.Join(o.ManagerHosts, ","), "peers", strings.Join(o.Peers, ","), "vip", o.VIP)
+	ticks := env.Ticks
+	if ticks == nil {
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		ticks = t.C
+	}
+	d.once(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("watchdog stopped", "phase", d.m.Phase().String())
+			return nil
+		case <-ticks:
+			d.once(ctx)
+			if env.AfterTick != nil {
+				env.AfterTick()
+			}
+		}
+	}
+}
+
+type daemon struct {
+	o    Options
+	env  Env
+	log  *slog.Logger
+	tick time.Duration
+	m    *Machine
+	st   State
+	// lastLocal and lastSteps are what was last logged, so that a failure
+	// that repeats at every tick is logged once.
+	lastLocal, lastSteps string
+}
+
+// restore builds the machine from the state file: a demotion is sticky; a
+// holding state of the same boot is carried over unless Fresh.
+func (d *daemon) restore() *Machine {
+	now := d.env.Clock.Now()
+	prev, err := ReadState(d.o.StateFile)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			d.log.Warn("cannot read the previous state; starting a fresh lease", "err", err)
+		}
+		return New(d.o.Lease, now)
+	}
+	ph, _ := ParsePhase(prev.Phase)
+	sameBoot := prev.BootID != "" && prev.BootID == d.env.BootID
+	d.st.DemotedAt, d.st.Why, d.st.Steps = prev.DemotedAt, prev.Why, prev.Steps
+	switch {
+	case ph != Holding:
+		d.log.Warn("the previous watchdog demoted this server: staying demoted (clear with mha-node watchdog --clear)",
+			"demoted_at", prev.DemotedAt, "why", prev.Why)
+		at := time.Duration(prev.DemotedMono)
+		if !sameBoot {
+			at = now
+		}
+		return Restore(d.o.Lease, ph, now, "restart", at, prev.Why)
+	case sameBoot && !d.o.Fresh:
+		d.st.DemotedAt, d.st.Why, d.st.Steps = time.Time{}, "", nil
+		return Restore(d.o.Lease, Holding, time.Duration(prev.LastContactMono), prev.LastContactBy, 0, "")
+	}
+	d.st.DemotedAt, d.st.Why, d.st.Steps = time.Time{}, "", nil
+	return New(d.o.Lease, now)
+}
+
+// once runs one tick: gather the facts, step the machine, demote if asked.
+func (d *daemon) once(ctx context.Context) {
+	before := d.m.Phase()
+	if before == Demoted {
+		d.keepDemoted(ctx)
+	} else {
+		f := d.gather(ctx)
+		dec := d.m.Step(f)
+		if f.LocalErr != d.lastLocal {
+			if f.LocalErr != "" {
+				d.log.Warn("cannot read the local processlist", "err", f.LocalErr)
+			} else {
+				d.log.Info("the local processlist can be read again")
+			}
+			d.lastLocal = f.LocalErr
+		}
+		if dec.Demote {
+			if before == Holding {
+				d.log.Warn("lease expired: demoting this server", "why", dec.Why)
+			}
+			steps := d.demote(ctx)
+			complete := !slices.ContainsFunc(steps, func(s Step) bool { return !s.OK })
+			d.m.Done(complete)
+			d.st.Steps = steps
+			if sum := fmt.Sprint(steps); sum != d.lastSteps {
+				d.lastSteps = sum
+				for _, s := range steps {
+					if s.OK {
+						d.log.Info("demotion step done", "step", s.Name, "detail", s.Detail)
+					} else {
+						d.log.Error("demotion step failed (retried at every tick)", "step", s.Name, "err", s.Err)
+					}
+				}
+			}
+			if complete {
+				d.log.Warn("server demoted: read-only, client sessions killed, VIP released")
+			}
+		}
+	}
+	if err := d.save(d.m.Phase() != before); err != nil {
+		d.log.Error("cannot write the state file", "file", d.o.StateFile, "err", err)
+	}
+}
+
+// keepDemoted runs the demotion again when a demoted server is writable
+// again (a mysqld restarted with read_only=0 in its option file): the
+// demotion is sticky until an operator stops the watchdog and clears it.
+func (d *daemon) keepDemoted(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(ctx, ProbeTimeout(d.tick))
+	ro, err := d.env.Local.ReadOnly(rctx)
+	cancel()
+	if err != nil || ro {
+		return
+	}
+	d.log.Warn("the demoted server is writable again: demoting it again (stop the watchdog and --clear to release it)")
+	steps := d.demote(ctx)
+	d.st.Steps = steps
+	for _, s := range steps {
+		if !s.OK {
+			d.log.Error("demotion step failed", "step", s.Name, "err", s.Err)
+		}
+	}
+}
+
+// gather reads the local processlist and greets every peer in parallel,
+// within one ProbeTimeout.
+func (d *daemon) gather(ctx context.Context) Facts {
+	f := Facts{Now: d.env.Clock.Now()}
+	gctx, cancel := context.WithTimeout(ctx, ProbeTimeout(d.tick))
+	defer cancel()
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		idle, seen, err := d.env.Local.ManagerIdle(gctx, d.o.ManagerUser, d.o.ManagerHosts)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			f.LocalErr = err.Error()
+			return
+		}
+		f.ManagerSeen, f.ManagerIdle = seen, idle
+	}()
+	for _, p := range d.o.Peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.env.Probe(gctx, p); err == nil {
+				mu.Lock()
+				f.PeersAnswered = append(f.PeersAnswered, p)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return f
+}
+
+// demote runs the demotion steps within DemoteBudget: the VIP first (the
+// quickest way to stop clients from reaching the server), then the local
+// server's steps.
+func (d *daemon) demote(ctx context.Context) []Step {
+	dctx, cancel := context.WithTimeout(ctx, DemoteBudget)
+	defer cancel()
+	var steps []Step
+	if d.o.VIP != "" {
+		steps = append(steps, d.env.RemoveVIP(dctx, d.o.VIP, d.o.VIPDev))
+	}
+	return append(steps, d.env.Local.Demote(dctx)...)
+}
+
+// save writes the state file from the machine.
+func (d *daemon) save(sync bool) error {
+	now, wall := d.env.Clock.Now(), d.env.Wall()
+	lc, by := d.m.LastContact()
+	st := &d.st
+	st.Phase = d.m.Phase().String()
+	st.PID = os.Getpid()
+	st.BootID = d.env.BootID
+	st.LeaseMS = d.o.Lease.Milliseconds()
+	st.TickMS = d.tick.Milliseconds()
+	st.UpdatedAt, st.UpdatedMono = wall, int64(now)
+	st.LastContactMono, st.LastContactBy = int64(lc), by
+	st.LastContactAt = wall.Add(lc - now)
+	if at, why := d.m.DemotedAt(); d.m.Phase() != Holding {
+		st.DemotedMono, st.Why = int64(at), why
+		if st.DemotedAt.IsZero() {
+			st.DemotedAt = wall.Add(at - now)
+		}
+	}
+	st.Manager = d.o.ManagerUser + "@" + strings.Join(d.o.ManagerHosts, ",")
+	st.Peers, st.VIP = d.o.Peers, d.o.VIP
+	return WriteState(d.o.StateFile, st, sync)
+}
