@@ -48,7 +48,18 @@ func errantMariaDB(r, m *mysqlx.State) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("master gtid_current_pos: %w", err)
 	}
-	return gtid.MariaDBList(rl.Beyond(ml)).String(), nil
+	// GTIDs the master itself wrote (its server_id) are never errant on a
+	// replica: the servers are read one after the other, so under write
+	// load a replica read after the master may already hold the master's
+	// next transactions. Only transactions another server wrote can be.
+	var errant gtid.MariaDBList
+	for _, g := range rl.Beyond(ml) {
+		if m.ServerID != 0 && g.ServerID == m.ServerID {
+			continue
+		}
+		errant = append(errant, g)
+	}
+	return errant.String(), nil
 }
 
 // deadServers: MHA 5.1 step 12. Servers other than the master must be alive
