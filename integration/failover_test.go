@@ -147,6 +147,16 @@ func TestFailoverLaggingReplicaRunbook(t *testing.T) {
 	p := r.startManager()
 	sql(db3, "STOP SLAVE SQL_THREAD")
 	sql(db2, "STOP SLAVE IO_THREAD")
+	// Thousands of transactions (about 5 MB) that db3 receives and does not
+	// apply, and db2 never receives.
+	sql(db1, `CREATE TABLE IF NOT EXISTS `+bulkTable+` (id INT PRIMARY KEY, pad VARCHAR(1000)) ENGINE=InnoDB;
+		BEGIN NOT ATOMIC
+			DECLARE i INT DEFAULT 0;
+			WHILE i < 5000 DO
+				INSERT INTO `+bulkTable+` VALUES (i, REPEAT(CHAR(65 + i % 26), 1000));
+				SET i = i + 1;
+			END WHILE;
+		END`)
 	if err := r.writer.WaitAcked(r.ctx, 200); err != nil {
 		t.Fatal(err)
 	}
@@ -161,19 +171,30 @@ func TestFailoverLaggingReplicaRunbook(t *testing.T) {
 		t.Fatalf("manager exit %d; want 0", code)
 	}
 	out := p.out.String()
-	for _, want := range []string{"completed successfully", "Generating relay diff files from the latest slave", "Possibly lost"} {
+	for _, want := range []string{"completed successfully", "Generating relay diff files from the latest slave", "Possibly lost",
+		"its own SQL thread applied its relay log", "End point: every survivor converged to"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("manager output lacks %q", want)
 		}
 	}
+	if m := regexp.MustCompile(`\S+: its own SQL thread applied its relay log .*`).FindString(out); m != "" {
+		t.Log(m)
+	}
 	r.verify(db2, db2, db3)
-	for _, tb := range []string{lab.LoadTable} {
+	if n := sql(db3, "SELECT COUNT(*) FROM "+bulkTable); n != "5000" {
+		t.Errorf("db3 has %s rows of %s; want 5000", n, bulkTable)
+	}
+	for _, tb := range []string{lab.LoadTable, bulkTable} {
 		q := "CHECKSUM TABLE " + tb
 		if a, b := sql(db2, q), sql(db3, q); a != b {
 			t.Errorf("%s: db2 %q, db3 %q", q, a, b)
 		}
 	}
 }
+
+// bulkTable is the lagging-replica runbook's table of thousands of
+// transactions.
+const bulkTable = lab.LoadDB + ".bulk"
 
 // managerProc is a running masterha_manager.
 type managerProc struct {

@@ -237,3 +237,52 @@ func move(ctx context.Context, from, to *nodeHost, remote, workdir string) (stri
 	}
 	return dst, nil
 }
+
+// find runs apply_diff_relay_logs --command=find on a replica: its relay
+// logs must hold the source position target (where a target replica's
+// missing events start), latest being the replica's own Read position.
+func (h *nodeHost) find(ctx context.Context, relayDir string, latest, target binlog.Pos) error {
+	_, err := h.run(ctx, "apply_diff_relay_logs", "",
+		"--command=find",
+		"--latest_mlf="+latest.File,
+		"--latest_rmlp="+strconv.FormatUint(latest.Offset, 10),
+		"--target_mlf="+target.File,
+		"--target_rmlp="+strconv.FormatUint(target.Offset, 10),
+		"--relay_dir="+relayDir,
+		"--workdir="+h.srv.RemoteWorkdir,
+	)
+	return err
+}
+
+// testBinlogs runs save_binary_logs --command=test on the dead master: its
+// binlog directory must hold binlogs named like startFile.
+func (h *nodeHost) testBinlogs(ctx context.Context, startFile, ts string) error {
+	_, err := h.run(ctx, "save_binary_logs", "",
+		"--command=test",
+		"--start_file="+startFile,
+		"--binlog_dir="+strings.Join(h.srv.MasterBinlogDir, ","),
+		"--output_file="+filepath.Join(h.srv.RemoteWorkdir, "save_binary_logs_test_"+ts),
+	)
+	return err
+}
+
+// fetch copies a file of this host into the manager's workdir (once).
+func (h *nodeHost) fetch(ctx context.Context, remote, workdir string) (string, error) {
+	local := filepath.Join(workdir, filepath.Base(remote))
+	if _, err := os.Stat(local); err == nil {
+		return local, nil
+	}
+	if err := h.client.FetchFile(ctx, remote, local, 0o600); err != nil {
+		return "", fmt.Errorf("fetch %s from %s: %w", remote, check.SSHName(h.srv), err)
+	}
+	return local, nil
+}
+
+// put copies a local file into this host's remote_workdir.
+func (h *nodeHost) put(ctx context.Context, local string) (string, error) {
+	dst := filepath.Join(h.srv.RemoteWorkdir, filepath.Base(local))
+	if err := h.client.CopyFile(ctx, local, dst, 0o600); err != nil {
+		return "", fmt.Errorf("copy %s to %s: %w", filepath.Base(local), check.SSHName(h.srv), err)
+	}
+	return dst, nil
+}
