@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -370,9 +371,18 @@ func (r *run) catchUp(ctx context.Context, t *target) error {
 		"host": host, "files": strings.Join(files, ","), "file": remote,
 		"from": t.exec.String(), "to": end.String(), "tail": fmt.Sprint(wantTail),
 	}
-	return r.step(ctx, "apply missing events", host, r.opts.ApplyTimeout, detail, func(ctx context.Context) error {
+	start := time.Now()
+	if err := r.step(ctx, "apply missing events", host, r.opts.ApplyTimeout, detail, func(ctx context.Context) error {
 		return writable(ctx, t.conn, func() error { return th.apply(ctx, remote, disable, r.ts) })
-	})
+	}); err != nil {
+		return err
+	}
+	if st, err := os.Stat(filepath.Join(r.opts.Workdir, filepath.Base(remote))); err == nil {
+		d := time.Since(start)
+		mb := float64(st.Size()) / 1e6
+		r.note(fmt.Sprintf("%s: applied %s (%.1f MB) through the client in %s (%.1f MB/s).", host, strings.Join(files, " + "), mb, d.Round(time.Millisecond), mb/max(d.Seconds(), 0.001)))
+	}
+	return nil
 }
 
 // finishRelayLog lets the target's own SQL thread (its parallel applier
