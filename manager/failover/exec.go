@@ -24,7 +24,7 @@ import (
 // target is one survivor being brought to the end point.
 type target struct {
 	node *topology.Node
-	conn *mysqlx.Conn
+	conn Server
 	plan Target
 	// exec is where its SQL thread stopped; read what its IO thread
 	// received.
@@ -194,12 +194,12 @@ func (r *run) saveTail(ctx context.Context, p Plan) {
 	var ok bool
 	var local string
 	err := r.step(ctx, "save dead master binlog", check.SSHName(dead), r.opts.ApplyTimeout, nil, func(ctx context.Context) error {
-		h, err := r.hosts.get(ctx, dead)
+		h, err := r.nodes.Get(ctx, dead)
 		if err != nil {
 			return err
 		}
 		name := fmt.Sprintf("saved_master_binlog_from_%s_%d_%s.binlog", dead.Hostname, dead.Port, r.ts)
-		res, ok, err = h.saveTail(ctx, p.End, name)
+		res, ok, err = h.SaveTail(ctx, p.End, name)
 		if err != nil {
 			return err
 		}
@@ -213,7 +213,7 @@ func (r *run) saveTail(ctx context.Context, p Plan) {
 				return fmt.Errorf("its binlog ends at %s, before %s that a replica received", end, p.End)
 			}
 		}
-		local, err = h.fetch(ctx, res.OutputFile, r.opts.Workdir)
+		local, err = h.Fetch(ctx, res.OutputFile, r.opts.Workdir)
 		return err
 	})
 	if err != nil {
@@ -251,7 +251,7 @@ func (r *run) catchUp(ctx context.Context, t *target) error {
 		}
 	}
 	if err := r.step(ctx, "stop SQL thread", host, r.opts.StepTimeout, nil, func(ctx context.Context) error {
-		if err := repoint.Stop(ctx, t.conn); err != nil {
+		if err := t.conn.StopReplication(ctx); err != nil {
 			return err
 		}
 		rs, err := t.conn.ReplicaStatus(ctx)
@@ -272,7 +272,8 @@ func (r *run) catchUp(ctx context.Context, t *target) error {
 	// What it lacks: the relay-log difference, then the tail.
 	type piece struct {
 		remote string
-		from   *nodeHost
+		from   Node
+		same   bool // generated on the target's own host
 	}
 	var diff *piece
 	wantTail := false
@@ -291,15 +292,15 @@ func (r *run) catchUp(ctx context.Context, t *target) error {
 			var errs []error
 			for _, base := range bases {
 				var file string
-				var h *nodeHost
+				var h Node
 				err := r.step(ctx, "generate relay log diff", base.Host(), r.opts.ApplyTimeout, nil, func(ctx context.Context) error {
 					var err error
-					h, err = r.hosts.get(ctx, base.Server)
+					h, err = r.nodes.Get(ctx, base.Server)
 					if err != nil {
 						return err
 					}
 					name := fmt.Sprintf("relay_from_%s_to_latest_%s_%d_%s.binlog", strings.ReplaceAll(t.exec.String(), ":", "_"), t.node.Server.Hostname, t.node.Server.Port, r.ts)
-					res, ok, err := h.generate(ctx, base.State.ServerID, relayDir(base.State), base.Replica().Read, t.exec, name, r.ts)
+					res, ok, err := h.Generate(ctx, base.State.ServerID, relayDir(base.State), base.Replica().Read, t.exec, name, r.ts)
 					if err != nil {
 						return err
 					}
@@ -311,7 +312,7 @@ func (r *run) catchUp(ctx context.Context, t *target) error {
 				})
 				if err == nil {
 					if file != "" {
-						diff = &piece{remote: file, from: h}
+						diff = &piece{remote: file, from: h, same: base == t.node}
 						r.note(fmt.Sprintf("%s: Generating relay diff files from the latest slave %s succeeded (%s to %s).", host, base.Host(), t.exec, end))
 					}
 					errs = nil
@@ -330,7 +331,7 @@ func (r *run) catchUp(ctx context.Context, t *target) error {
 		r.log.Info("nothing to apply", "host", host)
 		return nil
 	}
-	th, err := r.hosts.get(ctx, t.node.Server)
+	th, err := r.nodes.Get(ctx, t.node.Server)
 	if err != nil {
 		return err
 	}
@@ -340,7 +341,7 @@ func (r *run) catchUp(ctx context.Context, t *target) error {
 		var err error
 		switch {
 		case diff != nil && wantTail:
-			local, err := diff.from.fetch(ctx, diff.remote, r.opts.Workdir)
+			local, err := diff.from.Fetch(ctx, diff.remote, r.opts.Workdir)
 			if err != nil {
 				return err
 			}
@@ -349,15 +350,15 @@ func (r *run) catchUp(ctx context.Context, t *target) error {
 				return err
 			}
 			files = []string{filepath.Base(diff.remote), filepath.Base(r.tail)}
-			remote, err = th.put(ctx, combined)
+			remote, err = th.Put(ctx, combined)
 			return err
 		case diff != nil:
 			files = []string{filepath.Base(diff.remote)}
-			remote, err = move(ctx, diff.from, th, diff.remote, r.opts.Workdir)
+			remote, err = move(ctx, diff.from, th, diff.remote, r.opts.Workdir, diff.same)
 			return err
 		default:
 			files = []string{filepath.Base(r.tail)}
-			remote, err = th.put(ctx, r.tail)
+			remote, err = th.Put(ctx, r.tail)
 			return err
 		}
 	}); err != nil {
@@ -373,7 +374,7 @@ func (r *run) catchUp(ctx context.Context, t *target) error {
 	}
 	start := time.Now()
 	if err := r.step(ctx, "apply missing events", host, r.opts.ApplyTimeout, detail, func(ctx context.Context) error {
-		return writable(ctx, t.conn, func() error { return th.apply(ctx, remote, disable, r.ts) })
+		return t.conn.Writable(ctx, func() error { return th.Apply(ctx, remote, disable, r.ts) })
 	}); err != nil {
 		return err
 	}
@@ -404,7 +405,7 @@ func (r *run) finishRelayLog(ctx context.Context, t *target, until binlog.Pos) (
 	from := rs.Exec
 	start := time.Now()
 	if !rs.SQLRunning {
-		if _, err := c.Exec(ctx, startSQLThread(c.Version())); err != nil {
+		if err := c.StartSQLThread(ctx); err != nil {
 			return from, fmt.Errorf("start SQL thread: %w", err)
 		}
 	}
@@ -444,43 +445,6 @@ func (r *run) finishRelayLog(ctx context.Context, t *target, until binlog.Pos) (
 	}
 	r.note(msg + ".")
 	return rs.Exec, nil
-}
-
-// startSQLThread is START SLAVE SQL_THREAD in the server's dialect (MySQL
-// 8.0.22+ says REPLICA; MariaDB accepts SLAVE in every version).
-func startSQLThread(v mysqlx.Version) string {
-	if v.Flavor != mysqlx.MariaDB && v.AtLeast(8, 0, 22) {
-		return "START REPLICA SQL_THREAD"
-	}
-	return "START SLAVE SQL_THREAD"
-}
-
-// writable runs fn with super_read_only lifted where it is on (MySQL 5.7.8+;
-// MariaDB has no super_read_only): the client session of an apply, SUPER
-// or not, cannot write under it. It is restored afterwards; read_only stays
-// on throughout.
-func writable(ctx context.Context, c *mysqlx.Conn, fn func() error) error {
-	v := c.Version()
-	if v.Flavor == mysqlx.MariaDB || !v.AtLeast(5, 7, 8) {
-		return fn()
-	}
-	var on int
-	if err := c.QueryRow(ctx, "SELECT @@global.super_read_only").Scan(&on); err != nil {
-		return fmt.Errorf("read super_read_only: %w", err)
-	}
-	if on == 0 {
-		return fn()
-	}
-	if _, err := c.Exec(ctx, "SET GLOBAL super_read_only=0"); err != nil {
-		return fmt.Errorf("lift super_read_only: %w", err)
-	}
-	err := fn()
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if _, rerr := c.Exec(rctx, "SET GLOBAL super_read_only=1"); rerr != nil {
-		return errors.Join(err, fmt.Errorf("restore super_read_only=1: %w", rerr))
-	}
-	return err
 }
 
 // relayDir is the directory of a replica's relay logs.
@@ -559,7 +523,7 @@ func (r *run) recoverReplica(ctx context.Context, n *topology.Node) error {
 		detail["binlog_file"], detail["binlog_pos"] = how.Pos.File, fmt.Sprint(how.Pos.Offset)
 	}
 	return r.step(ctx, "change master", n.Host(), r.opts.StepTimeout, detail, func(ctx context.Context) error {
-		return repoint.Replica(ctx, conn, src, how)
+		return conn.Repoint(ctx, src, how)
 	})
 }
 
@@ -578,7 +542,7 @@ func (r *run) cleanup(ctx context.Context) error {
 		return nil
 	}
 	err := r.step(ctx, "reset slave all", hostInfo(nm), r.opts.StepTimeout, nil, func(ctx context.Context) error {
-		if err := repoint.Stop(ctx, c); err != nil {
+		if err := c.StopReplication(ctx); err != nil {
 			return err
 		}
 		return c.ResetReplicaAll(ctx)

@@ -50,7 +50,6 @@ import (
 	"github.com/gomha/gomha/manager/failpoint"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/mysqlx"
-	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/topology"
 	"github.com/gomha/gomha/node/binlog"
 )
@@ -109,8 +108,8 @@ type Options struct {
 	SkipDisableReadOnly  bool
 	// NodeBinary is the local mha-node executable installed on the hosts.
 	NodeBinary string
-	// Hooks runs the hook scripts.
-	Hooks hooks.Runner
+	// Hooks runs the hook scripts (a hooks.Runner).
+	Hooks HookRunner
 	// Log receives the failover's log; nil discards it.
 	Log *slog.Logger
 	// StepTimeout bounds each step (default 60 s); ApplyTimeout bounds
@@ -128,6 +127,9 @@ type Options struct {
 	// Journal receives an intent record before each irreversible step and
 	// a done record after it; nil records nothing.
 	Journal Journal
+
+	// world replaces the real servers and hosts in tests.
+	world world
 }
 
 // Journal is the failover's intent journal (journal.Journal satisfies
@@ -228,11 +230,11 @@ type run struct {
 	log   *slog.Logger
 	res   *Result
 	ts    string
-	hosts hosts
+	nodes Nodes
 
 	// conns are the survivors' sessions, by block; they hold the failover
 	// advisory locks.
-	conns map[string]*mysqlx.Conn
+	conns map[string]Server
 	topo  *topology.Topology
 	dead  *topology.Node
 	// mode is how replicas are repointed.
@@ -271,14 +273,15 @@ func Run(ctx context.Context, opts Options) *Result {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	opts.world.defaults(opts.NodeBinary)
 	r := &run{
+		nodes: opts.world.nodes,
 		opts:  opts,
 		cfg:   opts.Config,
 		log:   opts.Log,
 		res:   &Result{Code: ExitError},
 		ts:    opts.Now().Format("20060102150405"),
-		hosts: hosts{binary: opts.NodeBinary},
-		conns: map[string]*mysqlx.Conn{},
+		conns: map[string]Server{},
 		reach: ReachFromMHA(opts.SSHReachable),
 	}
 	defer r.close()
@@ -307,7 +310,7 @@ func (r *run) close() {
 		_, _ = c.ReleaseLock(ctx, mysqlx.FailoverLock)
 		c.Close()
 	}
-	r.hosts.close()
+	r.nodes.Close()
 }
 
 // note adds a line to the report body and logs it.
@@ -332,7 +335,7 @@ func (r *run) fail(n *topology.Node, err error) {
 }
 
 // conn returns the session to a survivor (nil when it was dropped).
-func (r *run) conn(block string) *mysqlx.Conn {
+func (r *run) conn(block string) Server {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.conns[block]
@@ -501,6 +504,12 @@ func (r *run) configurationCheck(ctx context.Context) error {
 	if len(p.Blockers) > 0 {
 		return fmt.Errorf("%w:\n  %s", ErrTopology, strings.Join(p.Blockers, "\n  "))
 	}
+	// ignore_fail survivors that failed a pre-check are left alone.
+	for _, n := range r.replicas() {
+		if why := r.problems[n.Server.Block]; len(why) > 0 {
+			r.fail(n, fmt.Errorf("ignore_fail=1 and %s: left out of the failover", strings.Join(why, "; ")))
+		}
+	}
 	return nil
 }
 
@@ -547,15 +556,7 @@ func (r *run) precheck(ctx context.Context, p Plan) {
 		if r.reach == ReachUnknown {
 			r.reach = ReachNo
 			if err := r.step(ctx, "ssh check", check.SSHName(dead), dead.SSHConnectionTimeout+time.Second, nil, func(ctx context.Context) error {
-				t, err := check.SSHTarget(dead)
-				if err != nil {
-					return err
-				}
-				res, err := sshexec.RunOnce(ctx, t, []string{"true"})
-				if err == nil && res.ExitCode != 0 {
-					err = fmt.Errorf("exit %d", res.ExitCode)
-				}
-				return err
+				return r.opts.world.sshCheck(ctx, dead)
 			}); err == nil {
 				r.reach = ReachYes
 			}
@@ -564,11 +565,11 @@ func (r *run) precheck(ctx context.Context, p Plan) {
 			return
 		}
 		if err := r.step(ctx, "check dead master binlogs", check.SSHName(dead), r.opts.StepTimeout, nil, func(ctx context.Context) error {
-			h, err := r.hosts.get(ctx, dead)
+			h, err := r.nodes.Get(ctx, dead)
 			if err != nil {
 				return err
 			}
-			return h.testBinlogs(ctx, p.End.File, r.ts)
+			return h.TestBinlogs(ctx, p.End.File, r.ts)
 		}); err != nil {
 			r.tailProblem = err.Error()
 		}
@@ -578,7 +579,7 @@ func (r *run) precheck(ctx context.Context, p Plan) {
 		go func() {
 			defer wg.Done()
 			if err := r.step(ctx, "check node tools", n.Host(), r.opts.StepTimeout, nil, func(ctx context.Context) error {
-				_, err := r.hosts.get(ctx, n.Server)
+				_, err := r.nodes.Get(ctx, n.Server)
 				return err
 			}); err != nil {
 				add(n.Server.Block, err.Error())
@@ -595,15 +596,15 @@ func (r *run) precheck(ctx context.Context, p Plan) {
 				rs := n.Replica()
 				base := src.Host
 				err := r.step(ctx, "check relay logs", base.Host(), r.opts.StepTimeout, nil, func(ctx context.Context) error {
-					h, err := r.hosts.get(ctx, base.Server)
+					h, err := r.nodes.Get(ctx, base.Server)
 					if err != nil {
 						return err
 					}
-					err = h.find(ctx, relayDir(base.State), base.Replica().Read, rs.Exec)
+					err = h.Find(ctx, relayDir(base.State), base.Replica().Read, rs.Exec)
 					if err != nil && rs.Read != rs.Exec {
 						// Its own SQL thread will take it to about its Read
 						// position first.
-						if h.find(ctx, relayDir(base.State), base.Replica().Read, rs.Read) == nil {
+						if h.Find(ctx, relayDir(base.State), base.Replica().Read, rs.Read) == nil {
 							r.log.Warn("the latest replica's relay logs start after this target's Exec position, but hold its Read position", "host", n.Host(), "exec", rs.Exec.String(), "read", rs.Read.String())
 							return nil
 						}
@@ -652,11 +653,11 @@ func FindServer(cfg *config.Config, host string, port int) (config.Server, error
 	return config.Server{}, fmt.Errorf("%s is not a server of %s", mysqlx.JoinAddr(host, port), cfg.File)
 }
 
-func (r *run) observe(ctx context.Context, srv config.Server) (topology.Observation, *mysqlx.Conn) {
+func (r *run) observe(ctx context.Context, srv config.Server) (topology.Observation, Server) {
 	o := topology.Observation{Server: srv}
 	ctx, cancel := context.WithTimeout(ctx, 3*check.DefaultConnectTimeout)
 	defer cancel()
-	c, err := mysqlx.Open(ctx, check.Target(r.cfg, srv, check.DefaultConnectTimeout))
+	c, err := r.opts.world.connect(ctx, r.cfg, srv, check.DefaultConnectTimeout)
 	if err == nil {
 		o.State, err = c.State(ctx)
 	}
@@ -690,8 +691,7 @@ func (r *run) replicas() []*topology.Node {
 func (r *run) doubleCheck(ctx context.Context, dead config.Server) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	t := check.Target(r.cfg, dead, time.Second)
-	c, err := mysqlx.Open(ctx, t)
+	c, err := r.opts.world.connect(ctx, r.cfg, dead, time.Second)
 	if err == nil {
 		c.Close()
 		return fmt.Errorf("%w: %s answered: stop failover", ErrMasterAlive, hostInfo(dead))
@@ -712,7 +712,11 @@ func (r *run) shutdown(ctx context.Context) error {
 	// A replica that vanished meanwhile is reported and skipped.
 	each(r.replicas(), func(n *topology.Node) error {
 		err := r.step(ctx, "stop IO thread", n.Host(), r.opts.StepTimeout, nil, func(ctx context.Context) error {
-			return stopIO(ctx, r.conn(n.Server.Block))
+			c := r.conn(n.Server.Block)
+			if c == nil {
+				return errors.New("no session")
+			}
+			return c.StopIO(ctx)
 		})
 		if err != nil {
 			r.fail(n, err)
@@ -796,28 +800,6 @@ func (r *run) fence(ctx context.Context) error {
 	}
 	r.note(fmt.Sprintf("Old master %s fenced: %s (%s).", hostInfo(dead), fr.Method, fr.Proof))
 	return nil
-}
-
-// stopIO stops the IO thread and waits until it stopped.
-func stopIO(ctx context.Context, c *mysqlx.Conn) error {
-	if c == nil {
-		return errors.New("no session")
-	}
-	if err := c.StopReplicaIOThread(ctx); err != nil {
-		return err
-	}
-	for {
-		rs, err := c.ReplicaStatus(ctx)
-		if err != nil {
-			return err
-		}
-		if rs == nil || rs.IORunning == "No" {
-			return nil
-		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
-			return err
-		}
-	}
 }
 
 // hook runs a hook whose exit 0 means done and 10 "go on with a warning".
