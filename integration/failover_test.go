@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,8 @@ type failoverRig struct {
 	ctx    context.Context
 	conf   string
 	writer *lab.Writer
+	// paused stops the writer's inserts while set.
+	paused atomic.Bool
 }
 
 // newFailoverRig starts a lab of hosts servers, the load table, a writer
@@ -48,12 +51,37 @@ func newFailoverRig(t *testing.T, opts lab.Options, extra ...string) *failoverRi
 	for _, h := range l.Hosts {
 		addrs = append(addrs, h.Addr())
 	}
-	w := lab.StartWriter(ctx, func() []string { return addrs }, 5*time.Millisecond)
-	t.Cleanup(w.Stop)
-	if err := w.WaitAcked(ctx, 50); err != nil {
+	r := &failoverRig{t: t, l: l, ctx: ctx, conf: conf}
+	r.writer = lab.StartWriter(ctx, func() []string {
+		if r.paused.Load() {
+			return nil
+		}
+		return addrs
+	}, 5*time.Millisecond)
+	t.Cleanup(r.writer.Stop)
+	if err := r.writer.WaitAcked(ctx, 50); err != nil {
 		t.Fatal(err)
 	}
-	return &failoverRig{t: t, l: l, ctx: ctx, conf: conf, writer: w}
+	return r
+}
+
+// waitReceived waits until replica h's IO thread received everything the
+// master m wrote (its Read position is m's binlog position).
+func (r *failoverRig) waitReceived(m, h *lab.Host) {
+	r.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ms, err1 := m.Row(r.ctx, "SHOW MASTER STATUS")
+		rs, err2 := h.Row(r.ctx, "SHOW SLAVE STATUS")
+		if err1 == nil && err2 == nil && ms != nil && rs != nil &&
+			ms["File"] == rs["Master_Log_File"] && ms["Position"] == rs["Read_Master_Log_Pos"] {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s did not receive %s's binlog: %v %v %v %v", h.Name, m.Name, ms, rs, err1, err2)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // deadSwitch runs the manual failover as a DBA would after the master died.
@@ -162,10 +190,16 @@ func TestFailoverLaggingReplicaRunbook(t *testing.T) {
 	}
 	// db2 (the candidate) misses the last writes entirely; db3 received
 	// them but did not apply them. The master's host disappears: no binlog
-	// can be read from it.
+	// can be read from it. (The writer pauses until db3 received every
+	// acknowledged insert: the runbook is about the relay logs, not about
+	// what only the isolated master had, which the cable runbook covers.)
+	r.paused.Store(true)
+	time.Sleep(50 * time.Millisecond)
+	r.waitReceived(db1, db3)
 	if err := db1.LinkDown(); err != nil {
 		t.Fatal(err)
 	}
+	r.paused.Store(false)
 	sql(db2, "START SLAVE IO_THREAD")
 	if code := p.wait(t, 2*time.Minute); code != 0 {
 		t.Fatalf("manager exit %d; want 0", code)

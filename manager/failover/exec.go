@@ -53,6 +53,9 @@ func (r *run) recoverMaster(ctx context.Context) error {
 		r.mu.Unlock()
 		r.note("Skipped " + s)
 	}
+	// Lagging targets finish their relay logs meanwhile, each with its own
+	// SQL thread: they need nobody else.
+	r.startOwnSQL(ctx)
 	r.saveTail(ctx, p)
 
 	var errs []error
@@ -241,12 +244,13 @@ func (r *run) catchUp(ctx context.Context, t *target) error {
 		if src.Kind != SourceOwnSQL {
 			continue
 		}
-		detail := map[string]string{"host": host, "until": src.To.String()}
-		if err := r.step(ctx, "finish relay log", host, r.opts.ApplyTimeout, detail, func(ctx context.Context) error {
-			reached, err := r.finishRelayLog(ctx, t, src.To)
-			detail["reached"] = reached.String()
-			return err
-		}); err != nil {
+		var err error
+		if ch := r.own[t.node.Server.Block]; ch != nil {
+			err = <-ch // started at the beginning of Phase 3
+		} else {
+			err = r.finishStep(ctx, t, src.To)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -384,6 +388,53 @@ func (r *run) catchUp(ctx context.Context, t *target) error {
 		r.note(fmt.Sprintf("%s: applied %s (%.1f MB) through the client in %s (%.1f MB/s).", host, strings.Join(files, " + "), mb, d.Round(time.Millisecond), mb/max(d.Seconds(), 0.001)))
 	}
 	return nil
+}
+
+// startOwnSQL starts, in the background, the own-SQL-thread step of every
+// file/position target whose plan has one; catchUp waits for it. (With
+// GTID only the new master takes its sources, in its catchUp.)
+func (r *run) startOwnSQL(ctx context.Context) {
+	if r.mode.UsesGTID() {
+		return
+	}
+	// The latest replicas' relay logs are the others' source: their own
+	// SQL threads must not purge them meanwhile (restored in Phase 5).
+	for _, n := range r.plan.Latest {
+		if c := r.conn(n.Server.Block); c != nil && n.State.RelayLogPurge {
+			if err := r.step(ctx, "keep relay logs", n.Host(), r.opts.StepTimeout, nil, func(ctx context.Context) error {
+				return c.SetRelayLogPurge(ctx, false)
+			}); err == nil {
+				r.purged = append(r.purged, n)
+			}
+		}
+	}
+	r.own = map[string]chan error{}
+	for _, tg := range r.plan.Targets {
+		conn := r.conn(tg.Node.Server.Block)
+		if conn == nil {
+			continue
+		}
+		for _, src := range tg.Sources {
+			if src.Kind != SourceOwnSQL {
+				continue
+			}
+			ch := make(chan error, 1)
+			r.own[tg.Node.Server.Block] = ch
+			t := &target{node: tg.Node, conn: conn, plan: tg}
+			go func() { ch <- r.finishStep(ctx, t, src.To) }()
+		}
+	}
+}
+
+// finishStep is the step "finish relay log".
+func (r *run) finishStep(ctx context.Context, t *target, until binlog.Pos) error {
+	host := t.node.Host()
+	detail := map[string]string{"host": host, "until": until.String()}
+	return r.step(ctx, "finish relay log", host, r.opts.ApplyTimeout, detail, func(ctx context.Context) error {
+		reached, err := r.finishRelayLog(ctx, t, until)
+		detail["reached"] = reached.String()
+		return err
+	})
 }
 
 // finishRelayLog lets the target's own SQL thread (its parallel applier
@@ -532,6 +583,13 @@ func (r *run) recoverReplica(ctx context.Context, n *topology.Node) error {
 // cleanup runs RESET SLAVE ALL on the new master, whether or not every
 // replica was recovered.
 func (r *run) cleanup(ctx context.Context) error {
+	for _, n := range r.purged {
+		if c := r.conn(n.Server.Block); c != nil {
+			_ = r.step(ctx, "restore relay_log_purge", n.Host(), r.opts.StepTimeout, nil, func(ctx context.Context) error {
+				return c.SetRelayLogPurge(ctx, true)
+			})
+		}
+	}
 	nm := r.res.NewMaster
 	if r.opts.SkipChangeMaster || nm.SkipResetSlave {
 		r.log.Info("Skipping RESET SLAVE ALL on the new master.", "host", hostInfo(nm))

@@ -63,7 +63,11 @@ func TestRunLaggingOwnSQLThread(t *testing.T) {
 		replicaSpec{read: 5000, exec: 5000, params: func(p *config.Params) { p.CandidateMaster = true }},
 		replicaSpec{read: 9000, exec: 1000, sqlStopped: true})
 	c.opts.SSHReachable = SSHUnreachable
+	c.w.servers["db3"].st.RelayLogPurge = true
 	res := c.run(t)
+	if c.w.count("db3 SetRelayLogPurge false") != 1 || c.w.count("db3 SetRelayLogPurge true") != 1 {
+		t.Error("the latest replica's relay_log_purge was not kept off during the failover and restored")
+	}
 	if res.Code != ExitOK {
 		t.Fatalf("code %d (%v); want 0", res.Code, res.Err)
 	}

@@ -252,6 +252,10 @@ type run struct {
 	// tail is the dead master's binlog after the end point, in the
 	// manager's workdir ("" when not read or empty).
 	tail string
+	// own are the background own-SQL-thread steps of Phase 3, by block.
+	own map[string]chan error
+	// purged are the latest replicas whose relay_log_purge was turned off.
+	purged []*topology.Node
 	// hookStartFor is the block the hook's start ran for ("" when not).
 	hookStartFor string
 	// mu guards res and conns during the parallel phases.

@@ -211,6 +211,10 @@ func (s *fakeServer) ResetReplicaAll(context.Context) error {
 	return nil
 }
 
+func (s *fakeServer) SetRelayLogPurge(_ context.Context, on bool) error {
+	return s.call("SetRelayLogPurge", on)
+}
+
 func (s *fakeServer) GetLock(context.Context, string, time.Duration) (bool, error) {
 	return true, s.call("GetLock")
 }

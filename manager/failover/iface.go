@@ -39,6 +39,8 @@ type Server interface {
 	// Repoint points the replica at src (package repoint).
 	Repoint(ctx context.Context, src repoint.Source, how repoint.How) error
 	ResetReplicaAll(ctx context.Context) error
+	// SetRelayLogPurge sets relay_log_purge.
+	SetRelayLogPurge(ctx context.Context, on bool) error
 	GetLock(ctx context.Context, name string, timeout time.Duration) (bool, error)
 	ReleaseLock(ctx context.Context, name string) (bool, error)
 	Close() error
@@ -143,6 +145,15 @@ func (s sqlServer) StopReplication(ctx context.Context) error { return repoint.S
 
 func (s sqlServer) Repoint(ctx context.Context, src repoint.Source, how repoint.How) error {
 	return repoint.Replica(ctx, s.Conn, src, how)
+}
+
+func (s sqlServer) SetRelayLogPurge(ctx context.Context, on bool) error {
+	v := 0
+	if on {
+		v = 1
+	}
+	_, err := s.Exec(ctx, fmt.Sprintf("SET GLOBAL relay_log_purge=%d", v))
+	return err
 }
 
 func (s sqlServer) Writable(ctx context.Context, fn func() error) error {
