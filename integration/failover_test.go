@@ -37,7 +37,12 @@ type failoverRig struct {
 // and the configuration with extra lines.
 func newFailoverRig(t *testing.T, opts lab.Options, extra ...string) *failoverRig {
 	t.Helper()
-	l := lab.New(t, opts)
+	return newFailoverRigOn(t, lab.New(t, opts), extra...)
+}
+
+// newFailoverRigOn is newFailoverRig on a lab already started.
+func newFailoverRigOn(t *testing.T, l *lab.Lab, extra ...string) *failoverRig {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	t.Cleanup(cancel)
 	if err := l.PrepareLoad(ctx); err != nil {
@@ -561,4 +566,56 @@ func TestFailoverGTIDRunbook(t *testing.T) {
 	if st["Using_Gtid"] != "Slave_Pos" {
 		t.Errorf("%s Using_Gtid = %q after failover; want Slave_Pos", other.Name, st["Using_Gtid"])
 	}
+}
+
+// TestFailoverNewMasterDiesRunbook: the master's mariadbd is killed under
+// load; the manager selects db2 (candidate_master=1), and db2's mariadbd is
+// killed too the moment the master_ip_failover_script moves the address to
+// it, before it is opened for writes. The failover goes on with the next
+// candidate, db3: it becomes the writable master, nothing acknowledged is
+// lost, db2 is reported as failed (exit 10).
+func TestFailoverNewMasterDiesRunbook(t *testing.T) {
+	l := lab.New(t, lab.Options{Hosts: 3})
+	db2, db3 := l.Hosts[1], l.Hosts[2]
+	pid := db2.MariaDBPid()
+	if pid == 0 {
+		t.Fatal("db2's mariadbd is not running")
+	}
+	hook := filepath.Join(l.Dir, "kill_db2_on_start.sh")
+	marker := filepath.Join(l.Dir, "db2_killed")
+	script := fmt.Sprintf(`#!/bin/sh
+# Kills db2's mariadbd the first time the failover makes db2 the new master.
+for a in "$@"; do
+	case "$a" in
+	--command=start) start=1 ;;
+	--new_master_host=*) nm="${a#--new_master_host=}" ;;
+	esac
+done
+if [ "$start" = 1 ] && { [ "$nm" = %q ] || [ "$nm" = %q ]; } && [ ! -e %q ]; then
+	touch %q
+	kill -9 %d
+fi
+exit 0
+`, db2.IP, db2.Name, marker, marker, pid)
+	if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := newFailoverRigOn(t, l, "[server2] candidate_master=1", "master_ip_failover_script="+hook)
+	p := r.startManager()
+	if err := r.l.Master().KillMariaDB(); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, 2*time.Minute); code != 10 {
+		t.Fatalf("manager exit %d; want 10 (db2 failed)", code)
+	}
+	out := p.out.String()
+	for _, want := range []string{"Selected " + db2.IP, "failed before it was opened for writes; trying " + db3.IP, "Selected " + db3.IP} {
+		if !strings.Contains(out, want) {
+			t.Errorf("manager output lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("the hook did not kill db2: %v", err)
+	}
+	r.verify(db3, db3)
 }

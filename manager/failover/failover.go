@@ -142,6 +142,19 @@ type Journal interface {
 // irreversible are the steps that change a server or the address for good:
 // each gets a journal record before and after it, and failpoints named
 // failover/<step>/before and failover/<step>/after (package failpoint).
+// The journal records carry these details (a crash-recovery helper reads
+// them):
+//
+//	fence old master      ssh_reachable; after: fenced, method
+//	finish relay log      host, until (its Read position); after: reached
+//	apply missing events  host, files (the pieces, comma-separated, applied
+//	                      as one), file (the path applied on the host),
+//	                      from (its Exec), to (the end point), tail (true
+//	                      when the dead master's tail is included)
+//	set read_only=0       block, host, binlog_file, binlog_pos, gtid (the
+//	                      new master's coordinates)
+//	change master         replica, source_host, source_port, mode, and
+//	                      binlog_file+binlog_pos or gtid
 var irreversible = map[string]bool{
 	"stop IO thread":                  true,
 	"master_ip_failover_script stop":  true,

@@ -118,23 +118,7 @@ func (w *world) defaults(binary string) {
 // sqlServer is a Server over a MySQL session.
 type sqlServer struct{ *mysqlx.Conn }
 
-func (s sqlServer) StopIO(ctx context.Context) error {
-	if err := s.StopReplicaIOThread(ctx); err != nil {
-		return err
-	}
-	for {
-		rs, err := s.Conn.ReplicaStatus(ctx)
-		if err != nil {
-			return err
-		}
-		if rs == nil || rs.IORunning == "No" {
-			return nil
-		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
-			return err
-		}
-	}
-}
+func (s sqlServer) StopIO(ctx context.Context) error { return repoint.StopIO(ctx, s.Conn) }
 
 func (s sqlServer) StartSQLThread(ctx context.Context) error {
 	_, err := s.Exec(ctx, startSQLThread(s.Conn.Version()))
