@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,8 @@ type failoverRig struct {
 	ctx    context.Context
 	conf   string
 	writer *lab.Writer
+	// paused stops the writer's inserts while set.
+	paused atomic.Bool
 }
 
 // newFailoverRig starts a lab of hosts servers, the load table, a writer
@@ -34,7 +37,12 @@ type failoverRig struct {
 // and the configuration with extra lines.
 func newFailoverRig(t *testing.T, opts lab.Options, extra ...string) *failoverRig {
 	t.Helper()
-	l := lab.New(t, opts)
+	return newFailoverRigOn(t, lab.New(t, opts), extra...)
+}
+
+// newFailoverRigOn is newFailoverRig on a lab already started.
+func newFailoverRigOn(t *testing.T, l *lab.Lab, extra ...string) *failoverRig {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	t.Cleanup(cancel)
 	if err := l.PrepareLoad(ctx); err != nil {
@@ -48,12 +56,37 @@ func newFailoverRig(t *testing.T, opts lab.Options, extra ...string) *failoverRi
 	for _, h := range l.Hosts {
 		addrs = append(addrs, h.Addr())
 	}
-	w := lab.StartWriter(ctx, func() []string { return addrs }, 5*time.Millisecond)
-	t.Cleanup(w.Stop)
-	if err := w.WaitAcked(ctx, 50); err != nil {
+	r := &failoverRig{t: t, l: l, ctx: ctx, conf: conf}
+	r.writer = lab.StartWriter(ctx, func() []string {
+		if r.paused.Load() {
+			return nil
+		}
+		return addrs
+	}, 5*time.Millisecond)
+	t.Cleanup(r.writer.Stop)
+	if err := r.writer.WaitAcked(ctx, 50); err != nil {
 		t.Fatal(err)
 	}
-	return &failoverRig{t: t, l: l, ctx: ctx, conf: conf, writer: w}
+	return r
+}
+
+// waitReceived waits until replica h's IO thread received everything the
+// master m wrote (its Read position is m's binlog position).
+func (r *failoverRig) waitReceived(m, h *lab.Host) {
+	r.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ms, err1 := m.Row(r.ctx, "SHOW MASTER STATUS")
+		rs, err2 := h.Row(r.ctx, "SHOW SLAVE STATUS")
+		if err1 == nil && err2 == nil && ms != nil && rs != nil &&
+			ms["File"] == rs["Master_Log_File"] && ms["Position"] == rs["Read_Master_Log_Pos"] {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s did not receive %s's binlog: %v %v %v %v", h.Name, m.Name, ms, rs, err1, err2)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // deadSwitch runs the manual failover as a DBA would after the master died.
@@ -147,33 +180,60 @@ func TestFailoverLaggingReplicaRunbook(t *testing.T) {
 	p := r.startManager()
 	sql(db3, "STOP SLAVE SQL_THREAD")
 	sql(db2, "STOP SLAVE IO_THREAD")
+	// Thousands of transactions (about 5 MB) that db3 receives and does not
+	// apply, and db2 never receives.
+	sql(db1, "CREATE TABLE IF NOT EXISTS "+bulkTable+" (id INT PRIMARY KEY, pad VARCHAR(1000)) ENGINE=InnoDB")
+	for b := range 5 { // a client argument holds at most 128 kB
+		var bulk strings.Builder
+		for i := b * 1000; i < (b+1)*1000; i++ {
+			fmt.Fprintf(&bulk, "INSERT INTO %s VALUES (%d, REPEAT(CHAR(%d), 1000));\n", bulkTable, i, 65+i%26)
+		}
+		sql(db1, bulk.String())
+	}
 	if err := r.writer.WaitAcked(r.ctx, 200); err != nil {
 		t.Fatal(err)
 	}
 	// db2 (the candidate) misses the last writes entirely; db3 received
 	// them but did not apply them. The master's host disappears: no binlog
-	// can be read from it.
+	// can be read from it. (The writer pauses until db3 received every
+	// acknowledged insert: the runbook is about the relay logs, not about
+	// what only the isolated master had, which the cable runbook covers.)
+	r.paused.Store(true)
+	time.Sleep(50 * time.Millisecond)
+	r.waitReceived(db1, db3)
 	if err := db1.LinkDown(); err != nil {
 		t.Fatal(err)
 	}
+	r.paused.Store(false)
 	sql(db2, "START SLAVE IO_THREAD")
 	if code := p.wait(t, 2*time.Minute); code != 0 {
 		t.Fatalf("manager exit %d; want 0", code)
 	}
 	out := p.out.String()
-	for _, want := range []string{"completed successfully", "Generating relay diff files from the latest slave", "Possibly lost"} {
+	for _, want := range []string{"completed successfully", "Generating relay diff files from the latest slave", "Possibly lost",
+		"its own SQL thread applied its relay log", "End point: every survivor converged to"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("manager output lacks %q", want)
 		}
 	}
+	if m := regexp.MustCompile(`\S+: its own SQL thread applied its relay log .*`).FindString(out); m != "" {
+		t.Log(m)
+	}
 	r.verify(db2, db2, db3)
-	for _, tb := range []string{lab.LoadTable} {
+	if n := sql(db3, "SELECT COUNT(*) FROM "+bulkTable); n != "5000" {
+		t.Errorf("db3 has %s rows of %s; want 5000", n, bulkTable)
+	}
+	for _, tb := range []string{lab.LoadTable, bulkTable} {
 		q := "CHECKSUM TABLE " + tb
 		if a, b := sql(db2, q), sql(db3, q); a != b {
 			t.Errorf("%s: db2 %q, db3 %q", q, a, b)
 		}
 	}
 }
+
+// bulkTable is the lagging-replica runbook's table of thousands of
+// transactions.
+const bulkTable = lab.LoadDB + ".bulk"
 
 // managerProc is a running masterha_manager.
 type managerProc struct {
@@ -506,4 +566,56 @@ func TestFailoverGTIDRunbook(t *testing.T) {
 	if st["Using_Gtid"] != "Slave_Pos" {
 		t.Errorf("%s Using_Gtid = %q after failover; want Slave_Pos", other.Name, st["Using_Gtid"])
 	}
+}
+
+// TestFailoverNewMasterDiesRunbook: the master's mariadbd is killed under
+// load; the manager selects db2 (candidate_master=1), and db2's mariadbd is
+// killed too the moment the master_ip_failover_script moves the address to
+// it, before it is opened for writes. The failover goes on with the next
+// candidate, db3: it becomes the writable master, nothing acknowledged is
+// lost, db2 is reported as failed (exit 10).
+func TestFailoverNewMasterDiesRunbook(t *testing.T) {
+	l := lab.New(t, lab.Options{Hosts: 3})
+	db2, db3 := l.Hosts[1], l.Hosts[2]
+	pid := db2.MariaDBPid()
+	if pid == 0 {
+		t.Fatal("db2's mariadbd is not running")
+	}
+	hook := filepath.Join(l.Dir, "kill_db2_on_start.sh")
+	marker := filepath.Join(l.Dir, "db2_killed")
+	script := fmt.Sprintf(`#!/bin/sh
+# Kills db2's mariadbd the first time the failover makes db2 the new master.
+for a in "$@"; do
+	case "$a" in
+	--command=start) start=1 ;;
+	--new_master_host=*) nm="${a#--new_master_host=}" ;;
+	esac
+done
+if [ "$start" = 1 ] && { [ "$nm" = %q ] || [ "$nm" = %q ]; } && [ ! -e %q ]; then
+	touch %q
+	kill -9 %d
+fi
+exit 0
+`, db2.IP, db2.Name, marker, marker, pid)
+	if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := newFailoverRigOn(t, l, "[server2] candidate_master=1", "master_ip_failover_script="+hook)
+	p := r.startManager()
+	if err := r.l.Master().KillMariaDB(); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, 2*time.Minute); code != 10 {
+		t.Fatalf("manager exit %d; want 10 (db2 failed)", code)
+	}
+	out := p.out.String()
+	for _, want := range []string{"Selected " + db2.IP, "failed before it was opened for writes; trying " + db3.IP, "Selected " + db3.IP} {
+		if !strings.Contains(out, want) {
+			t.Errorf("manager output lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("the hook did not kill db2: %v", err)
+	}
+	r.verify(db3, db3)
 }

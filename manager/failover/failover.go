@@ -4,29 +4,34 @@
 //  1. configuration check: every survivor is read once into a topology
 //     snapshot; the dead master is double-checked over MySQL and never
 //     contacted otherwise; the replicas' failover advisory locks are taken;
+//     then, in parallel, everything a later step needs is checked (SSH and
+//     the node tools on every survivor, the relay logs each target's events
+//     will come from, the dead master's binlog directory when its host
+//     answers SSH) and a Plan is made (plan.go): nothing has changed yet;
 //  2. dead master shutdown: the replicas' IO threads stop, then the
-//     master_ip_failover_script (stop or stopssh) and the shutdown_script
-//     fence the old master;
-//  3. master recovery: the latest replicas and the new master are chosen;
-//     the new master receives every event it lacks, from the dead master's
-//     own binlog when its host answers SSH, else from the latest replica's
-//     relay logs; its coordinates are recorded; the hook's start call moves
-//     the address; read_only=0;
-//  4. replica recovery, in parallel: each replica receives what it lacks
-//     the same way (file/position topologies) and is pointed at the new
-//     master (GTID topologies stay on GTID);
+//     master_ip_failover_script (stop or stopssh), the shutdown_script and
+//     the Fencer make the old master unable to take writes;
+//  3. master recovery: the plan is made again from the final positions;
+//     the dead master's binlog tail after the end point is read once; the
+//     new master converges to the end point and is opened (hook start,
+//     read_only=0). When it fails before it is opened, the next candidate
+//     of the plan is used;
+//  4. replica recovery, in parallel: each replica converges to the same end
+//     point (file/position topologies) and is pointed at the new master
+//     (GTID topologies fetch by GTID); one that fails is reported, not fatal;
 //  5. cleanup: RESET SLAVE ALL on the new master, locks released.
 //
-// Every step has its own deadline and is logged with its duration. A
-// failover refuses, saying why, rather than guess.
+// One end point: the furthest any reachable host holds (the latest Read
+// position, then the dead master's binlog to its end when readable). A
+// target first finishes its own relay log with its own SQL thread (at the
+// server's speed, parallel applier included), then takes the latest
+// replica's relay-log difference from where its SQL thread stopped and the
+// dead master's tail, both in ONE client session so that a transaction
+// split between them is applied whole.
 //
-// One deliberate difference from MHA: each target receives the events it
-// lacks as ONE file starting at its own executed position (its SQL thread is
-// stopped first), taken from the dead master's binlog when readable and
-// otherwise from the latest replica's relay logs. MHA stitches its own relay
-// tail, the latest replica's diff and the dead master's tail together; one
-// source per target means no transaction is ever split between files, and
-// no wait for a lagging SQL thread is needed before the apply starts.
+// Every step has its own deadline (hooks: none unless HookTimeout) and is
+// logged with its duration. A failover refuses, saying why, rather than
+// guess.
 package failover
 
 import (
@@ -35,7 +40,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -46,8 +50,6 @@ import (
 	"github.com/gomha/gomha/manager/failpoint"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/mysqlx"
-	"github.com/gomha/gomha/manager/repoint"
-	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/topology"
 	"github.com/gomha/gomha/node/binlog"
 )
@@ -89,8 +91,9 @@ type Options struct {
 	// the replicas replicate from.
 	DeadMasterHost string
 	DeadMasterPort int
-	// SSHReachable is what the monitor learned about SSH to the dead master
-	// (SSHUnreachable, SSHReachable, SSHUnknown: probed in Phase 2).
+	// SSHReachable is what the monitor learned about SSH to the dead master,
+	// MHA's --ssh_reachable number (SSHUnreachable, SSHReachable,
+	// SSHUnknown: probed in Phase 1).
 	SSHReachable int
 	// NewMasterHost and NewMasterPort force the new master
 	// (--new_master_host), without fallback.
@@ -105,19 +108,28 @@ type Options struct {
 	SkipDisableReadOnly  bool
 	// NodeBinary is the local mha-node executable installed on the hosts.
 	NodeBinary string
-	// Hooks runs the hook scripts.
-	Hooks hooks.Runner
+	// Hooks runs the hook scripts (a hooks.Runner).
+	Hooks HookRunner
 	// Log receives the failover's log; nil discards it.
 	Log *slog.Logger
 	// StepTimeout bounds each step (default 60 s); ApplyTimeout bounds
-	// each apply of missing events (default 30 minutes).
+	// each apply of missing events (default 30 minutes); HookTimeout bounds
+	// each hook run (0, the default: no limit, as in MHA).
 	StepTimeout  time.Duration
 	ApplyTimeout time.Duration
+	HookTimeout  time.Duration
+	// Fencer makes the old master unable to take writes in Phase 2; nil
+	// skips fencing with a warning (a shutdown_script that powered the host
+	// off fences it too).
+	Fencer Fencer
 	// Now returns the current time (tests); nil means time.Now.
 	Now func() time.Time
 	// Journal receives an intent record before each irreversible step and
 	// a done record after it; nil records nothing.
 	Journal Journal
+
+	// world replaces the real servers and hosts in tests.
+	world world
 }
 
 // Journal is the failover's intent journal (journal.Journal satisfies
@@ -130,10 +142,25 @@ type Journal interface {
 // irreversible are the steps that change a server or the address for good:
 // each gets a journal record before and after it, and failpoints named
 // failover/<step>/before and failover/<step>/after (package failpoint).
+// The journal records carry these details (a crash-recovery helper reads
+// them):
+//
+//	fence old master      ssh_reachable; after: fenced, method
+//	finish relay log      host, until (its Read position); after: reached
+//	apply missing events  host, files (the pieces, comma-separated, applied
+//	                      as one), file (the path applied on the host),
+//	                      from (its Exec), to (the end point), tail (true
+//	                      when the dead master's tail is included)
+//	set read_only=0       block, host, binlog_file, binlog_pos, gtid (the
+//	                      new master's coordinates)
+//	change master         replica, source_host, source_port, mode, and
+//	                      binlog_file+binlog_pos or gtid
 var irreversible = map[string]bool{
 	"stop IO thread":                  true,
 	"master_ip_failover_script stop":  true,
 	"shutdown_script stop":            true,
+	"fence old master":                true,
+	"finish relay log":                true,
 	"stop SQL thread":                 true,
 	"apply missing events":            true,
 	"master_ip_failover_script start": true,
@@ -174,6 +201,17 @@ type Result struct {
 	// master's binlog was read to its end (nothing lost); otherwise the
 	// coordinates on the dead master from which events may be missing.
 	Lost string
+	// EndPoint is where every survivor converged: the latest Read
+	// position, and with TailEvents > 0 the dead master's events after it.
+	EndPoint binlog.Pos
+	// TailEvents and TailBytes are what only the dead master had (its
+	// binlog after EndPoint), when it was read.
+	TailEvents int
+	TailBytes  int64
+	// Fence is how the old master was fenced (Fenced false: it was not).
+	Fence FenceResult
+	// Plan is the plan the failover carried out (Phase 3's).
+	Plan string
 	// MasterActivatedAt is when the new master was made writable.
 	MasterActivatedAt time.Time
 	// Body is the report, a line per event, as MHA mails it.
@@ -205,15 +243,36 @@ type run struct {
 	log   *slog.Logger
 	res   *Result
 	ts    string
-	hosts hosts
+	nodes Nodes
 
 	// conns are the survivors' sessions, by block; they hold the failover
 	// advisory locks.
-	conns map[string]*mysqlx.Conn
+	conns map[string]Server
 	topo  *topology.Topology
 	dead  *topology.Node
 	// mode is how replicas are repointed.
 	mode topology.GTIDMode
+	// rep is the start-up report of topo.
+	rep topology.Report
+	// reach is SSH to the dead master.
+	reach Reach
+	// problems are the pre-check failures per block; tailProblem why the
+	// dead master's binlog cannot be read.
+	problems    map[string][]string
+	tailProblem string
+	// plan is the current plan.
+	plan Plan
+	// tail is the dead master's binlog after the end point, in the
+	// manager's workdir ("" when not read or empty).
+	tail string
+	// own are the background own-SQL-thread steps of Phase 3, by block.
+	own map[string]chan error
+	// purged are the latest replicas whose relay_log_purge was turned off.
+	purged []*topology.Node
+	// hookStartFor is the block the hook's start ran for ("" when not).
+	hookStartFor string
+	// mu guards res and conns during the parallel phases.
+	mu sync.Mutex
 }
 
 // Run performs a dead-master failover. The Result is always returned, also
@@ -231,14 +290,16 @@ func Run(ctx context.Context, opts Options) *Result {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	opts.world.defaults(opts.NodeBinary)
 	r := &run{
+		nodes: opts.world.nodes,
 		opts:  opts,
 		cfg:   opts.Config,
 		log:   opts.Log,
 		res:   &Result{Code: ExitError},
 		ts:    opts.Now().Format("20060102150405"),
-		hosts: hosts{binary: opts.NodeBinary},
-		conns: map[string]*mysqlx.Conn{},
+		conns: map[string]Server{},
+		reach: ReachFromMHA(opts.SSHReachable),
 	}
 	defer r.close()
 	err := r.phases(ctx)
@@ -266,13 +327,35 @@ func (r *run) close() {
 		_, _ = c.ReleaseLock(ctx, mysqlx.FailoverLock)
 		c.Close()
 	}
-	r.hosts.close()
+	r.nodes.Close()
 }
 
 // note adds a line to the report body and logs it.
 func (r *run) note(line string) {
+	r.mu.Lock()
 	r.res.Body = append(r.res.Body, line)
+	r.mu.Unlock()
 	r.log.Info(line)
+}
+
+// fail records a survivor that could not be recovered and drops it: the
+// failover goes on without it.
+func (r *run) fail(n *topology.Node, err error) {
+	r.mu.Lock()
+	r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s: %v", n.Host(), err))
+	if c := r.conns[n.Server.Block]; c != nil {
+		c.Close()
+		delete(r.conns, n.Server.Block)
+	}
+	r.mu.Unlock()
+	r.note(fmt.Sprintf("%s: ERROR: %v (skipped)", n.Host(), err))
+}
+
+// conn returns the session to a survivor (nil when it was dropped).
+func (r *run) conn(block string) Server {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conns[block]
 }
 
 func (r *run) phases(ctx context.Context) error {
@@ -300,16 +383,21 @@ func (r *run) phases(ctx context.Context) error {
 	return nil
 }
 
-// step runs fn with the step deadline and logs its duration.
-func (r *run) step(ctx context.Context, name, host string, timeout time.Duration, fn func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+// step runs fn with the step deadline (none when timeout is 0) and logs
+// its duration. An irreversible step is journaled with detail before and
+// after (fn may add to detail what it learned), and has failpoints.
+func (r *run) step(ctx context.Context, name, host string, timeout time.Duration, detail map[string]string, fn func(context.Context) error) error {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	journaled := irreversible[name] && r.opts.Journal != nil
 	if journaled {
 		// A journal that cannot be written is logged, not fatal: refusing
 		// in the middle of a failover would leave the cluster worse off
 		// than going on without the record.
-		if err := r.opts.Journal.Intent(name, host, nil); err != nil {
+		if err := r.opts.Journal.Intent(name, host, detail); err != nil {
 			r.log.Error("cannot write the failover journal", "step", name, "host", host, "err", err)
 		}
 	}
@@ -324,7 +412,7 @@ func (r *run) step(ctx context.Context, name, host string, timeout time.Duration
 		return fmt.Errorf("%s on %s: %w", name, host, err)
 	}
 	if journaled {
-		if err := r.opts.Journal.Done(name, host, nil); err != nil {
+		if err := r.opts.Journal.Done(name, host, detail); err != nil {
 			r.log.Error("cannot write the failover journal", "step", name, "host", host, "err", err)
 		}
 	}
@@ -396,28 +484,10 @@ func (r *run) configurationCheck(ctx context.Context) error {
 		}
 		return fmt.Errorf("%w: the replicas' master is %s, not %s\n%s", ErrWrongMaster, got, hostInfo(dead), rep.String())
 	}
-	r.dead = t.Master
-	var fatal []string
-	for _, f := range rep.Errors() {
-		switch f.Code {
-		case topology.CodeMasterDead, topology.CodeDeadServerIgnored, topology.CodeNoAliveReplica:
-			continue
-		}
-		fatal = append(fatal, f.String())
-	}
-	for _, n := range t.Dead() {
-		if n.Server.Block != dead.Block && !n.Server.IgnoreFail {
-			fatal = append(fatal, fmt.Sprintf("%s is dead too and has no ignore_fail=1", n.Host()))
-		}
-	}
-	for _, n := range t.Failed() {
-		fatal = append(fatal, fmt.Sprintf("%s: replica SQL thread stopped with an error", n.Host()))
-	}
-	if len(r.replicas()) == 0 {
-		fatal = append(fatal, "no alive replica to promote")
-	}
-	if len(fatal) > 0 {
-		return fmt.Errorf("%w:\n  %s", ErrTopology, strings.Join(fatal, "\n  "))
+	r.dead, r.rep = t.Master, rep
+	// The topology's own blockers first: nothing else is worth checking.
+	if p := r.makePlan(); len(p.Blockers) > 0 {
+		return fmt.Errorf("%w:\n  %s", ErrTopology, strings.Join(p.Blockers, "\n  "))
 	}
 	r.log.Info("GTID failover mode", "mode", r.mode.String())
 
@@ -432,7 +502,7 @@ func (r *run) configurationCheck(ctx context.Context) error {
 	// Advisory locks: a purge_relay_logs or another failover must not run
 	// on the replicas meanwhile.
 	errs := each(r.replicas(), func(n *topology.Node) error {
-		return r.step(ctx, "get failover lock", n.Host(), r.opts.StepTimeout, func(ctx context.Context) error {
+		return r.step(ctx, "get failover lock", n.Host(), r.opts.StepTimeout, nil, func(ctx context.Context) error {
 			ok, err := r.conns[n.Server.Block].GetLock(ctx, mysqlx.FailoverLock, time.Second)
 			if err == nil && !ok {
 				err = errors.New("advisory lock " + mysqlx.FailoverLock + " is held by another session: is a failover or purge_relay_logs running on this replica?")
@@ -440,7 +510,132 @@ func (r *run) configurationCheck(ctx context.Context) error {
 			return err
 		})
 	})
-	return firstError(errs)
+	if err := firstError(errs); err != nil {
+		return err
+	}
+
+	// Everything a later step needs, checked before anything changes.
+	r.precheck(ctx, r.makePlan())
+	p := r.makePlan()
+	r.log.Info("failover plan (positions move until the IO threads stop)\n" + p.String())
+	if len(p.Blockers) > 0 {
+		return fmt.Errorf("%w:\n  %s", ErrTopology, strings.Join(p.Blockers, "\n  "))
+	}
+	// ignore_fail survivors that failed a pre-check are left alone.
+	for _, n := range r.replicas() {
+		if why := r.problems[n.Server.Block]; len(why) > 0 {
+			r.fail(n, fmt.Errorf("ignore_fail=1 and %s: left out of the failover", strings.Join(why, "; ")))
+		}
+	}
+	return nil
+}
+
+// makePlan plans from the current snapshot.
+func (r *run) makePlan() Plan {
+	var survivors []string
+	r.mu.Lock()
+	for b := range r.conns {
+		survivors = append(survivors, b)
+	}
+	r.mu.Unlock()
+	return NewPlan(Snapshot{
+		Topo:        r.topo,
+		Report:      r.rep,
+		Survivors:   survivors,
+		DeadSSH:     r.reach,
+		TailProblem: r.tailProblem,
+		Problems:    r.problems,
+	}, PlanOptions{
+		NewMasterHost:        r.opts.NewMasterHost,
+		NewMasterPort:        r.opts.NewMasterPort,
+		SkipSaveMasterBinlog: r.opts.SkipSaveMasterBinlog,
+	})
+}
+
+// precheck checks, in parallel, what the steps of plan p will need: SSH
+// to the dead master (when unknown) and its binlog directory; SSH and the
+// node tools on every survivor; the relay logs each file/position target's
+// missing events will come from. What fails is recorded in r.problems and
+// r.tailProblem for the next plan.
+func (r *run) precheck(ctx context.Context, p Plan) {
+	problems := map[string][]string{}
+	var mu sync.Mutex
+	add := func(block, why string) {
+		mu.Lock()
+		problems[block] = append(problems[block], why)
+		mu.Unlock()
+	}
+	dead := r.res.DeadMaster
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if r.reach == ReachUnknown {
+			r.reach = ReachNo
+			if err := r.step(ctx, "ssh check", check.SSHName(dead), dead.SSHConnectionTimeout+time.Second, nil, func(ctx context.Context) error {
+				return r.opts.world.sshCheck(ctx, dead)
+			}); err == nil {
+				r.reach = ReachYes
+			}
+		}
+		if r.reach != ReachYes || r.opts.SkipSaveMasterBinlog || p.End.File == "" {
+			return
+		}
+		if err := r.step(ctx, "check dead master binlogs", check.SSHName(dead), r.opts.StepTimeout, nil, func(ctx context.Context) error {
+			h, err := r.nodes.Get(ctx, dead)
+			if err != nil {
+				return err
+			}
+			return h.TestBinlogs(ctx, p.End.File, r.ts)
+		}); err != nil {
+			r.tailProblem = err.Error()
+		}
+	}()
+	for _, n := range r.replicas() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.step(ctx, "check node tools", n.Host(), r.opts.StepTimeout, nil, func(ctx context.Context) error {
+				_, err := r.nodes.Get(ctx, n.Server)
+				return err
+			}); err != nil {
+				add(n.Server.Block, err.Error())
+				return
+			}
+			tg := p.Target(n.Server.Block)
+			if r.mode.UsesGTID() || tg == nil {
+				return
+			}
+			for _, src := range tg.Sources {
+				if src.Kind != SourceRelayDiff || src.Conditional {
+					continue
+				}
+				rs := n.Replica()
+				base := src.Host
+				err := r.step(ctx, "check relay logs", base.Host(), r.opts.StepTimeout, nil, func(ctx context.Context) error {
+					h, err := r.nodes.Get(ctx, base.Server)
+					if err != nil {
+						return err
+					}
+					err = h.Find(ctx, relayDir(base.State), base.Replica().Read, rs.Exec)
+					if err != nil && rs.Read != rs.Exec {
+						// Its own SQL thread will take it to about its Read
+						// position first.
+						if h.Find(ctx, relayDir(base.State), base.Replica().Read, rs.Read) == nil {
+							r.log.Warn("the latest replica's relay logs start after this target's Exec position, but hold its Read position", "host", n.Host(), "exec", rs.Exec.String(), "read", rs.Read.String())
+							return nil
+						}
+					}
+					return err
+				})
+				if err != nil {
+					add(n.Server.Block, fmt.Sprintf("the relay logs of %s do not hold its events from %s: %v", base.Host(), rs.Exec, err))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	r.problems = problems
 }
 
 func firstError(errs map[string]error) error {
@@ -475,11 +670,11 @@ func FindServer(cfg *config.Config, host string, port int) (config.Server, error
 	return config.Server{}, fmt.Errorf("%s is not a server of %s", mysqlx.JoinAddr(host, port), cfg.File)
 }
 
-func (r *run) observe(ctx context.Context, srv config.Server) (topology.Observation, *mysqlx.Conn) {
+func (r *run) observe(ctx context.Context, srv config.Server) (topology.Observation, Server) {
 	o := topology.Observation{Server: srv}
 	ctx, cancel := context.WithTimeout(ctx, 3*check.DefaultConnectTimeout)
 	defer cancel()
-	c, err := mysqlx.Open(ctx, check.Target(r.cfg, srv, check.DefaultConnectTimeout))
+	c, err := r.opts.world.connect(ctx, r.cfg, srv, check.DefaultConnectTimeout)
 	if err == nil {
 		o.State, err = c.State(ctx)
 	}
@@ -503,7 +698,7 @@ func (r *run) observe(ctx context.Context, srv config.Server) (topology.Observat
 func (r *run) replicas() []*topology.Node {
 	var out []*topology.Node
 	for _, n := range r.topo.Nodes {
-		if n.Role == topology.RoleReplica && r.conns[n.Server.Block] != nil {
+		if n.Role == topology.RoleReplica && r.conn(n.Server.Block) != nil {
 			out = append(out, n)
 		}
 	}
@@ -513,8 +708,7 @@ func (r *run) replicas() []*topology.Node {
 func (r *run) doubleCheck(ctx context.Context, dead config.Server) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	t := check.Target(r.cfg, dead, time.Second)
-	c, err := mysqlx.Open(ctx, t)
+	c, err := r.opts.world.connect(ctx, r.cfg, dead, time.Second)
 	if err == nil {
 		c.Close()
 		return fmt.Errorf("%w: %s answered: stop failover", ErrMasterAlive, hostInfo(dead))
@@ -532,48 +726,26 @@ func (r *run) shutdown(ctx context.Context) error {
 	r.res.ShutdownStarted = true
 	// Stop the IO threads first, so positions stop moving (a master that
 	// is only cut off from the manager must not feed them meanwhile).
-	errs := each(r.replicas(), func(n *topology.Node) error {
-		return r.step(ctx, "stop IO thread", n.Host(), r.opts.StepTimeout, func(ctx context.Context) error {
-			c := r.conns[n.Server.Block]
-			if err := c.StopReplicaIOThread(ctx); err != nil {
-				return err
+	// A replica that vanished meanwhile is reported and skipped.
+	each(r.replicas(), func(n *topology.Node) error {
+		err := r.step(ctx, "stop IO thread", n.Host(), r.opts.StepTimeout, nil, func(ctx context.Context) error {
+			c := r.conn(n.Server.Block)
+			if c == nil {
+				return errors.New("no session")
 			}
-			for {
-				rs, err := c.ReplicaStatus(ctx)
-				if err != nil {
-					return err
-				}
-				if rs == nil || rs.IORunning == "No" {
-					return nil
-				}
-				if err := sleep(ctx, 50*time.Millisecond); err != nil {
-					return err
-				}
-			}
+			return c.StopIO(ctx)
 		})
-	})
-	if err := firstError(errs); err != nil {
+		if err != nil {
+			r.fail(n, err)
+		}
 		return err
+	})
+	if len(r.replicas()) == 0 {
+		return errors.New("no replica left: every IO thread stop failed")
 	}
 
 	dead := r.res.DeadMaster
-	if r.opts.SSHReachable == SSHUnknown {
-		r.opts.SSHReachable = SSHUnreachable
-		if err := r.step(ctx, "ssh check", check.SSHName(dead), dead.SSHConnectionTimeout+time.Second, func(ctx context.Context) error {
-			t, err := check.SSHTarget(dead)
-			if err != nil {
-				return err
-			}
-			res, err := sshexec.RunOnce(ctx, t, []string{"true"})
-			if err == nil && res.ExitCode != 0 {
-				err = fmt.Errorf("exit %d", res.ExitCode)
-			}
-			return err
-		}); err == nil {
-			r.opts.SSHReachable = SSHReachable
-		}
-	}
-	reachable := r.opts.SSHReachable == SSHReachable
+	reachable := r.reach == ReachYes
 
 	ep := hooks.EndpointOf(dead)
 	if cmd := dead.MasterIPFailoverScript; cmd != "" {
@@ -592,16 +764,58 @@ func (r *run) shutdown(ctx context.Context) error {
 		switch res.Code {
 		case 0:
 			r.note("Power off done.")
-			r.opts.SSHReachable = SSHUnreachable
+			r.reach = ReachNo
+			r.res.Fence = FenceResult{Fenced: true, Method: "powered off by shutdown_script", Proof: "shutdown_script --command=stop exited 0"}
 		case 10:
 			r.note("SSH reachable on " + hostInfo(dead) + ". Shutting down mysqld done.")
-			r.opts.SSHReachable = SSHReachable
+			r.reach = ReachYes
 		default:
 			return fmt.Errorf("%w: shutdown_script exited %d", ErrHook, res.Code)
 		}
 	} else {
 		r.log.Warn("shutdown_script is not set. Skipping explicit shutting down of the dead master.")
 	}
+	return r.fence(ctx)
+}
+
+// fence makes the old master unable to take writes through the Fencer,
+// unless the shutdown_script powered it off. An error aborts the failover
+// before anything is promoted; a fencer that could not fence lets it go on
+// with a loud warning.
+func (r *run) fence(ctx context.Context) error {
+	dead := r.res.DeadMaster
+	if r.res.Fence.Fenced {
+		r.note(fmt.Sprintf("Old master %s fenced: %s.", hostInfo(dead), r.res.Fence.Method))
+		return nil
+	}
+	if r.opts.Fencer == nil {
+		r.log.Warn("No fencer configured: the old master is not fenced; if it comes back it may take writes.", "host", hostInfo(dead))
+		r.res.Fence = FenceResult{Proof: "no fencer configured"}
+		return nil
+	}
+	detail := map[string]string{"ssh_reachable": r.reach.String()}
+	var fr FenceResult
+	err := r.step(ctx, "fence old master", hostInfo(dead), 0, detail, func(ctx context.Context) error {
+		var err error
+		fr, err = r.opts.Fencer.Fence(ctx, dead, r.reach == ReachYes)
+		detail["fenced"] = fmt.Sprint(fr.Fenced)
+		detail["method"] = fr.Method
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("old master %s could not be fenced, nothing was promoted: %w", hostInfo(dead), err)
+	}
+	r.res.Fence = fr
+	if !fr.Fenced {
+		why := fr.Proof
+		if why == "" {
+			why = fr.Method
+		}
+		r.log.Error("THE OLD MASTER IS NOT FENCED: if it comes back it may take writes", "host", hostInfo(dead), "why", why)
+		r.note(fmt.Sprintf("old master NOT fenced: %s", why))
+		return nil
+	}
+	r.note(fmt.Sprintf("Old master %s fenced: %s (%s).", hostInfo(dead), fr.Method, fr.Proof))
 	return nil
 }
 
@@ -631,363 +845,12 @@ func signalText(sig string) string {
 // runHook runs hook name with --command=command as the step "name command".
 func (r *run) runHook(ctx context.Context, name, command, cmd string, args []string) (hooks.Result, error) {
 	var res hooks.Result
-	err := r.step(ctx, name+" "+command, "manager", r.opts.StepTimeout, func(ctx context.Context) error {
+	err := r.step(ctx, name+" "+command, "manager", r.opts.HookTimeout, nil, func(ctx context.Context) error {
 		var err error
 		res, err = r.opts.Hooks.Run(ctx, name, cmd, args)
 		return err
 	})
 	return res, err
-}
-
-// ---- Phase 3 ----
-
-// target is one survivor to bring up to date.
-type target struct {
-	node *topology.Node
-	conn *mysqlx.Conn
-	// exec is where its SQL thread stopped; read what its IO thread
-	// received.
-	exec, read binlog.Pos
-}
-
-func (r *run) recoverMaster(ctx context.Context) error {
-	// Fresh positions, now that no IO thread runs.
-	if err := r.refresh(ctx); err != nil {
-		return err
-	}
-	reps := r.replicas()
-	latest, oldest, err := topology.LatestReplicas(reps)
-	if err != nil {
-		return err
-	}
-	lr := latest[0].Replica()
-	r.log.Info(fmt.Sprintf("The latest binary log file/position on all slaves is %s", lr.Read), "host", latest[0].Host())
-	r.log.Info(fmt.Sprintf("The oldest binary log file/position on all slaves is %s", oldest[0].Replica().Read), "host", oldest[0].Host())
-
-	sel, err := topology.SelectNewMaster(r.topo, topology.SelectOptions{
-		NewMasterHost: r.opts.NewMasterHost,
-		NewMasterPort: r.opts.NewMasterPort,
-		Base:          latest[0],
-	})
-	if err != nil {
-		return err
-	}
-	nm := sel.NewMaster
-	r.res.NewMaster = nm.Server
-	r.res.Why = fmt.Sprintf("%s: rule %q; it had received up to %s (latest %s)", nm.Host(), sel.Rule, nm.Replica().Read, lr.Read)
-	for _, x := range sel.Excluded {
-		r.log.Info("not a candidate", "host", x.Node.Host(), "why", strings.Join(x.Reasons, "; "))
-	}
-	r.note(fmt.Sprintf("Selected %s as a new master (%s).", nm.Host(), sel.Rule))
-
-	if r.opts.SSHReachable == SSHReachable && !r.opts.SkipSaveMasterBinlog {
-		r.log.Info("The dead master's host answers SSH: events it did not send are read from its binlog.")
-	} else {
-		r.res.Lost = fmt.Sprintf("Dead master %s could not be read (SSH unreachable or --skip_save_master_binlog): any transaction it wrote after %s (the latest Read position, on %s) is lost.", hostInfo(r.res.DeadMaster), lr.Read, latest[0].Host())
-		r.log.Warn(r.res.Lost)
-	}
-
-	t := &target{node: nm, conn: r.conns[nm.Server.Block]}
-	if err := r.catchUp(ctx, t, latest); err != nil {
-		return fmt.Errorf("recover new master %s: %w", nm.Host(), err)
-	}
-	r.note(fmt.Sprintf("%s: OK: Applying all logs succeeded.", nm.Host()))
-
-	// The new master's coordinates: where the other replicas start.
-	if err := r.step(ctx, "read new master coordinates", nm.Host(), r.opts.StepTimeout, func(ctx context.Context) error {
-		pos, _, err := t.conn.BinlogStatus(ctx)
-		if err != nil {
-			return err
-		}
-		r.res.NewMasterPos = pos
-		st, err := t.conn.State(ctx)
-		if err != nil {
-			return err
-		}
-		r.res.NewMasterGTID = st.GTID.BinlogPos
-		if r.res.NewMasterGTID == "" {
-			r.res.NewMasterGTID = st.GTID.Executed
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	r.log.Info("new master coordinates", "host", nm.Host(), "binlog_file", r.res.NewMasterPos.File, "binlog_pos", r.res.NewMasterPos.Offset, "gtid", r.res.NewMasterGTID)
-
-	if cmd := nm.Server.MasterIPFailoverScript; cmd != "" {
-		orig := hooks.EndpointOf(r.res.DeadMaster)
-		orig.SSHUnreachable = r.opts.SSHReachable != SSHReachable
-		if err := r.hook(ctx, "master_ip_failover_script", "start", cmd, hooks.FailoverStartArgs(orig, hooks.EndpointOf(nm.Server))); err != nil {
-			return err
-		}
-		r.note(fmt.Sprintf("%s: OK: Activated master IP address.", nm.Host()))
-	} else {
-		r.log.Warn("master_ip_failover_script is not set. Skipping taking over new master IP address.")
-	}
-	if !r.opts.SkipDisableReadOnly {
-		if err := r.step(ctx, "set read_only=0", nm.Host(), r.opts.StepTimeout, func(ctx context.Context) error {
-			return t.conn.SetReadOnly(ctx, false)
-		}); err != nil {
-			return err
-		}
-	}
-	r.res.MasterActivatedAt = time.Now()
-	r.log.Info("** Finished master recovery successfully.", "host", nm.Host())
-	return nil
-}
-
-// refresh rereads every survivor's state into the topology.
-func (r *run) refresh(ctx context.Context) error {
-	errs := each(r.replicas(), func(n *topology.Node) error {
-		return r.step(ctx, "read replica status", n.Host(), r.opts.StepTimeout, func(ctx context.Context) error {
-			st, err := r.conns[n.Server.Block].State(ctx)
-			if err != nil {
-				return err
-			}
-			n.State = st
-			return nil
-		})
-	})
-	return firstError(errs)
-}
-
-// catchUp brings target t up to the latest events any survivor or the dead
-// master holds: its SQL thread is stopped where it is, then ONE file of the
-// events from there on is applied: from the dead master's binlog when
-// readable, else from a latest replica's relay logs (see the package doc).
-func (r *run) catchUp(ctx context.Context, t *target, latest []*topology.Node) error {
-	host := t.node.Host()
-	if err := r.step(ctx, "stop SQL thread", host, r.opts.StepTimeout, func(ctx context.Context) error {
-		if err := repoint.Stop(ctx, t.conn); err != nil {
-			return err
-		}
-		rs, err := t.conn.ReplicaStatus(ctx)
-		if err != nil {
-			return err
-		}
-		if rs == nil {
-			return errors.New("not a replica any more")
-		}
-		t.exec, t.read = rs.Exec, rs.Read
-		return nil
-	}); err != nil {
-		return err
-	}
-	lr := latest[0].Replica().Read
-	r.log.Info(fmt.Sprintf("Server %s executed up to %s and received up to %s; the latest replica received up to %s.", host, t.exec, t.read, lr), "host", host)
-
-	file, src, err := r.missingEvents(ctx, t, latest)
-	if err != nil {
-		return err
-	}
-	if file == "" {
-		r.log.Info("nothing to apply", "host", host)
-		return nil
-	}
-	th, err := r.hosts.get(ctx, t.node.Server)
-	if err != nil {
-		return err
-	}
-	var local string
-	if err := r.step(ctx, "copy missing events", host, r.opts.StepTimeout, func(ctx context.Context) error {
-		var err error
-		local, err = move(ctx, src, th, file, r.opts.Workdir)
-		return err
-	}); err != nil {
-		return err
-	}
-	// In GTID topologies events must reach the binlog so that the other
-	// replicas fetch them by GTID; otherwise disable_log_bin decides, as
-	// in MHA.
-	disable := t.node.Server.DisableLogBin && !r.mode.UsesGTID()
-	return r.step(ctx, "apply missing events", host, r.opts.ApplyTimeout, func(ctx context.Context) error {
-		return th.apply(ctx, local, disable, r.ts)
-	})
-}
-
-// missingEvents produces the file of events t lacks and says on which host
-// it is. "" means t lacks nothing.
-func (r *run) missingEvents(ctx context.Context, t *target, latest []*topology.Node) (string, *nodeHost, error) {
-	host := t.node.Host()
-	srv := t.node.Server
-	lr := latest[0].Replica().Read
-	if r.opts.SSHReachable == SSHReachable && !r.opts.SkipSaveMasterBinlog {
-		var file string
-		var h *nodeHost
-		err := r.step(ctx, "save dead master binlog", check.SSHName(r.res.DeadMaster), r.opts.ApplyTimeout, func(ctx context.Context) error {
-			var err error
-			h, err = r.hosts.get(ctx, r.res.DeadMaster)
-			if err != nil {
-				return err
-			}
-			name := fmt.Sprintf("saved_master_binlog_from_%s_%d_for_%s_%d_%s.binlog", r.res.DeadMaster.Hostname, r.res.DeadMaster.Port, srv.Hostname, srv.Port, r.ts)
-			res, ok, err := h.saveTail(ctx, t.exec, name)
-			if err != nil {
-				return err
-			}
-			// The dead master's binlog must hold at least what the latest
-			// replica received (it may not after an OS crash with
-			// sync_binlog=0); else the relay logs are the better source.
-			end, perr := binlog.ParsePos(res.End)
-			if ok && perr == nil {
-				if c, cerr := binlog.Compare(end, lr); cerr == nil && c < 0 {
-					return fmt.Errorf("its binlog ends at %s, before %s that a replica received", end, lr)
-				}
-			}
-			if !ok {
-				if c, cerr := binlog.Compare(t.exec, lr); cerr != nil || c < 0 {
-					return fmt.Errorf("nothing after %s in its binlog, though a replica received up to %s", t.exec, lr)
-				}
-				return nil
-			}
-			file = res.OutputFile
-			return nil
-		})
-		if err == nil {
-			if file == "" {
-				return "", nil, nil
-			}
-			r.note(fmt.Sprintf("%s: events after %s saved from the dead master's binlog.", host, t.exec))
-			return file, h, nil
-		}
-		r.log.Warn("Failed to save binary log events from the dead master; using the latest replica's relay logs instead. Maybe disks on binary logs are not accessible or binary log itself is corrupt?", "host", hostInfo(r.res.DeadMaster), "err", err)
-		r.res.Lost = fmt.Sprintf("Dead master %s's binlog could not be read (%v): any transaction it wrote after %s (the latest Read position) is lost.", hostInfo(r.res.DeadMaster), err, lr)
-	}
-	if c, err := binlog.Compare(t.exec, lr); err == nil && c >= 0 {
-		return "", nil, nil
-	}
-	// From a latest replica's relay logs (the target itself when it is a
-	// latest replica).
-	var errs []error
-	for _, base := range latest {
-		var file string
-		var h *nodeHost
-		err := r.step(ctx, "generate relay log diff", base.Host(), r.opts.ApplyTimeout, func(ctx context.Context) error {
-			var err error
-			h, err = r.hosts.get(ctx, base.Server)
-			if err != nil {
-				return err
-			}
-			name := fmt.Sprintf("relay_from_read_to_latest_%s_%d_%s.binlog", srv.Hostname, srv.Port, r.ts)
-			if base.Server.Block == srv.Block {
-				name = fmt.Sprintf("relay_from_exec_to_read_%s_%d_%s.binlog", srv.Hostname, srv.Port, r.ts)
-			}
-			res, ok, err := h.generate(ctx, base.State.ServerID, relayDir(base.State), base.Replica().Read, t.exec, name, r.ts)
-			if err != nil {
-				return err
-			}
-			if ok {
-				file = res.DiffFile
-			}
-			return nil
-		})
-		if err == nil {
-			if file != "" {
-				r.note(fmt.Sprintf("%s: Generating relay diff files from the latest slave %s succeeded.", host, base.Host()))
-			}
-			return file, h, nil
-		}
-		errs = append(errs, err)
-	}
-	return "", nil, fmt.Errorf("no latest replica has the relay logs from %s on: %w", t.exec, errors.Join(errs...))
-}
-
-// relayDir is the directory of a replica's relay logs.
-func relayDir(st *mysqlx.State) string {
-	if st.RelayLogBase != "" {
-		return filepath.Dir(st.RelayLogBase)
-	}
-	return st.DataDir
-}
-
-// ---- Phase 4 ----
-
-func (r *run) recoverReplicas(ctx context.Context) error {
-	if r.opts.SkipChangeMaster {
-		r.log.Info("--skip_change_master is set: the replicas are left as they are.")
-		return nil
-	}
-	nm := r.res.NewMaster
-	var others []*topology.Node
-	for _, n := range r.replicas() {
-		if n.Server.Block != nm.Block {
-			others = append(others, n)
-		}
-	}
-	latest, _, err := topology.LatestReplicas(r.replicas())
-	if err != nil {
-		return err
-	}
-	var mu sync.Mutex
-	each(others, func(n *topology.Node) error {
-		err := r.recoverReplica(ctx, n, latest)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s: %v", n.Host(), err))
-			r.note(fmt.Sprintf("%s: ERROR: %v", n.Host(), err))
-		} else {
-			r.res.Recovered = append(r.res.Recovered, n.Server.Hostname)
-			r.note(fmt.Sprintf("%s: OK: Slave started, replicating from %s", n.Host(), hostInfo(nm)))
-		}
-		return err
-	})
-	slices.Sort(r.res.Recovered)
-	slices.Sort(r.res.Failed)
-	return nil
-}
-
-func (r *run) recoverReplica(ctx context.Context, n *topology.Node, latest []*topology.Node) error {
-	t := &target{node: n, conn: r.conns[n.Server.Block]}
-	// With GTID, a replica fetches what it lacks from the new master by
-	// GTID: applying a file here would not advance gtid_slave_pos and the
-	// events would come twice.
-	if !r.mode.UsesGTID() {
-		if err := r.catchUp(ctx, t, latest); err != nil {
-			return err
-		}
-	}
-	nm := r.res.NewMaster
-	src := repoint.Source{Host: nm.Hostname, Port: nm.Port, User: n.Server.ReplUser, Password: n.Server.ReplPassword}
-	if rs := n.Replica(); rs != nil {
-		if src.User == "" {
-			src.User = rs.SourceUser
-		}
-		// MHA's rule: the hostname, or the ip when this replica named its
-		// master by ip.
-		if net.ParseIP(rs.SourceHost) != nil {
-			src.Host = nm.IP
-		}
-	}
-	how := repoint.How{Mode: r.mode, Pos: r.res.NewMasterPos}
-	return r.step(ctx, "change master", n.Host(), r.opts.StepTimeout, func(ctx context.Context) error {
-		return repoint.Replica(ctx, t.conn, src, how)
-	})
-}
-
-// ---- Phase 5 ----
-
-func (r *run) cleanup(ctx context.Context) error {
-	nm := r.res.NewMaster
-	if r.opts.SkipChangeMaster || len(r.res.Failed) > 0 || nm.SkipResetSlave {
-		r.log.Info("Skipping RESET SLAVE ALL on the new master.", "host", hostInfo(nm))
-		return nil
-	}
-	c := r.conns[nm.Block]
-	err := r.step(ctx, "reset slave all", hostInfo(nm), r.opts.StepTimeout, func(ctx context.Context) error {
-		if err := repoint.Stop(ctx, c); err != nil {
-			return err
-		}
-		return c.ResetReplicaAll(ctx)
-	})
-	if err != nil {
-		// The master is recovered and writable; a leftover replica
-		// configuration is a warning, not a failed failover.
-		r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s: RESET SLAVE ALL: %v", hostInfo(nm), err))
-		return nil
-	}
-	r.note(fmt.Sprintf("%s: Resetting slave info succeeded.", hostInfo(nm)))
-	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -1018,6 +881,23 @@ func (r *Result) Report(app string) string {
 			b.WriteString(" (GTID " + r.NewMasterGTID + ")")
 		}
 		b.WriteString("\n")
+	}
+	if r.EndPoint.File != "" {
+		b.WriteString("End point: every survivor converged to " + r.EndPoint.String() + " (the latest Read position)")
+		if r.TailEvents > 0 {
+			fmt.Fprintf(&b, " and then to the end of the dead master's binlog: %d events (%d bytes) only it had", r.TailEvents, r.TailBytes)
+		}
+		b.WriteString("\n")
+	}
+	switch {
+	case r.Fence.Fenced:
+		b.WriteString("Old master fenced: " + r.Fence.Method)
+		if r.Fence.Proof != "" {
+			b.WriteString(" (" + r.Fence.Proof + ")")
+		}
+		b.WriteString("\n")
+	case r.ShutdownStarted && r.Fence.Proof != "":
+		b.WriteString("Old master NOT fenced: " + r.Fence.Proof + "\n")
 	}
 	if r.Lost != "" {
 		b.WriteString("Possibly lost: " + r.Lost + "\n")

@@ -51,7 +51,7 @@ type hosts struct {
 	m      map[string]*nodeHost
 }
 
-func (hs *hosts) get(ctx context.Context, srv config.Server) (*nodeHost, error) {
+func (hs *hosts) Get(ctx context.Context, srv config.Server) (Node, error) {
 	hs.mu.Lock()
 	h := hs.m[srv.Block]
 	hs.mu.Unlock()
@@ -85,7 +85,7 @@ func (hs *hosts) get(ctx context.Context, srv config.Server) (*nodeHost, error) 
 	return h, nil
 }
 
-func (hs *hosts) close() {
+func (hs *hosts) Close() {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
 	for _, h := range hs.m {
@@ -140,10 +140,10 @@ func lastLine(s string) string {
 	return s
 }
 
-// saveTail runs save_binary_logs on the dead master: its binlog events from
+// SaveTail runs save_binary_logs on the dead master: its binlog events from
 // start to the end of its last binlog, into a file in its remote_workdir.
 // ok is false when there was nothing after start (exit 10).
-func (h *nodeHost) saveTail(ctx context.Context, start binlog.Pos, name string) (res nodeResult, ok bool, err error) {
+func (h *nodeHost) SaveTail(ctx context.Context, start binlog.Pos, name string) (res nodeResult, ok bool, err error) {
 	out := filepath.Join(h.srv.RemoteWorkdir, name)
 	res, err = h.run(ctx, "save_binary_logs", "",
 		"--command=save",
@@ -166,11 +166,11 @@ func (h *nodeHost) saveTail(ctx context.Context, start binlog.Pos, name string) 
 	return res, true, nil
 }
 
-// generate runs apply_diff_relay_logs --command=generate on a replica: the
+// Generate runs apply_diff_relay_logs --command=generate on a replica: the
 // source events of its relay logs from target to its own Read position
 // (latest), into a file in its remote_workdir. ok is false when there is
 // nothing to copy.
-func (h *nodeHost) generate(ctx context.Context, serverID uint32, relayDir string, latest, target binlog.Pos, name, ts string) (res nodeResult, ok bool, err error) {
+func (h *nodeHost) Generate(ctx context.Context, serverID uint32, relayDir string, latest, target binlog.Pos, name, ts string) (res nodeResult, ok bool, err error) {
 	out := filepath.Join(h.srv.RemoteWorkdir, name)
 	res, err = h.run(ctx, "apply_diff_relay_logs", "",
 		"--command=generate",
@@ -196,9 +196,9 @@ func (h *nodeHost) generate(ctx context.Context, serverID uint32, relayDir strin
 	return res, true, nil
 }
 
-// apply runs apply_diff_relay_logs --command=apply on the target's own host,
+// Apply runs apply_diff_relay_logs --command=apply on the target's own host,
 // against its own server, the password on standard input.
-func (h *nodeHost) apply(ctx context.Context, file string, disableLogBin bool, ts string) error {
+func (h *nodeHost) Apply(ctx context.Context, file string, disableLogBin bool, ts string) error {
 	dl := "0"
 	if disableLogBin {
 		dl = "1"
@@ -219,21 +219,65 @@ func (h *nodeHost) apply(ctx context.Context, file string, disableLogBin bool, t
 }
 
 // move copies a file from one host to another through the manager's
-// workdir (a database host needs no SSH access to the others). The local
-// copy stays in the manager's workdir, as MHA keeps saved binlogs there.
-func move(ctx context.Context, from, to *nodeHost, remote, workdir string) (string, error) {
-	local := filepath.Join(workdir, filepath.Base(remote))
-	if from.srv.Block == to.srv.Block {
+// workdir (a database host needs no SSH access to the others); same means
+// both are one host. The local copy stays in the manager's workdir, as MHA
+// keeps saved binlogs there.
+func move(ctx context.Context, from, to Node, remote, workdir string, same bool) (string, error) {
+	if same {
 		return remote, nil
 	}
-	if _, err := os.Stat(local); err != nil {
-		if err := from.client.FetchFile(ctx, remote, local, 0o600); err != nil {
-			return "", fmt.Errorf("fetch %s from %s: %w", remote, check.SSHName(from.srv), err)
-		}
+	local, err := from.Fetch(ctx, remote, workdir)
+	if err != nil {
+		return "", err
 	}
-	dst := filepath.Join(to.srv.RemoteWorkdir, filepath.Base(remote))
-	if err := to.client.CopyFile(ctx, local, dst, 0o600); err != nil {
-		return "", fmt.Errorf("copy %s to %s: %w", filepath.Base(remote), check.SSHName(to.srv), err)
+	return to.Put(ctx, local)
+}
+
+// Find runs apply_diff_relay_logs --command=find on a replica: its relay
+// logs must hold the source position target (where a target replica's
+// missing events start), latest being the replica's own Read position.
+func (h *nodeHost) Find(ctx context.Context, relayDir string, latest, target binlog.Pos) error {
+	_, err := h.run(ctx, "apply_diff_relay_logs", "",
+		"--command=find",
+		"--latest_mlf="+latest.File,
+		"--latest_rmlp="+strconv.FormatUint(latest.Offset, 10),
+		"--target_mlf="+target.File,
+		"--target_rmlp="+strconv.FormatUint(target.Offset, 10),
+		"--relay_dir="+relayDir,
+		"--workdir="+h.srv.RemoteWorkdir,
+	)
+	return err
+}
+
+// TestBinlogs runs save_binary_logs --command=test on the dead master: its
+// binlog directory must hold binlogs named like startFile.
+func (h *nodeHost) TestBinlogs(ctx context.Context, startFile, ts string) error {
+	_, err := h.run(ctx, "save_binary_logs", "",
+		"--command=test",
+		"--start_file="+startFile,
+		"--binlog_dir="+strings.Join(h.srv.MasterBinlogDir, ","),
+		"--output_file="+filepath.Join(h.srv.RemoteWorkdir, "save_binary_logs_test_"+ts),
+	)
+	return err
+}
+
+// Fetch copies a file of this host into the manager's workdir (once).
+func (h *nodeHost) Fetch(ctx context.Context, remote, workdir string) (string, error) {
+	local := filepath.Join(workdir, filepath.Base(remote))
+	if _, err := os.Stat(local); err == nil {
+		return local, nil
+	}
+	if err := h.client.FetchFile(ctx, remote, local, 0o600); err != nil {
+		return "", fmt.Errorf("fetch %s from %s: %w", remote, check.SSHName(h.srv), err)
+	}
+	return local, nil
+}
+
+// Put copies a local file into this host's remote_workdir.
+func (h *nodeHost) Put(ctx context.Context, local string) (string, error) {
+	dst := filepath.Join(h.srv.RemoteWorkdir, filepath.Base(local))
+	if err := h.client.CopyFile(ctx, local, dst, 0o600); err != nil {
+		return "", fmt.Errorf("copy %s to %s: %w", filepath.Base(local), check.SSHName(h.srv), err)
 	}
 	return dst, nil
 }

@@ -120,6 +120,27 @@ func Stop(ctx context.Context, c *mysqlx.Conn) error {
 	}
 }
 
+// StopIO stops the IO (receiver) thread only and waits until SHOW SLAVE
+// STATUS says it stopped; the SQL thread goes on applying what was
+// received.
+func StopIO(ctx context.Context, c *mysqlx.Conn) error {
+	if err := c.StopReplicaIOThread(ctx); err != nil {
+		return err
+	}
+	for {
+		rs, err := c.ReplicaStatus(ctx)
+		if err != nil {
+			return err
+		}
+		if rs == nil || rs.IORunning == "No" {
+			return nil
+		}
+		if err := sleep(ctx, poll); err != nil {
+			return fmt.Errorf("repoint %s: wait for the IO thread to stop: %w", c.Addr(), err)
+		}
+	}
+}
+
 // WaitRunning waits until both replication threads run. An SQL thread that
 // stops with an error fails at once; otherwise it waits until ctx ends and
 // then reports the last IO and SQL errors the server shows.
