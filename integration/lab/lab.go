@@ -69,6 +69,10 @@ type Options struct {
 	Hosts int
 	// BinlogFormat is "ROW" (the default), "STATEMENT" or "MIXED".
 	BinlogFormat string
+	// BinlogChecksum is binlog_checksum on every host: "" keeps the
+	// server's default (CRC32), "NONE" writes binary logs without event
+	// checksums.
+	BinlogChecksum string
 	// GTID makes the replicas use MASTER_USE_GTID=slave_pos.
 	GTID bool
 	// GTIDStrictMode turns gtid_strict_mode on on every host.
@@ -230,6 +234,12 @@ func Start(ctx context.Context, opts Options) (_ *Lab, err error) {
 	case "ROW", "STATEMENT", "MIXED":
 	default:
 		return nil, fmt.Errorf("lab: BinlogFormat %q: want ROW, STATEMENT or MIXED", opts.BinlogFormat)
+	}
+	opts.BinlogChecksum = strings.ToUpper(opts.BinlogChecksum)
+	switch opts.BinlogChecksum {
+	case "", "NONE", "CRC32":
+	default:
+		return nil, fmt.Errorf("lab: BinlogChecksum %q: want NONE or CRC32", opts.BinlogChecksum)
 	}
 	if opts.Log == nil {
 		opts.Log = io.Discard
