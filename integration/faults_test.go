@@ -3,7 +3,9 @@ package integration
 import (
 	"bytes"
 	"context"
+	dbsql "database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/gomha/gomha/integration/lab"
 )
 
@@ -362,33 +365,53 @@ func TestFaultManagerLinkOnly(t *testing.T) {
 }
 
 // TestFaultConnectionStorm: the master's max_connections is filled with
-// idle sessions of the application account for 20 s, and the manager pings
-// with new connections (ping_type=CONNECT). A master refusing connections
-// is alive: no failover; its established sessions go on writing.
+// idle sessions of the application account, and the one extra slot kept
+// for SUPER with an admin session, for 20 s, while the manager pings with
+// new connections (ping_type=CONNECT) that now get error 1040. A master
+// refusing connections is alive: no failover; its established sessions go
+// on writing.
 func TestFaultConnectionStorm(t *testing.T) {
 	r := newFaultRig(t, lab.Options{}, "ping_type=CONNECT")
 	db1 := r.l.Master()
-	var release func()
-	r.inject("fill db1's max_connections", func() error {
-		rel, n, err := r.l.ConnectionStorm(r.ctx, db1)
-		if err == nil {
-			t.Logf("%d idle sessions hold db1's connections", n)
-		}
-		release = rel
-		return err
-	})
+	var releases []func()
 	defer func() {
-		if release != nil {
-			release()
+		for _, f := range releases {
+			f()
 		}
 	}()
+	r.inject("fill db1's max_connections", func() error {
+		rel, n, err := r.l.ConnectionStorm(r.ctx, db1)
+		if err != nil {
+			return err
+		}
+		releases = append(releases, rel)
+		t.Logf("%d idle sessions of %s hold db1's connections", n, lab.LoadUser)
+		rel, err = r.l.AdminSession(r.ctx, db1)
+		if err != nil {
+			return fmt.Errorf("take the SUPER slot: %w", err)
+		}
+		releases = append(releases, rel)
+		return nil
+	})
 	r.noFailoverFor(20 * time.Second)
 	if err := r.probers.WaitAcked(r.ctx, db1.Name, 10); err != nil {
 		t.Errorf("db1's established session stopped writing in the storm: %v", err)
 	}
-	release()
-	release = nil
-	r.noFailoverFor(25 * time.Second)
+	if !strings.Contains(r.mgr.out.String(), "1040") {
+		t.Errorf("the manager never met error 1040: the storm did not reach its pings")
+	}
+	for _, f := range releases {
+		f()
+	}
+	releases = nil
+	stormEnd := time.Now()
+	time.Sleep(10 * time.Second)
+	select {
+	case err := <-r.mgr.done:
+		r.mgr.done <- err
+		t.Fatalf("manager exited %s after the storm ended (%v)", time.Since(stormEnd).Round(time.Millisecond), err)
+	default:
+	}
 	r.settle([]*lab.Host{db1, r.l.Hosts[1], r.l.Hosts[2]}, nil, time.Time{})
 }
 
@@ -490,9 +513,12 @@ func TestFaultGTID(t *testing.T) {
 }
 
 // TestFaultBigTransaction: the master is killed while a 30 MB transaction
-// (30 000 rows of 1 kB in one INSERT ... SELECT) is in flight. The
-// transaction was never acknowledged: every survivor has all of it or none
-// of it, the same, and every acknowledged probe write.
+// (30 000 rows of 1 kB, one INSERT ... SELECT of the application account)
+// is being committed: its COMMIT is sent, and mariadbd dies a few
+// milliseconds later, while it writes the transaction to its binary log.
+// Every survivor ends with all of it or none of it, the same on each (all
+// of it if the COMMIT was acknowledged), and every acknowledged probe
+// write.
 func TestFaultBigTransaction(t *testing.T) {
 	r := newFaultRig(t, lab.Options{})
 	db1 := r.l.Master()
@@ -503,32 +529,29 @@ func TestFaultBigTransaction(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bigDone := make(chan error, 1)
-	go func() {
-		_, err := db1.SQL(context.WithoutCancel(r.ctx), "INSERT INTO "+lab.LoadDB+".big SELECT seq, REPEAT('x', 1000) FROM seq_1_to_30000")
-		bigDone <- err
-	}()
-	// Kill when the transaction has written most of its rows.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		out, _ := db1.SQL(r.ctx, "SELECT COALESCE(MAX(trx_rows_modified), 0) FROM information_schema.innodb_trx")
-		if n, _ := strconv.Atoi(out); n >= 20000 {
-			t.Logf("the 30 MB transaction has %d rows when db1 is killed", n)
-			break
-		}
-		select {
-		case err := <-bigDone:
-			t.Fatalf("the big transaction ended before the kill: %v", err)
-		case <-time.After(5 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the big transaction never reached 20000 rows")
-		}
+	c := mysql.NewConfig()
+	c.User, c.Passwd, c.Net, c.Addr = lab.LoadUser, lab.LoadPassword, "tcp", db1.Addr()
+	conn, err := mysql.NewConnector(c)
+	if err != nil {
+		t.Fatal(err)
 	}
-	r.inject("kill -9 mariadbd on db1", db1.KillMariaDB)
-	if err := <-bigDone; err == nil {
-		t.Log("the big transaction was acknowledged before the kill")
+	db := dbsql.OpenDB(conn)
+	defer db.Close()
+	tx, err := db.BeginTx(r.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	start := time.Now()
+	if _, err := tx.ExecContext(r.ctx, "INSERT INTO "+lab.LoadDB+".big SELECT seq, REPEAT('x', 1000) FROM "+lab.LoadDB+".seq_1_to_30000"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("30 000 rows inserted in %s; COMMIT", time.Since(start).Round(time.Millisecond))
+	committed := make(chan error, 1)
+	go func() { committed <- tx.Commit() }()
+	time.Sleep(3 * time.Millisecond)
+	r.inject("kill -9 mariadbd on db1 during the COMMIT", db1.KillMariaDB)
+	acked := <-committed == nil
+	t.Logf("COMMIT acknowledged before the kill: %v", acked)
 	nm := r.failedOver(90 * time.Second)
 	r.replicatesFromNew(nm)
 	r.probers.Stop()
@@ -538,12 +561,18 @@ func TestFaultBigTransaction(t *testing.T) {
 	survivors := r.survivorsWith(nm)
 	r.settle(survivors, []*lab.Host{db1}, time.Time{})
 	counts := map[string]bool{}
-	for _, h := range survivors {
-		c := sql(h, "SELECT COUNT(*) FROM "+lab.LoadDB+".big")
-		if c != "0" && c != "30000" {
-			t.Errorf("%s holds %s rows of the big transaction; want all or none", h.Name, c)
+	for _, h := range append(survivors, db1) {
+		n := sql(h, "SELECT COUNT(*) FROM "+lab.LoadDB+".big")
+		t.Logf("%s holds %s rows of the big transaction", h.Name, n)
+		if n != "0" && n != "30000" {
+			t.Errorf("%s holds %s rows of the big transaction; want all or none", h.Name, n)
 		}
-		counts[c] = true
+		if h != db1 {
+			counts[n] = true
+			if acked && n != "30000" {
+				t.Errorf("%s lacks the acknowledged big transaction (%s rows)", h.Name, n)
+			}
+		}
 	}
 	if len(counts) != 1 {
 		t.Errorf("the survivors disagree on the big transaction: %v", counts)

@@ -121,3 +121,24 @@ func (h *Host) HealFrom(ctx context.Context, other *Host) error {
 	}
 	return nil
 }
+
+// AdminSession opens one idle session of the manager's admin account (which
+// has SUPER) on host h and returns a function that closes it. After
+// ConnectionStorm it takes the one extra slot MariaDB keeps for SUPER, so
+// that every new connection, the manager's included, gets error 1040.
+func (l *Lab) AdminSession(ctx context.Context, h *Host) (release func(), err error) {
+	c := mysql.NewConfig()
+	c.User, c.Passwd, c.Net, c.Addr = l.AdminUser, l.AdminPassword, "tcp", h.Addr()
+	c.Timeout = 2 * time.Second
+	conn, err := mysql.NewConnector(c)
+	if err != nil {
+		return nil, fmt.Errorf("lab: admin session on %s: %w", h.Name, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	dc, err := conn.Connect(cctx)
+	if err != nil {
+		return nil, fmt.Errorf("lab: admin session on %s: %w", h.Name, err)
+	}
+	return func() { _ = dc.Close() }, nil
+}
