@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,7 +33,7 @@ import (
 
 // faultRig is a lab with probers and a manager, before the fault.
 type faultRig struct {
-	t       *testing.T
+	t       testing.TB
 	l       *lab.Lab
 	ctx     context.Context
 	conf    string
@@ -46,7 +47,7 @@ type faultRig struct {
 // probers, and the manager with the lab configuration plus extra lines,
 // and waits until the manager monitors and the master takes the probers'
 // writes.
-func newFaultRig(t *testing.T, opts lab.Options, extra ...string) *faultRig {
+func newFaultRig(t testing.TB, opts lab.Options, extra ...string) *faultRig {
 	t.Helper()
 	opts.ManagerNS = true
 	l := lab.New(t, opts)
@@ -120,15 +121,37 @@ func (r *faultRig) inject(what string, fault func() error) {
 	r.t.Logf("fault injected: %s", what)
 }
 
-// failedOver waits (at most limit) for the manager to fail over and exit
-// 0, and returns the new master: the one survivor that is writable.
-func (r *faultRig) failedOver(limit time.Duration) *lab.Host {
-	t := r.t
-	t.Helper()
-	if code := r.mgr.wait(t, limit); code != 0 {
-		t.Fatalf("manager exit %d after the fault; want 0 (a completed failover)", code)
+// waitManager waits at most limit for the manager to exit and returns its
+// exit code; exited is false when it still runs.
+func (r *faultRig) waitManager(limit time.Duration) (code int, exited bool) {
+	select {
+	case err := <-r.mgr.done:
+		r.mgr.done <- err
+		var ee *exec.ExitError
+		switch {
+		case errors.As(err, &ee):
+			return ee.ExitCode(), true
+		case err != nil:
+			return -1, true
+		}
+		return 0, true
+	case <-time.After(limit):
+		return 0, false
 	}
-	t.Logf("fault -> manager exit: %s", time.Since(r.fault).Round(time.Millisecond))
+}
+
+// awaitFailover waits at most limit for the manager to fail over (exit 0)
+// and returns the new master: the one former replica that is writable, once
+// its prober has had 10 writes acknowledged.
+func (r *faultRig) awaitFailover(limit time.Duration) (*lab.Host, error) {
+	code, exited := r.waitManager(limit)
+	switch {
+	case !exited:
+		return nil, fmt.Errorf("no failover within %s of the fault", limit)
+	case code != 0:
+		return nil, fmt.Errorf("manager exit %d after the fault; want 0 (a completed failover)", code)
+	}
+	r.t.Logf("fault -> manager exit: %s", time.Since(r.fault).Round(time.Millisecond))
 	var writable []*lab.Host
 	for _, h := range r.l.Replicas() {
 		if ro, err := h.SQL(r.ctx, "SELECT @@global.read_only"); err == nil && ro == "0" {
@@ -136,28 +159,35 @@ func (r *faultRig) failedOver(limit time.Duration) *lab.Host {
 		}
 	}
 	if len(writable) != 1 {
-		t.Fatalf("after the failover %d former replicas are writable; want exactly 1", len(writable))
+		return nil, fmt.Errorf("after the failover %d former replicas are writable; want exactly 1", len(writable))
 	}
 	nm := writable[0]
 	if err := r.probers.WaitAcked(r.ctx, nm.Name, 10); err != nil {
-		t.Fatalf("the new master %s takes no writes: %v", nm.Name, err)
+		return nil, fmt.Errorf("the new master %s takes no writes: %w", nm.Name, err)
 	}
 	if first, ok := r.probers.Report().FirstAckedAfter(nm.Name, r.fault); ok {
-		t.Logf("fault -> first write acknowledged on the new master %s: %s", nm.Name, first.Acked.Sub(r.fault).Round(time.Millisecond))
+		r.t.Logf("fault -> first write acknowledged on the new master %s: %s", nm.Name, first.Acked.Sub(r.fault).Round(time.Millisecond))
+	}
+	return nm, nil
+}
+
+// failedOver is awaitFailover that fails the test when there was none.
+func (r *faultRig) failedOver(limit time.Duration) *lab.Host {
+	r.t.Helper()
+	nm, err := r.awaitFailover(limit)
+	if err != nil {
+		r.t.Fatal(err)
 	}
 	return nm
 }
 
 // noFailoverFor checks that the manager is still monitoring (has not
-// exited, no failover flag) for d.
+// exited, no failover flag) d after the fault.
 func (r *faultRig) noFailoverFor(d time.Duration) {
 	t := r.t
 	t.Helper()
-	select {
-	case err := <-r.mgr.done:
-		r.mgr.done <- err
-		t.Fatalf("manager exited %s after the fault (%v); want it monitoring for %s, no failover", time.Since(r.fault).Round(time.Millisecond), err, d)
-	case <-time.After(time.Until(r.fault.Add(d))):
+	if _, exited := r.waitManager(time.Until(r.fault.Add(d))); exited {
+		t.Fatalf("manager exited %s after the fault; want it monitoring for %s, no failover", time.Since(r.fault).Round(time.Millisecond), d)
 	}
 	for _, f := range []string{"app1.failover.complete", "app1.failover.error"} {
 		if _, err := os.Stat(filepath.Join(r.l.ManagerWorkdir, f)); err == nil {
@@ -166,35 +196,52 @@ func (r *faultRig) noFailoverFor(d time.Duration) {
 	}
 }
 
-// settle is the end of every runbook: the probers stop, every survivor
-// (newMaster first, then the hosts replicating from it) catches up, and the
-// two promises are checked. holders are further hosts whose probe rows
-// count (an old master that came back); rows only they hold that were
-// acknowledged before asyncTail are async replication's tail and are
-// reported, not failed (zero asyncTail: none is excused).
-func (r *faultRig) settle(survivors []*lab.Host, holders []*lab.Host, asyncTail time.Time) lab.ProbeReport {
-	t := r.t
-	t.Helper()
-	r.probers.Stop()
-	rep := r.probers.Report()
-	t.Logf("probers:\n%s", rep.Summary())
-	for _, o := range rep.TwoWritable {
-		t.Errorf("two writable masters: %s", o)
-	}
-	for _, h := range survivors[1:] {
-		if err := r.l.WaitReplicaCaughtUp(r.ctx, h); err != nil {
-			t.Fatal(err)
+// faultOutcome is what the probers prove once a runbook has settled.
+type faultOutcome struct {
+	report lab.ProbeReport
+	// lost are acknowledged writes a survivor lacks although a host we can
+	// read holds them, per survivor.
+	lost map[string][]int64
+	// tail are acknowledged writes a survivor lacks that no survivor ever
+	// received: on no readable host, or only on an old master that
+	// acknowledged them before asyncTail.
+	tail map[string][]int64
+}
+
+// lostCount is the number of distinct lost writes.
+func (o faultOutcome) lostCount() int {
+	ids := map[int64]bool{}
+	for _, l := range o.lost {
+		for _, id := range l {
+			ids[id] = true
 		}
 	}
-	lost, err := rep.Lost(r.ctx, survivors...)
-	if err != nil {
-		t.Fatal(err)
+	return len(ids)
+}
+
+// outcome stops the probers, waits until every survivor (the new master
+// first, then the hosts replicating from it) has caught up, and sorts the
+// acknowledged writes the survivors lack. holders are further hosts whose
+// probe rows count (an old master that came back); rows only they hold
+// that were acknowledged before asyncTail are async replication's tail
+// (zero asyncTail: none is excused).
+func (r *faultRig) outcome(survivors []*lab.Host, holders []*lab.Host, asyncTail time.Time) (faultOutcome, error) {
+	r.probers.Stop()
+	o := faultOutcome{report: r.probers.Report(), lost: map[string][]int64{}, tail: map[string][]int64{}}
+	for _, h := range survivors[1:] {
+		if err := r.l.WaitReplicaCaughtUp(r.ctx, h); err != nil {
+			return o, err
+		}
 	}
-	held := map[int64]string{}
+	missing, err := o.report.Lost(r.ctx, survivors...)
+	if err != nil {
+		return o, err
+	}
+	held := map[int64]string{} // id -> first host holding it, survivors first
 	for _, h := range append(append([]*lab.Host(nil), survivors...), holders...) {
 		out, err := h.SQL(r.ctx, "SELECT id FROM "+lab.ProbeTable)
 		if err != nil {
-			t.Fatalf("%s: read probe rows: %v", h.Name, err)
+			return o, fmt.Errorf("%s: read probe rows: %w", h.Name, err)
 		}
 		for _, f := range strings.Fields(out) {
 			id, _ := strconv.ParseInt(f, 10, 64)
@@ -204,31 +251,45 @@ func (r *faultRig) settle(survivors []*lab.Host, holders []*lab.Host, asyncTail 
 		}
 	}
 	ackedAt := map[int64]time.Time{}
-	for _, ps := range rep.Acked {
+	for _, ps := range o.report.Acked {
 		for _, p := range ps {
 			ackedAt[p.ID] = p.Acked
 		}
 	}
-	for host, ids := range lost {
-		var bad, tail []int64
+	for host, ids := range missing {
 		for _, id := range ids {
 			switch {
 			case held[id] == "":
-				tail = append(tail, id) // on no host we can read: nothing to recover it from
+				o.tail[host] = append(o.tail[host], id)
 			case !asyncTail.IsZero() && ackedAt[id].Before(asyncTail) && !survivorHolds(survivors, held[id]):
-				tail = append(tail, id)
+				o.tail[host] = append(o.tail[host], id)
 			default:
-				bad = append(bad, id)
+				o.lost[host] = append(o.lost[host], id)
 			}
 		}
-		if len(bad) > 0 {
-			t.Errorf("%s lacks %d acknowledged writes a reachable host holds: %v", host, len(bad), head(bad, 20))
-		}
-		if len(tail) > 0 {
-			t.Logf("%s lacks %d acknowledged writes no survivor ever received (async tail / unreadable host): %v", host, len(tail), head(tail, 20))
-		}
 	}
-	return rep
+	return o, nil
+}
+
+// settle is the end of every runbook: outcome, then the two promises.
+func (r *faultRig) settle(survivors []*lab.Host, holders []*lab.Host, asyncTail time.Time) lab.ProbeReport {
+	t := r.t
+	t.Helper()
+	o, err := r.outcome(survivors, holders, asyncTail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("probers:\n%s", o.report.Summary())
+	for _, ov := range o.report.TwoWritable {
+		t.Errorf("two writable masters: %s", ov)
+	}
+	for host, ids := range o.lost {
+		t.Errorf("%s lacks %d acknowledged writes a reachable host holds: %v", host, len(ids), head(ids, 20))
+	}
+	for host, ids := range o.tail {
+		t.Logf("%s lacks %d acknowledged writes no survivor ever received (async tail / unreadable host): %v", host, len(ids), head(ids, 20))
+	}
+	return o.report
 }
 
 func survivorHolds(survivors []*lab.Host, name string) bool {
