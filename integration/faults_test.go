@@ -410,6 +410,9 @@ func TestFaultManagerLinkOnly(t *testing.T) {
 	db1 := r.l.Master()
 	r.inject("cut the link between db1 and the manager", func() error { return db1.CutFrom(r.ctx, r.l.Manager) })
 	r.noFailoverFor(60 * time.Second)
+	if !strings.Contains(r.mgr.out.String(), "Connection failed") {
+		t.Errorf("the manager never lost its pings: the cut did not reach it")
+	}
 	for _, h := range r.l.Replicas() {
 		st, err := h.Row(r.ctx, "SHOW SLAVE STATUS")
 		if err != nil || st == nil || st["Slave_IO_Running"] != "Yes" || st["Master_Host"] != db1.IP {
