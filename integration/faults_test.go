@@ -39,6 +39,7 @@ type faultRig struct {
 	conf    string
 	probers *lab.Probers
 	mgr     *managerProc
+	mgrOut  *syncWriter // the manager's output, safe to read while it runs
 	// fault is when the fault was injected.
 	fault time.Time
 }
@@ -66,13 +67,13 @@ func newFaultRig(t testing.TB, opts lab.Options, extra ...string) *faultRig {
 	if err := p.WaitAcked(ctx, l.Master().Name, 25); err != nil {
 		t.Fatal(err)
 	}
-	r.mgr = r.startManager()
+	r.mgr, r.mgrOut = r.startManager()
 	return r
 }
 
 // startManager runs masterha_manager in the manager namespace and waits
 // until it reports PING_OK.
-func (r *faultRig) startManager() *managerProc {
+func (r *faultRig) startManager() (*managerProc, *syncWriter) {
 	t := r.t
 	t.Helper()
 	link := filepath.Join(t.TempDir(), "masterha_manager")
@@ -97,7 +98,7 @@ func (r *faultRig) startManager() *managerProc {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if b, _ := os.ReadFile(health); strings.Contains(string(b), "0:PING_OK") {
-			return p
+			return p, out
 		}
 		select {
 		case err := <-p.done:
@@ -410,7 +411,7 @@ func TestFaultManagerLinkOnly(t *testing.T) {
 	db1 := r.l.Master()
 	r.inject("cut the link between db1 and the manager", func() error { return db1.CutFrom(r.ctx, r.l.Manager) })
 	r.noFailoverFor(60 * time.Second)
-	if !strings.Contains(r.mgr.out.String(), "Connection failed") {
+	if !strings.Contains(r.mgrOut.String(), "Connection failed") {
 		t.Errorf("the manager never lost its pings: the cut did not reach it")
 	}
 	for _, h := range r.l.Replicas() {
@@ -461,7 +462,7 @@ func TestFaultConnectionStorm(t *testing.T) {
 	if err := r.probers.WaitAcked(r.ctx, db1.Name, 10); err != nil {
 		t.Errorf("db1's established session stopped writing in the storm: %v", err)
 	}
-	if !strings.Contains(r.mgr.out.String(), "1040") {
+	if !strings.Contains(r.mgrOut.String(), "1040") {
 		t.Errorf("the manager never met error 1040: the storm did not reach its pings")
 	}
 	for _, f := range releases {
