@@ -63,12 +63,7 @@ func BenchmarkRelayLogScan(b *testing.B) {
 	b.Logf("relay log %s: %.1f MB, scanning for source position %s", filepath.Base(file), float64(size)/1e6, target)
 
 	// mariadb-binlog once, on a warm page cache like the scans below.
-	mbl, err := exec.LookPath("mariadb-binlog")
-	if err != nil {
-		if mbl, err = exec.LookPath("mysqlbinlog"); err != nil {
-			b.Fatal("neither mariadb-binlog nor mysqlbinlog is installed")
-		}
-	}
+	mbl := lab.Require(b, "mariadb-binlog")[0]
 	if _, err := os.ReadFile(file); err != nil {
 		b.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -206,10 +205,7 @@ func TestSwitchRunbook(t *testing.T) {
 	})
 
 	t.Run("new master unreachable mid-switch: rollback, the hook moves the address back", func(t *testing.T) {
-		ip, err := exec.LookPath("ip")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ip := lab.Require(t, "ip")[0]
 		hookLog := filepath.Join(l.Dir, "online-change-hook.log")
 		script := filepath.Join(l.Dir, "pull-db2-cable")
 		body := fmt.Sprintf("#!/bin/sh\n# test hook: records its arguments; on stop, pulls db2's cable\necho \"$*\" >> %s\ncase \" $* \" in *\" --command=stop \"*) %s link set %s down ;; esac\nexit 0\n", hookLog, ip, db2.Veth)

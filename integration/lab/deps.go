@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"testing"
 )
 
 // requiredBins are the programs the lab (and the integration tests built on
@@ -132,4 +133,27 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Require returns the absolute path of every named program, in order. When
+// the lab is switched off (GOMHA_LAB unset) it skips the test; once it is
+// on, a missing program fails the test: an integration test never skips
+// silently because a tool is absent (run `make lab-deps`).
+func Require(t testing.TB, names ...string) []string {
+	t.Helper()
+	if !Enabled() {
+		t.Skip("integration lab disabled: set GOMHA_LAB=1")
+	}
+	var paths, missing []string
+	for _, n := range names {
+		p := lookBin(n)
+		if p == "" {
+			missing = append(missing, n)
+		}
+		paths = append(paths, p)
+	}
+	if len(missing) > 0 {
+		t.Fatalf("GOMHA_LAB=1 but %s not installed (make lab-deps installs the lab's tools)", strings.Join(missing, ", "))
+	}
+	return paths
 }

@@ -17,8 +17,14 @@
 // replicate from it, set up as a DBA would: a replication account, an admin
 // account for the manager, CHANGE MASTER, START SLAVE.
 //
-// Faults are real: KillMariaDB is kill -9, LinkDown pulls the host's cable
-// (its bridge-side veth goes down), StopSSH stops sshd.
+// Faults are real: KillMariaDB is kill -9, SuspendMariaDB is SIGSTOP (hung,
+// port open), LinkDown pulls the host's cable (its bridge-side veth goes
+// down), CutFrom and CutFromRoot cut one host's link to one other (the
+// manager's namespace, the root namespace), ConnectionStorm fills
+// max_connections, StopSQLThread makes a replica lag, StopSSH stops sshd.
+// Probers (StartProbers) write to every host every 20 ms as an application
+// would and tell afterwards which acknowledged writes were lost and whether
+// two hosts ever took writes at once.
 //
 // Tests run only when GOMHA_LAB=1 (New skips otherwise) and as root. Start
 // removes what crashed labs left behind; Close removes everything the lab
@@ -69,6 +75,10 @@ type Options struct {
 	Hosts int
 	// BinlogFormat is "ROW" (the default), "STATEMENT" or "MIXED".
 	BinlogFormat string
+	// BinlogChecksum is binlog_checksum on every host: "" keeps the
+	// server's default (CRC32), "NONE" writes binary logs without event
+	// checksums.
+	BinlogChecksum string
 	// GTID makes the replicas use MASTER_USE_GTID=slave_pos.
 	GTID bool
 	// GTIDStrictMode turns gtid_strict_mode on on every host.
@@ -230,6 +240,12 @@ func Start(ctx context.Context, opts Options) (_ *Lab, err error) {
 	case "ROW", "STATEMENT", "MIXED":
 	default:
 		return nil, fmt.Errorf("lab: BinlogFormat %q: want ROW, STATEMENT or MIXED", opts.BinlogFormat)
+	}
+	opts.BinlogChecksum = strings.ToUpper(opts.BinlogChecksum)
+	switch opts.BinlogChecksum {
+	case "", "NONE", "CRC32":
+	default:
+		return nil, fmt.Errorf("lab: BinlogChecksum %q: want NONE or CRC32", opts.BinlogChecksum)
 	}
 	if opts.Log == nil {
 		opts.Log = io.Discard

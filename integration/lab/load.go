@@ -27,13 +27,15 @@ const (
 	LoadPassword = "app-pw"
 )
 
-// PrepareLoad creates the load table and the application account on the
-// master (both replicate) and waits until every replica has them.
+// PrepareLoad creates the load table, the probe table (see StartProbers)
+// and the application account on the master (all replicate) and waits
+// until every replica has them.
 func (l *Lab) PrepareLoad(ctx context.Context) error {
 	_, err := l.Master().SQL(ctx, fmt.Sprintf(`CREATE DATABASE IF NOT EXISTS %s;
 		CREATE TABLE IF NOT EXISTS %s (id BIGINT PRIMARY KEY, at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB;
+		CREATE TABLE IF NOT EXISTS %s (id BIGINT PRIMARY KEY, host VARCHAR(16) NOT NULL, at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB;
 		CREATE USER IF NOT EXISTS '%s'@'%%' IDENTIFIED BY '%s';
-		GRANT SELECT, INSERT ON %s.* TO '%s'@'%%';`, LoadDB, LoadTable, LoadUser, LoadPassword, LoadDB, LoadUser))
+		GRANT SELECT, INSERT ON %s.* TO '%s'@'%%';`, LoadDB, LoadTable, ProbeTable, LoadUser, LoadPassword, LoadDB, LoadUser))
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,9 @@ func (l *Lab) myCnf(h *Host) string {
 	w("relay_log=relay-bin")
 	w("relay_log_purge=0")
 	w("binlog_format=" + l.opts.BinlogFormat)
+	if l.opts.BinlogChecksum != "" {
+		w("binlog_checksum=" + l.opts.BinlogChecksum)
+	}
 	if l.opts.GTIDStrictMode {
 		w("gtid_strict_mode=ON")
 	}

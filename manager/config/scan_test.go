@@ -2,10 +2,12 @@ package config
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -96,18 +98,14 @@ func TestParseDocumentMergesAndOrders(t *testing.T) {
 // FuzzScan checks the scanner alone, fast: no panic, every byte given
 // back, and removing any block leaves a file that still scans.
 func FuzzScan(f *testing.F) {
-	for _, dir := range []string{"testdata/good", "testdata/bad", "testdata/global", "../../configs"} {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.cnf"))
-		for _, file := range files {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(string(data))
-		}
+	for _, data := range fuzzSeeds(f) {
+		f.Add(data)
 	}
 	f.Add("\xef\xbb\xbf[\r\r]\r\n= ; \n[ \t]")
 	f.Fuzz(func(t *testing.T, data string) {
+		if len(data) > maxFuzzConfig {
+			return
+		}
 		lines := scanLines(data)
 		if got := render(lines); got != strings.TrimPrefix(data, utf8BOM) {
 			t.Fatalf("render(scanLines(%q)) = %q", data, got)
@@ -118,13 +116,10 @@ func FuzzScan(f *testing.F) {
 				t.Fatalf("section %q at line %d", s.name, s.line)
 			}
 		}
-		for i, l := range lines {
-			if l.kind != lineSection {
-				continue
-			}
+		for i, l := range sectionsToRemove(lines) {
 			out := removeBlockAt(lines, i)
 			if len(out) >= len(lines) {
-				t.Fatalf("removing the block at line %d removed nothing", l.num)
+				t.Fatalf("removing the block at line %d removed nothing", l)
 			}
 			scanLines(render(out))
 		}
@@ -134,29 +129,27 @@ func FuzzScan(f *testing.F) {
 // FuzzLoad feeds arbitrary bytes to the scanner and to Load: neither may
 // panic, and the scanner must give every byte back.
 func FuzzLoad(f *testing.F) {
-	for _, dir := range []string{"testdata/good", "testdata/bad", "testdata/global", "../../configs"} {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.cnf"))
-		for _, file := range files {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(string(data))
-		}
+	for _, data := range fuzzSeeds(f) {
+		f.Add(data)
 	}
 	f.Add("[server1]\nhostname=db1\nport=\xff\n")
 	f.Add("\xef\xbb\xbf[\r\r]\r\n= ; \n[ \t]")
-	dir := f.TempDir()
+	// Many server blocks at distinct addresses made Validate compare every
+	// pair; TestLoadManyServersLinear keeps that linear at sizes no fuzz
+	// input reaches. A small one stays as a seed.
+	f.Add(manyServers(20))
+	dir := memDir(f)
 	f.Fuzz(func(t *testing.T, data string) {
+		if len(data) > maxFuzzConfig {
+			return
+		}
 		lines := scanLines(data)
 		if got := render(lines); got != strings.TrimPrefix(data, utf8BOM) {
 			t.Fatalf("render(scanLines(%q)) = %q", data, got)
 		}
 		parseDocument("fuzz.cnf", data)
-		for i, l := range lines {
-			if l.kind == lineSection {
-				removeBlockAt(lines, i)
-			}
+		for i := range sectionsToRemove(lines) {
+			removeBlockAt(lines, i)
 		}
 
 		app := filepath.Join(dir, "app.cnf")
@@ -175,4 +168,114 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("Load succeeded without servers on %q", data)
 		}
 	})
+}
+
+// maxFuzzConfig caps the fuzz inputs. Go minimizes every input that finds
+// new coverage, with a pass quadratic in its length (up to a minute per
+// input by default): with seeds and inputs of several kilobytes the
+// fuzzer spent its whole run minimizing and reported a few thousand
+// executions. Configuration syntax needs no more than this.
+const maxFuzzConfig = 2 << 10
+
+// memDir is a temporary directory in memory (/dev/shm) when there is one:
+// FuzzLoad writes its input to a file for every execution, and on a busy
+// disk that write, not Load, set the pace.
+func memDir(f *testing.F) string {
+	f.Helper()
+	d, err := os.MkdirTemp("/dev/shm", "fuzzload-")
+	if err != nil {
+		return f.TempDir()
+	}
+	f.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// fuzzSeeds are the fixture and sample configurations, those over
+// maxFuzzConfig without their comment and blank lines (what is left of the
+// samples is their keys and sections).
+func fuzzSeeds(f *testing.F) []string {
+	f.Helper()
+	var out []string
+	for _, dir := range []string{"testdata/good", "testdata/bad", "testdata/global", "../../configs"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.cnf"))
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			s := string(data)
+			if len(s) > maxFuzzConfig {
+				var b strings.Builder
+				for _, l := range scanLines(s) {
+					if l.kind != lineComment && l.kind != lineBlank {
+						b.WriteString(l.text + l.eol)
+					}
+				}
+				s = b.String()
+			}
+			if len(s) <= maxFuzzConfig {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// sectionsToRemove maps the index of the first few section headers of
+// lines to their line numbers: removing one block copies the file, so
+// trying every header of a file with thousands of blocks would make each
+// fuzz execution quadratic in the harness itself.
+func sectionsToRemove(lines []rawLine) map[int]int {
+	out := map[int]int{}
+	for i, l := range lines {
+		if l.kind == lineSection {
+			out[i] = l.num
+			if len(out) == 16 {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// manyServers is a configuration with n server blocks, each at its own
+// address.
+func manyServers(n int) string {
+	var b strings.Builder
+	b.WriteString("[server default]\nuser=mha\n")
+	for i := range n {
+		fmt.Fprintf(&b, "[server%d]\nhostname=10.%d.%d.%d\n", i+1, i>>16&255, i>>8&255, i&255)
+	}
+	return b.String()
+}
+
+// TestLoadManyServersLinear: loading grows linearly with the number of
+// blocks (the duplicate ip:port check once compared every pair, and 4000
+// blocks took about a second). Eight times the blocks must not take more
+// than 25 times as long (linear is eight, quadratic 64); the best of three
+// runs keeps a busy machine from deciding.
+func TestLoadManyServersLinear(t *testing.T) {
+	dir := t.TempDir()
+	load := func(n int) time.Duration {
+		app := filepath.Join(dir, fmt.Sprintf("app%d.cnf", n))
+		if err := os.WriteFile(app, []byte(manyServers(n)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		best := time.Duration(1<<63 - 1)
+		for range 3 {
+			start := time.Now()
+			cfg, err := Load(context.Background(), LoadOptions{AppFile: app, GlobalFile: filepath.Join(dir, "none.cnf"),
+				Resolver: testResolver(), OSUser: testOSUser})
+			best = min(best, time.Since(start))
+			if err != nil || len(cfg.Servers) != n {
+				t.Fatalf("Load of %d servers: %v", n, err)
+			}
+		}
+		return best
+	}
+	small, large := load(500), load(4000)
+	t.Logf("500 servers: %s, 4000 servers: %s", small, large)
+	if large > 25*small {
+		t.Errorf("4000 servers took %s, %.1f times 500 servers' %s: loading is not linear", large, float64(large)/float64(small), small)
+	}
 }

@@ -69,19 +69,24 @@ func (c *Config) Validate() error {
 	for _, s := range c.Binlogs {
 		check(s, false)
 	}
+	// One pass with a map: comparing every pair made a file of thousands
+	// of blocks take seconds to load.
+	first := make(map[string]int, len(c.Servers)) // ipKey:port -> index of the first server there
 	for j, b := range c.Servers {
 		if b.IP == "" {
 			continue
 		}
-		for _, a := range c.Servers[:j] {
-			if sameIP(a.IP, b.IP) && a.Port == b.Port {
-				probs.add(Problem{File: c.File, Line: b.Line, Section: b.Block,
-					Msg: fmt.Sprintf("%s (hostname %s) and %s (hostname %s) have the same ip:port %s",
-						a.Block, a.Hostname, b.Block, b.Hostname, net.JoinHostPort(a.IP, strconv.Itoa(a.Port))),
-					Err: ErrDuplicateAddress})
-				break
-			}
+		k := ipKey(b.IP) + "|" + strconv.Itoa(b.Port)
+		i, seen := first[k]
+		if !seen {
+			first[k] = j
+			continue
 		}
+		a := c.Servers[i]
+		probs.add(Problem{File: c.File, Line: b.Line, Section: b.Block,
+			Msg: fmt.Sprintf("%s (hostname %s) and %s (hostname %s) have the same ip:port %s",
+				a.Block, a.Hostname, b.Block, b.Hostname, net.JoinHostPort(a.IP, strconv.Itoa(a.Port))),
+			Err: ErrDuplicateAddress})
 	}
 	if len(probs.items) == 0 {
 		return nil
@@ -89,13 +94,12 @@ func (c *Config) Validate() error {
 	return &Error{Problems: sortProblems(probs.items, c.File)}
 }
 
-// sameIP compares addresses by value when both parse ("2001:db8::1" and
-// "2001:0db8:0::1" are the same), else as text.
-func sameIP(a, b string) bool {
-	x, errA := netip.ParseAddr(a)
-	y, errB := netip.ParseAddr(b)
-	if errA == nil && errB == nil {
-		return x.Unmap() == y.Unmap()
+// ipKey is the address as Validate compares it: by value when it parses
+// ("2001:db8::1" and "2001:0db8:0::1" are the same, and so are 192.0.2.1
+// and ::ffff:192.0.2.1), else as text.
+func ipKey(s string) string {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return "addr:" + a.Unmap().String()
 	}
-	return a == b
+	return "text:" + s
 }
