@@ -1,9 +1,6 @@
 package lab
 
-import (
-	"fmt"
-	"syscall"
-)
+import "syscall"
 
 // FreezeMariaDB sends SIGSTOP to h's mariadbd: the process hangs, but its
 // listening socket stays open, so the kernel still completes TCP handshakes
@@ -19,17 +16,4 @@ func (h *Host) FreezeMariaDB() error {
 // Thawing a running mariadbd does nothing.
 func (h *Host) ThawMariaDB() error {
 	return h.signalMariaDB(syscall.SIGCONT, "thaw")
-}
-
-func (h *Host) signalMariaDB(sig syscall.Signal, what string) error {
-	h.mu.Lock()
-	p := h.mariadb
-	h.mu.Unlock()
-	if p == nil || p.Exited() {
-		return fmt.Errorf("lab: %s mariadbd on %s: not running", what, h.Name)
-	}
-	if err := p.Signal(sig); err != nil {
-		return fmt.Errorf("lab: %s mariadbd on %s: %w", what, h.Name, err)
-	}
-	return nil
 }
