@@ -124,7 +124,10 @@ type failoverRun struct {
 	flags        failoverFlags
 	dead         config.Server
 	sshReachable int
-	log          *slog.Logger
+	// detectedAt is when the death was confirmed (zero for a manual
+	// switch): the fence_lease is dated from it.
+	detectedAt time.Time
+	log        *slog.Logger
 	// logOut is where the report is printed (the log's destination).
 	logOut io.Writer
 	health *statefile.Health
@@ -176,6 +179,8 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 		SkipDisableReadOnly:  fr.flags.skipDisableReadOnly,
 		NodeBinary:           bin,
 		Hooks:                runner,
+		HookTimeout:          fr.flags.hookTimeout,
+		Fencer:               fencer{cfg: fr.cfg, lastContact: fr.detectedAt, log: fr.log},
 		Log:                  fr.log,
 	})
 	if err := jr.End(fmt.Sprint(res.Code)); err != nil {

@@ -207,15 +207,20 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 				fmt.Fprintf(cmd.OutOrStdout(), "Master %s is dead!\nIP Address: %s Port: %d\n", v.Master.Hostname, v.Master.IP, v.Master.Port)
 				return &mhacli.ExitError{Code: 20}
 			}
-			pending = &deadMaster{srv: v.Master, sshReachable: v.SSHReachable}
+			pending = &deadMaster{srv: v.Master, sshReachable: v.SSHReachable, detectedAt: v.DetectedAt}
 		}
 		// A failover, once started, runs to its end: a terminate signal
 		// now would leave the cluster half-recovered (`mha stop` refuses
 		// during a failover unless --abort, which kills).
 		dead := *pending
 		pending = nil
-		fr := &failoverRun{cfg: cfg, flags: f.fo, dead: dead.srv, sshReachable: dead.sshReachable, log: log, logOut: logOut, health: health}
-		code, _, ferr := fr.run(context.WithoutCancel(ctx))
+		fr := &failoverRun{cfg: cfg, flags: f.fo, dead: dead.srv, sshReachable: dead.sshReachable, detectedAt: dead.detectedAt, log: log, logOut: logOut, health: health}
+		code, res, ferr := fr.run(context.WithoutCancel(ctx))
+		if res != nil && !res.MasterActivatedAt.IsZero() && !exitAfterFailover {
+			// The old master is fenced again the moment it answers (link
+			// back, SIGCONT), for as long as this manager runs.
+			go watchOldMaster(ctx, cfg, dead.srv, res.EndPoint, hooks.Runner{Log: log, Timeout: f.fo.hookTimeout}, log)
+		}
 		if refusedFailover(ferr) && !exitAfterFailover && ctx.Err() == nil {
 			// `mha manager` goes on monitoring after a refusal; the
 			// MHA-named masterha_manager exits as MHA does (its failover
@@ -270,6 +275,7 @@ func echoOf(logOut, stderr io.Writer) io.Writer {
 type deadMaster struct {
 	srv          config.Server
 	sshReachable int
+	detectedAt   time.Time
 }
 
 // refusedFailover says whether a failover's error is a refusal to start
