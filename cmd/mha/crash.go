@@ -354,26 +354,20 @@ func journaled(ctx context.Context, jr *journal.Journal, log *slog.Logger, step,
 
 // observeServer reads one server's state and keeps its connection.
 func observeServer(ctx context.Context, cfg *config.Config, srv config.Server) (topology.Observation, *mysqlx.Conn) {
-	o := topology.Observation{Server: srv}
 	ctx, cancel := context.WithTimeout(ctx, 3*check.DefaultConnectTimeout)
 	defer cancel()
 	c, err := mysqlx.Open(ctx, check.Target(cfg, srv, check.DefaultConnectTimeout))
+	var st *mysqlx.State
 	if err == nil {
-		o.State, err = c.State(ctx)
+		st, err = c.State(ctx)
 	}
 	if err != nil {
 		if c != nil {
 			c.Close()
 		}
-		o.Err, o.Errno = err, int(mysqlx.ErrorNumber(err))
-		return o, nil
+		c = nil
 	}
-	if rs := o.State.Replica; rs != nil && rs.SourceHost != "" {
-		if ips, err := net.DefaultResolver.LookupHost(ctx, rs.SourceHost); err == nil {
-			o.SourceIPs = ips
-		}
-	}
-	return o, c
+	return check.Observed(ctx, srv, st, err, check.DefaultConnectTimeout, net.DefaultResolver), c
 }
 
 // hostInfo is the failover's host label, "name(ip:port)", as the journal

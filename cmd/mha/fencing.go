@@ -20,6 +20,9 @@ import (
 // failover.
 const fenceConnectTimeout = 2 * time.Second
 
+// recheckTimeout bounds the connect of the check after a lease wait.
+const recheckTimeout = 500 * time.Millisecond
+
 // fencer is the failover's Fencer. The policy, per case:
 //   - the old master answers MySQL: read_only (and super_read_only where
 //     the server has it), client sessions killed, verified (fence.Fence);
@@ -89,7 +92,14 @@ func (f fencer) Fence(ctx context.Context, old config.Server, sshReachable bool)
 	}
 	// The link may have come back meanwhile: a master that sees the
 	// replicas again keeps its lease, so fence it directly if it answers.
-	if r2, err := fence.Fence(ctx, o); err == nil && r2.Fenced {
+	// On a LAN a returned host answers in milliseconds: a short connect
+	// keeps this check off the critical path when it is still away.
+	o.MySQL.Timeout = recheckTimeout
+	r2, err := fence.Fence(ctx, o)
+	if err != nil {
+		return failover.FenceResult{}, fmt.Errorf("%s answered again during the lease wait but could not be fenced: %w", o.Name, err)
+	}
+	if r2.Fenced {
 		return failover.FenceResult{Fenced: true, Method: r2.Method, Proof: r2.Proof + " (it answered again after the lease wait)"}, nil
 	}
 	return failover.FenceResult{

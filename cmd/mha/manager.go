@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -388,6 +389,20 @@ func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log 
 		if _, err := lease.Ensure(ctx, lease.Target{Config: cfg, Master: master, Peers: replicas, NodeBinary: bin, VIP: vip, VIPDev: dev}, log); err != nil {
 			return config.Server{}, nil, fmt.Errorf("fence_lease=%d: cannot run the fencing watchdog on the master %s: %w", int(master.FenceLease/time.Second), master.Hostname, err)
 		}
+		// A watchdog belongs on the master only. One left on a replica
+		// (an old master that was demoted, then rejoined) would set
+		// read_only=1 again right after that replica is promoted.
+		var wg sync.WaitGroup
+		for _, r := range replicas {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := lease.Release(ctx, r); err != nil {
+					log.Warn("cannot stop a fencing watchdog left on a replica; stop it by hand (mha-node watchdog --stop, then --clear) before it could be promoted", "host", r.Hostname, "err", err)
+				}
+			}()
+		}
+		wg.Wait()
 	}
 	return master, replicas, nil
 }

@@ -62,15 +62,25 @@ func Target(cfg *config.Config, srv config.Server, timeout time.Duration) mysqlx
 }
 
 func observe(ctx context.Context, cfg *config.Config, srv config.Server, timeout time.Duration, res config.Resolver) topology.Observation {
-	o := topology.Observation{Server: srv}
+	var st *mysqlx.State
 	var err error
 	for attempt := 1; attempt <= connectAttempts; attempt++ {
-		o.State, err = readState(ctx, Target(cfg, srv, timeout), timeout)
+		st, err = readState(ctx, Target(cfg, srv, timeout), timeout)
 		if err == nil || mysqlx.IsAliveError(err) || ctx.Err() != nil {
 			break
 		}
 	}
+	return Observed(ctx, srv, st, err, timeout, res)
+}
+
+// Observed is srv's observation from the state read from it, or from the
+// error that stopped the read; a replica's source host is resolved (within
+// timeout) so that topology can match it to a configured server. Every
+// reader of survivor states builds its observations here.
+func Observed(ctx context.Context, srv config.Server, st *mysqlx.State, err error, timeout time.Duration, res config.Resolver) topology.Observation {
+	o := topology.Observation{Server: srv, State: st}
 	if err != nil {
+		o.State = nil
 		o.Err = err
 		o.Errno = int(mysqlx.ErrorNumber(err))
 		return o

@@ -671,26 +671,20 @@ func FindServer(cfg *config.Config, host string, port int) (config.Server, error
 }
 
 func (r *run) observe(ctx context.Context, srv config.Server) (topology.Observation, Server) {
-	o := topology.Observation{Server: srv}
 	ctx, cancel := context.WithTimeout(ctx, 3*check.DefaultConnectTimeout)
 	defer cancel()
 	c, err := r.opts.world.connect(ctx, r.cfg, srv, check.DefaultConnectTimeout)
+	var st *mysqlx.State
 	if err == nil {
-		o.State, err = c.State(ctx)
+		st, err = c.State(ctx)
 	}
 	if err != nil {
 		if c != nil {
 			c.Close()
 		}
-		o.Err, o.Errno = err, int(mysqlx.ErrorNumber(err))
-		return o, nil
+		c = nil
 	}
-	if rs := o.State.Replica; rs != nil && rs.SourceHost != "" {
-		if ips, err := net.DefaultResolver.LookupHost(ctx, rs.SourceHost); err == nil {
-			o.SourceIPs = ips
-		}
-	}
-	return o, c
+	return check.Observed(ctx, srv, st, err, check.DefaultConnectTimeout, net.DefaultResolver), c
 }
 
 // replicas are the alive replicas of the dead master, in configuration
