@@ -83,8 +83,12 @@ func faultScenarios() []faultScenario {
 			name: "sigstop", failover: true, window: 90 * time.Second,
 			fault: func(r *faultRig) error { return master(r).SuspendMariaDB() },
 			recover: func(r *faultRig) ([]*lab.Host, time.Time, error) {
+				// The fencing stops a hung mysqld over SSH (SIGKILL, proven
+				// gone): then there is nothing to resume, and its binlog,
+				// read over SSH by the failover, is on the survivors.
 				if err := master(r).ResumeMariaDB(); err != nil {
-					return nil, time.Time{}, err
+					r.t.Logf("db1's mariadbd was stopped by the fencing: %v", err)
+					return nil, time.Time{}, nil
 				}
 				time.Sleep(5 * time.Second)
 				return []*lab.Host{master(r)}, time.Time{}, nil

@@ -180,6 +180,7 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 	var master config.Server
 	var replicas []config.Server
 	monitorAgain := false // after a refused failover: same master, no start-up checks
+	warm := false         // keepHostsWarm runs once, for the whole process
 	for {
 		if pending == nil {
 			if !monitorAgain || master.Hostname == "" {
@@ -192,6 +193,10 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 					return fail(err)
 				}
 				_ = health.Set(statefile.PingOK, master.Hostname)
+				if !warm {
+					keepHostsWarm(ctx, append([]config.Server{master}, replicas...), master.PingInterval, log)
+					warm = true
+				}
 				log.Info("Ping("+master.PingType+") succeeded, waiting until MySQL doesn't respond..", "host", master.Hostname)
 			}
 			monitorAgain = false

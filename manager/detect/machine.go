@@ -278,6 +278,17 @@ func Judge(p ReplicaProbe) (Vote, string) {
 	return VoteNone, line + " => no evidence"
 }
 
+// allSilent reports whether every replica that votes dead found the
+// master's port silent or unreachable.
+func allSilent(probes []ReplicaProbe) bool {
+	for _, p := range probes {
+		if v, _ := Judge(p); v == VoteDead && p.Reach != ReachSilent && p.Reach != ReachUnreachable {
+			return false
+		}
+	}
+	return true
+}
+
 func deadWord(r Reach) string {
 	if r == ReachHung {
 		return "hung"
@@ -648,13 +659,48 @@ func (m *Machine) current(episode int) bool {
 	return !m.dead && m.confirming && episode == m.episode
 }
 
-// decide concludes the confirmation once the failure count has reached the
-// threshold and every part of it is in.
+// EarlyFailures is the failure count at which a conclusive built-in
+// evidence (Conclusive) decides without waiting for Threshold.
+const EarlyFailures = 2
+
+// Conclusive reports whether the replicas' evidence leaves no doubt: at
+// least one replica was asked and every one of them votes dead (none
+// alive, none without evidence).
+func Conclusive(probes []ReplicaProbe) bool {
+	if len(probes) == 0 {
+		return false
+	}
+	for _, p := range probes {
+		if v, _ := Judge(p); v != VoteDead {
+			return false
+		}
+	}
+	return true
+}
+
+// decide concludes the confirmation once every part of it is in and the
+// failure count has reached the threshold, or EarlyFailures when the
+// replicas' evidence is conclusive (every replica votes dead: a blip on
+// the manager's side cannot make its replicas' hosts fail their probes
+// too) and secondary_check_script, when set, confirms as well; a
+// confirmation that would say "not dead" waits for the threshold, as
+// before. The SSH check on the master is not waited for when every dead vote
+// found its host silent or unreachable: SSH to a host that drops the
+// replicas' packets would only run into its connect timeout.
 func (m *Machine) decide() []Action {
-	if !m.confirming || m.failures < m.cfg.Threshold {
+	if !m.confirming {
 		return nil
 	}
-	if (m.cfg.BuiltIn && !m.gotRepl) || (m.cfg.Secondary && !m.gotSec) || !m.gotSSH {
+	if (m.cfg.BuiltIn && !m.gotRepl) || (m.cfg.Secondary && !m.gotSec) {
+		return nil
+	}
+	early := m.cfg.BuiltIn && Conclusive(m.replicas) && m.failures >= EarlyFailures
+	if early && m.cfg.Secondary && m.secErr == "" {
+		early, _ = SecondaryVerdict(m.secCode)
+	} else if m.cfg.Secondary {
+		early = false
+	}
+	if m.failures < m.cfg.Threshold && !early {
 		return nil
 	}
 	var evidence []string
@@ -670,6 +716,16 @@ func (m *Machine) decide() []Action {
 	} else {
 		evidence = append(evidence, "no replicas to ask: built-in evidence skipped")
 	}
+	if !m.gotSSH {
+		if !(confirmed && kind == FailureSilent && allSilent(m.replicas)) {
+			return nil
+		}
+		m.ssh = 0
+		evidence = append(evidence, "SSH check on the master not waited for: every replica finds its host silent or unreachable")
+	}
+	if m.failures < m.cfg.Threshold {
+		evidence = append(evidence, fmt.Sprintf("decided after %d failures (not %d): every replica's evidence says dead", m.failures, m.cfg.Threshold))
+	}
 	if m.cfg.Secondary {
 		ok, msg := SecondaryVerdict(m.secCode)
 		if m.secErr != "" {
@@ -678,10 +734,10 @@ func (m *Machine) decide() []Action {
 		evidence = append(evidence, "secondary_check_script: "+msg)
 		confirmed = confirmed && ok
 	}
-	switch m.ssh {
-	case 1:
+	switch {
+	case m.ssh == 1:
 		evidence = append(evidence, "SSH to the master host works")
-	case 0:
+	case m.ssh == 0 && m.gotSSH:
 		evidence = append(evidence, "SSH to the master host fails")
 	}
 	m.confirming = false

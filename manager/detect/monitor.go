@@ -133,8 +133,25 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 		"replicas", len(m.Secondary), "secondary_check_script", script != "")
 
 	mach := NewMachine(MachineConfig{Secondary: script != "", BuiltIn: len(m.Secondary) > 0})
+	target := check.Target(m.Config, m.Master, interval)
+	// A ping that runs into its deadline leaves its session to the
+	// server's wait_timeout (2 × ping_interval, set at connect) rather
+	// than spend another connect timeout on a side connection to a master
+	// that may be silent.
+	target.NoKillSideways = true
+	// A session that the server closes (mysqld killed, shut down) is
+	// pinged at once instead of at the next tick.
+	peerClosed := make(chan struct{}, 1)
+	if pingType != config.PingConnect {
+		target.OnPeerClose = func() {
+			select {
+			case peerClosed <- struct{}{}:
+			default:
+			}
+		}
+	}
 	p := &pinger{
-		target:   check.Target(m.Config, m.Master, interval),
+		target:   target,
 		pingType: pingType,
 		interval: interval,
 		log:      log,
@@ -209,6 +226,10 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			return Verdict{}, fmt.Errorf("detect: monitoring %s: %w", name, ctx.Err())
 		case <-ticker.C:
 			acts = mach.Tick()
+		case <-peerClosed:
+			log.Info("the master closed the monitoring session: pinging now", "step", "ping")
+			acts = mach.Tick()
+			ticker.Reset(cadence)
 		case feed := <-results:
 			acts = feed()
 		}
@@ -254,7 +275,7 @@ func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Log
 				pwg.Add(1)
 				go func() {
 					defer pwg.Done()
-					probes[i] = probeReplica(ctx, m.Config, m.Master, srv)
+					probes[i] = probeReplica(ctx, m.Config, m.Master, srv, GreetingTimeout(m.interval()))
 				}()
 			}
 			pwg.Wait()
