@@ -107,49 +107,6 @@ func (r Reach) Dead() bool {
 	return r == ReachRefused || r == ReachUnreachable || r == ReachSilent || r == ReachHung
 }
 
-// IOThread is a replica's replication IO thread state
-// (Slave_IO_Running / Replica_IO_Running).
-type IOThread int
-
-// IO thread states.
-const (
-	// IOUnknown: not read (the replica gave no SQL answer) or a value this
-	// package does not know.
-	IOUnknown IOThread = iota
-	// IORunning: "Yes", connected to the source.
-	IORunning
-	// IOConnecting: "Connecting", trying to (re)connect to the source.
-	IOConnecting
-	// IOStopped: "No".
-	IOStopped
-)
-
-// ParseIOThread reads the Slave_IO_Running column.
-func ParseIOThread(s string) IOThread {
-	switch s {
-	case "Yes":
-		return IORunning
-	case "Connecting":
-		return IOConnecting
-	case "No":
-		return IOStopped
-	}
-	return IOUnknown
-}
-
-// String spells the state as the server does.
-func (s IOThread) String() string {
-	switch s {
-	case IORunning:
-		return "Yes"
-	case IOConnecting:
-		return "Connecting"
-	case IOStopped:
-		return "No"
-	}
-	return "unknown"
-}
-
 // ReplicaProbe is what one replica host told about the master during a
 // confirmation: its replication IO thread, sampled twice over SQL, and the
 // greeting probe from its host to the master's ip:port over SSH.
@@ -163,7 +120,7 @@ type ReplicaProbe struct {
 	// master (SHOW SLAVE STATUS Master_Host/Master_Port).
 	Replicating bool
 	// IO is the IO thread's state at the last sample.
-	IO IOThread
+	IO mysqlx.IOThread
 	// IOErrno and IOError are Last_IO_Errno and Last_IO_Error.
 	IOErrno int
 	IOError string
@@ -264,13 +221,13 @@ func Judge(p ReplicaProbe) (Vote, string) {
 	line := p.Name + ": " + probe + "; " + io
 	ioOK := p.SQLErr == "" && p.Replicating
 	switch {
-	case ioOK && p.IO == IORunning && p.Advanced():
+	case ioOK && p.IO.Connected() && p.Advanced():
 		return VoteAlive, line + " => master alive (replicating)"
 	case p.Reach == ReachAnswers:
 		return VoteAlive, line + " => master alive"
 	case p.Reach.Dead():
 		return VoteDead, line + " => master " + deadWord(p.Reach)
-	case ioOK && p.IO == IORunning:
+	case ioOK && p.IO.Connected():
 		return VoteAlive, line + " => master alive"
 	case ioOK:
 		return VoteDead, line + " => master unreachable"

@@ -239,7 +239,7 @@ func (p *ReplicaProbe) setSample(rs *mysqlx.ReplicaStatus, master config.Server)
 		return
 	}
 	p.Replicating = rs.SourcePort == master.Port && (rs.SourceHost == master.IP || rs.SourceHost == master.Hostname)
-	p.IO, p.IOErrno, p.IOError = ParseIOThread(rs.IORunning), rs.LastIOErrno, rs.LastIOError
+	p.IO, p.IOErrno, p.IOError = rs.IORunning, rs.LastIOErrno, rs.LastIOError
 	p.ReadAfter = rs.Read
 }
 

@@ -157,7 +157,7 @@ func (s *fakeServer) StopIO(context.Context) error {
 	if err := s.call("StopIO"); err != nil {
 		return err
 	}
-	s.replica(func(rs *mysqlx.ReplicaStatus) { rs.IORunning = "No" })
+	s.replica(func(rs *mysqlx.ReplicaStatus) { rs.IORunning = mysqlx.IOStopped })
 	return nil
 }
 
@@ -176,7 +176,7 @@ func (s *fakeServer) StopReplication(context.Context) error {
 	if err := s.call("StopReplication"); err != nil {
 		return err
 	}
-	s.replica(func(rs *mysqlx.ReplicaStatus) { rs.SQLRunning, rs.IORunning = false, "No" })
+	s.replica(func(rs *mysqlx.ReplicaStatus) { rs.SQLRunning, rs.IORunning = false, mysqlx.IOStopped })
 	return nil
 }
 
@@ -412,7 +412,7 @@ func newCluster(t *testing.T, reps ...replicaSpec) *cluster {
 			Replica: &mysqlx.ReplicaStatus{SourceHost: "198.18.9.11", SourcePort: 3306, SourceUser: "repl",
 				Read:      binlog.Pos{File: "mysql-bin.000001", Offset: r.read},
 				Exec:      binlog.Pos{File: "mysql-bin.000001", Offset: r.exec},
-				IORunning: "Connecting", SQLRunning: !r.sqlStopped, LastIOErrno: 2003},
+				IORunning: mysqlx.IOConnecting, SQLRunning: !r.sqlStopped, LastIOErrno: 2003},
 		}}
 	}
 	jr := &fakeJournal{}

@@ -213,7 +213,7 @@ func planCase(cmd []string, servers [][]string) (string, error) {
 		st := &mysqlx.State{Version: mysqlx.Version{Raw: "10.11.19-MariaDB-log", Flavor: mysqlx.MariaDB, Major: 10, Minor: 11, Patch: 19},
 			ServerID: uint32(i + 1), LogBin: true, LogSlaveUpdates: true, ReadOnly: true, SlaveNetTimeout: 60, HeartbeatPeriod: 30,
 			Binlog:  binlog.Pos{File: "mysql-bin.000001", Offset: 328},
-			Replica: &mysqlx.ReplicaStatus{SourceHost: mip, SourcePort: mp, Read: rd, Exec: rd, IORunning: "No", SQLRunning: false}}
+			Replica: &mysqlx.ReplicaStatus{SourceHost: mip, SourcePort: mp, Read: rd, Exec: rd, IORunning: mysqlx.IOStopped, SQLRunning: false}}
 		gone := false
 		for _, tok := range toks[3:] {
 			k, v, _ := strings.Cut(tok, "=")

@@ -3,6 +3,8 @@ package topology
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gomha/gomha/manager/mysqlx"
 )
 
 // TreeOptions chooses what Tree prints.
@@ -110,8 +112,8 @@ func details(n *Node) []string {
 	st := n.State
 	if r := n.Replica(); r != nil {
 		io := r.IORunning
-		if io == "" {
-			io = "No"
+		if io == mysqlx.IOUnknown {
+			io = mysqlx.IOStopped
 		}
 		sql := "No"
 		if r.SQLRunning {
@@ -121,7 +123,7 @@ func details(n *Node) []string {
 		if r.SecondsBehind != nil {
 			lag = fmt.Sprintf("%ds", *r.SecondsBehind)
 		}
-		d = append(d, "IO:"+io, "SQL:"+sql, "read="+r.Read.String(), "exec="+r.Exec.String(), "lag="+lag)
+		d = append(d, "IO:"+string(io), "SQL:"+sql, "read="+r.Read.String(), "exec="+r.Exec.String(), "lag="+lag)
 		if n.Role == RoleMaster && n.Source != nil {
 			d = append(d, "source="+n.Source.Host())
 		}
