@@ -110,10 +110,7 @@ func (r *run) promote(ctx context.Context, c Candidate) (activated bool, err err
 		if err != nil {
 			return err
 		}
-		gtid := st.GTID.BinlogPos
-		if gtid == "" {
-			gtid = st.GTID.Executed
-		}
+		gtid := st.GTID.Binlog()
 		r.mu.Lock()
 		r.res.NewMasterPos, r.res.NewMasterGTID = pos, gtid
 		r.mu.Unlock()

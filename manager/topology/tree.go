@@ -132,13 +132,8 @@ func details(n *Node) []string {
 		if !st.Binlog.IsZero() {
 			d = append(d, "binlog="+st.Binlog.String())
 		}
-		switch {
-		case st.GTID.Executed != "":
-			d = append(d, "gtid="+oneLine(st.GTID.Executed))
-		case st.GTID.CurrentPos != "":
-			d = append(d, "gtid="+st.GTID.CurrentPos)
-		case st.GTID.BinlogPos != "":
-			d = append(d, "gtid="+st.GTID.BinlogPos)
+		if g := st.GTID.Current(); g != "" {
+			d = append(d, "gtid="+oneLine(g))
 		}
 	}
 	if st.ReadOnly && n.Role == RoleMaster {
