@@ -372,6 +372,4 @@ func observeServer(ctx context.Context, cfg *config.Config, srv config.Server) (
 
 // hostInfo is the failover's host label, "name(ip:port)", as the journal
 // records hosts.
-func hostInfo(s config.Server) string {
-	return fmt.Sprintf("%s(%s:%d)", s.Hostname, s.IP, s.Port)
-}
+func hostInfo(s config.Server) string { return s.Label() }

@@ -156,7 +156,7 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 	// The intent journal: a failover that cannot record its steps does not
 	// start (a crash in the middle would leave no trace).
 	jr, err := journal.Create(workdir, app, map[string]string{
-		"dead_master": fmt.Sprintf("%s(%s:%d)", fr.dead.Hostname, fr.dead.IP, fr.dead.Port),
+		"dead_master": fr.dead.Label(),
 		"pid":         fmt.Sprint(os.Getpid()),
 		// What a resumed failover needs to run again (crashGuard).
 		"ssh_reachable": fmt.Sprint(fr.sshReachable),

@@ -46,7 +46,7 @@ type fencer struct {
 // fenceOptions says how to reach and fence srv.
 func fenceOptions(cfg *config.Config, srv config.Server, sshReachable bool, log *slog.Logger) (fence.Options, error) {
 	o := fence.Options{
-		Name:    fmt.Sprintf("%s(%s:%d)", srv.Hostname, srv.IP, srv.Port),
+		Name:    srv.Label(),
 		MySQL:   check.Target(cfg, srv, fenceConnectTimeout),
 		PIDFile: srv.MasterPIDFile,
 		Port:    srv.Port,

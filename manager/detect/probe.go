@@ -159,7 +159,7 @@ func lastLine(out []byte) string {
 
 // serverName renders a server as evidence lines name it: host(ip:port).
 func serverName(srv config.Server) string {
-	return fmt.Sprintf("%s(%s)", srv.Hostname, mysqlx.JoinAddr(srv.IP, srv.Port))
+	return srv.Label()
 }
 
 // probeReplica asks one replica about master: over SQL its replication IO

@@ -232,9 +232,8 @@ func (r *Result) Subject(app string) string {
 	return s
 }
 
-func hostInfo(s config.Server) string {
-	return fmt.Sprintf("%s(%s:%d)", s.Hostname, s.IP, s.Port)
-}
+// hostInfo is the failover's host label, "name(ip:port)".
+func hostInfo(s config.Server) string { return s.Label() }
 
 // run is the state of one failover.
 type run struct {
@@ -667,7 +666,7 @@ func FindServer(cfg *config.Config, host string, port int) (config.Server, error
 			return s, nil
 		}
 	}
-	return config.Server{}, fmt.Errorf("%s is not a server of %s", mysqlx.JoinAddr(host, port), cfg.File)
+	return config.Server{}, fmt.Errorf("%s is not a server of %s", config.HostPort(host, port), cfg.File)
 }
 
 func (r *run) observe(ctx context.Context, srv config.Server) (topology.Observation, Server) {

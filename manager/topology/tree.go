@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/mysqlx"
 )
 
@@ -90,7 +91,7 @@ func (t *Topology) line(n *Node, opts TreeOptions) string {
 		tags = append(tags, "unmanaged")
 	case RoleStray:
 		if r := n.Replica(); r != nil {
-			tags = append(tags, fmt.Sprintf("stray: replicates from %s:%d", r.SourceHost, r.SourcePort))
+			tags = append(tags, "stray: replicates from "+config.HostPort(r.SourceHost, r.SourcePort))
 		} else if t.Master != nil {
 			tags = append(tags, "stray: not a replica")
 		}
