@@ -18,6 +18,7 @@ import (
 	"github.com/gomha/gomha/manager/failover"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/journal"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/statefile"
 )
 
@@ -170,7 +171,7 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 		Config:               fr.cfg,
 		DeadMasterHost:       fr.dead.Hostname,
 		DeadMasterPort:       fr.dead.Port,
-		SSHReachable:         fr.sshReachable,
+		SSHReachable:         sshexec.FromMHA(fr.sshReachable),
 		NewMasterHost:        fr.flags.newMasterHost,
 		NewMasterPort:        fr.flags.newMasterPort,
 		Workdir:              workdir,

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gomha/gomha/manager/mysqlx"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/node/binlog"
 )
 
@@ -385,8 +386,8 @@ const (
 	ActStartConfirm
 	// ActCancelConfirm: stop confirmation Episode; its results are ignored.
 	ActCancelConfirm
-	// ActDeclareDead: the master is confirmed dead (Evidence,
-	// SSHReachable). The machine accepts no more input.
+	// ActDeclareDead: the master is confirmed dead (Evidence, SSH). The
+	// machine accepts no more input.
 	ActDeclareDead
 	// ActLog: log Msg at Level.
 	ActLog
@@ -400,11 +401,11 @@ type Action struct {
 	Episode   int        // ActStartConfirm, ActCancelConfirm
 	Level     slog.Level // ActLog
 	Msg       string     // ActLog
-	// Evidence, SSHReachable (0 no, 1 yes, 2 unknown), Failure and Probes
-	// come with ActDeclareDead.
-	Evidence     []string
-	SSHReachable int
-	Failure      FailureKind
+	// Evidence, SSH (what the SSH check on the master host found), Failure
+	// and Probes come with ActDeclareDead.
+	Evidence []string
+	SSH      sshexec.Reach
+	Failure  FailureKind
 	// Probes are the replica probes the verdict rests on (ActDeclareDead;
 	// nil without built-in evidence).
 	Probes []ReplicaProbe
@@ -425,7 +426,7 @@ func (a Action) String() string {
 	case ActCancelConfirm:
 		return fmt.Sprintf("cancel-confirm %d", a.Episode)
 	case ActDeclareDead:
-		return fmt.Sprintf("dead ssh=%d kind=%s\n  %s", a.SSHReachable, a.Failure, strings.Join(a.Evidence, "\n  "))
+		return fmt.Sprintf("dead ssh=%d kind=%s\n  %s", a.SSH.MHA(), a.Failure, strings.Join(a.Evidence, "\n  "))
 	case ActLog:
 		return "log " + strings.ToLower(a.Level.String()) + ": " + a.Msg
 	}
@@ -466,7 +467,7 @@ type Machine struct {
 	secCode    int
 	secErr     string
 	gotSec     bool
-	ssh        int
+	ssh        sshexec.Reach
 	gotSSH     bool
 }
 
@@ -563,7 +564,7 @@ func (m *Machine) Ping(r PingResult) []Action {
 		m.confirming = true
 		m.replicas, m.gotRepl = nil, false
 		m.secCode, m.secErr, m.gotSec = 0, "", false
-		m.ssh, m.gotSSH = 2, false
+		m.ssh, m.gotSSH = sshexec.ReachUnknown, false
 		acts = append(acts, Action{Kind: ActStartConfirm, Episode: m.episode})
 	}
 	return append(acts, m.decide()...)
@@ -594,10 +595,7 @@ func (m *Machine) SSH(episode int, reachable bool) []Action {
 	if !m.current(episode) {
 		return nil
 	}
-	m.ssh, m.gotSSH = 0, true
-	if reachable {
-		m.ssh = 1
-	}
+	m.ssh, m.gotSSH = sshexec.ReachOf(reachable), true
 	return m.decide()
 }
 
@@ -636,9 +634,9 @@ func (m *Machine) decide() []Action {
 		confirmed = confirmed && ok
 	}
 	switch m.ssh {
-	case 1:
+	case sshexec.Reachable:
 		evidence = append(evidence, "SSH to the master host works")
-	case 0:
+	case sshexec.Unreachable:
 		evidence = append(evidence, "SSH to the master host fails")
 	}
 	m.confirming = false
@@ -646,7 +644,7 @@ func (m *Machine) decide() []Action {
 		m.dead = true
 		acts := []Action{logf(slog.LevelWarn, "Master is not reachable from health checker! (%d consecutive failures, confirmed)", m.failures)}
 		acts = append(acts, m.setState(StatePingFailed)...)
-		return append(acts, Action{Kind: ActDeclareDead, Evidence: evidence, SSHReachable: m.ssh, Failure: kind, Probes: probes})
+		return append(acts, Action{Kind: ActDeclareDead, Evidence: evidence, SSH: m.ssh, Failure: kind, Probes: probes})
 	}
 	acts := []Action{logf(slog.LevelWarn, "Master is not confirmed dead after %d failures; failure count reset, monitoring continues. Evidence:\n  %s",
 		m.failures, strings.Join(evidence, "\n  "))}

@@ -17,6 +17,7 @@ import (
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/mysqlx"
 	"github.com/gomha/gomha/manager/repoint"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/node/binlog"
 )
 
@@ -334,8 +335,8 @@ type fakeFencer struct {
 	err error
 }
 
-func (f fakeFencer) Fence(_ context.Context, old config.Server, ssh bool) (FenceResult, error) {
-	f.w.record(fmt.Sprintf("fence %s ssh=%t", old.Hostname, ssh))
+func (f fakeFencer) Fence(_ context.Context, old config.Server, ssh sshexec.Reach) (FenceResult, error) {
+	f.w.record(fmt.Sprintf("fence %s ssh=%t", old.Hostname, ssh == sshexec.Reachable))
 	return f.res, f.err
 }
 
@@ -418,7 +419,7 @@ func newCluster(t *testing.T, reps ...replicaSpec) *cluster {
 	jr := &fakeJournal{}
 	c := &cluster{w: w, cfg: cfg, jr: jr}
 	c.opts = Options{
-		Config: cfg, DeadMasterHost: "db1", DeadMasterPort: 3306, SSHReachable: SSHReachable,
+		Config: cfg, DeadMasterHost: "db1", DeadMasterPort: 3306, SSHReachable: sshexec.Reachable,
 		Workdir: t.TempDir(), Hooks: fakeHooks{w: w}, Journal: jr, StepTimeout: 5 * time.Second,
 		world: w.world(),
 	}
