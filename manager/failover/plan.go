@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gomha/gomha/manager/check"
 	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/topology"
 	"github.com/gomha/gomha/node/binlog"
@@ -154,11 +155,7 @@ func NewPlan(s Snapshot, o PlanOptions) Plan {
 		return p
 	}
 	p.Mode = t.GTIDMode
-	for _, f := range s.Report.Errors() {
-		switch f.Code {
-		case topology.CodeMasterDead, topology.CodeDeadServerIgnored, topology.CodeNoAliveReplica:
-			continue
-		}
+	for _, f := range check.Blockers(s.Report, check.Failover) {
 		p.Blockers = append(p.Blockers, f.String())
 	}
 	for _, n := range t.Dead() {
