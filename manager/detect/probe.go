@@ -171,7 +171,7 @@ func lastLine(out []byte) string {
 
 // serverName renders a server as evidence lines name it: host(ip:port).
 func serverName(srv config.Server) string {
-	return fmt.Sprintf("%s(%s)", srv.Hostname, mysqlx.JoinAddr(srv.IP, srv.Port))
+	return srv.Label()
 }
 
 // probeReplica asks one replica about master: over SQL its replication IO
@@ -259,7 +259,7 @@ func (p *ReplicaProbe) setSample(rs *mysqlx.ReplicaStatus, master config.Server)
 		return
 	}
 	p.Replicating = rs.SourcePort == master.Port && (rs.SourceHost == master.IP || rs.SourceHost == master.Hostname)
-	p.IO, p.IOErrno, p.IOError = ParseIOThread(rs.IORunning), rs.LastIOErrno, rs.LastIOError
+	p.IO, p.IOErrno, p.IOError = rs.IORunning, rs.LastIOErrno, rs.LastIOError
 	p.ReadAfter = rs.Read
 }
 

@@ -395,15 +395,15 @@ func (m *Mover) unreachable(ctx context.Context, r Request, o *Outcome, step str
 	}
 	answered, detail := probe(ctx, r.VIP.Addr(), port)
 	if answered {
-		return fmt.Errorf("%s: orig master %s: %w: cannot reach it over SSH (%v) and %s:%d still answers (%s); remove the address by hand or power the host off",
-			step, r.Orig, ErrStillAnswers, sshErr, r.VIP.Addr(), port, detail)
+		return fmt.Errorf("%s: orig master %s: %w: cannot reach it over SSH (%v) and %s still answers (%s); remove the address by hand or power the host off",
+			step, r.Orig, ErrStillAnswers, sshErr, netip.AddrPortFrom(r.VIP.Addr(), uint16(port)), detail)
 	}
 	// Silence proves nothing about a host that cannot be reached: with its
 	// cable pulled it keeps the address configured, and answers on it again
 	// once the link is back.
 	o.Unverified = true
-	o.warn("cannot reach orig master %s over SSH (%v); %s:%d does not answer from here (%s): not verified: %s is unreachable and may still hold %s; fence it (shutdown_script, lease) and remove the address there when it is back",
-		r.Orig, sshErr, r.VIP.Addr(), port, detail, r.Orig.Name, r.VIP.Addr())
+	o.warn("cannot reach orig master %s over SSH (%v); %s does not answer from here (%s): not verified: %s is unreachable and may still hold %s; fence it (shutdown_script, lease) and remove the address there when it is back",
+		r.Orig, sshErr, netip.AddrPortFrom(r.VIP.Addr(), uint16(port)), detail, r.Orig.Name, r.VIP.Addr())
 	return nil
 }
 
