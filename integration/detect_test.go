@@ -246,9 +246,10 @@ func TestDetectRunbook(t *testing.T) {
 			t.Errorf("verdict has %d replica probes, want 2", len(v.Probes))
 		}
 		ev := strings.Join(v.Evidence, "\n")
+		greet := detect.GreetingTimeout(time.Second).String() // ping_interval=1
 		for _, want := range []string{
-			db2.IP + "(" + db2.Addr() + "): the master's port accepts but sends nothing (no greeting within 2s (hung?))",
-			db3.IP + "(" + db3.Addr() + "): the master's port accepts but sends nothing (no greeting within 2s (hung?))",
+			db2.IP + "(" + db2.Addr() + "): the master's port accepts but sends nothing (no greeting within " + greet + " (hung?))",
+			db3.IP + "(" + db3.Addr() + "): the master's port accepts but sends nothing (no greeting within " + greet + " (hung?))",
 			"seen as hung",
 			"secondary_check_script: Master is not reachable from all other monitoring servers",
 		} {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -40,7 +41,7 @@ func newSecondaryCheckCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "secondary-check -s HOST [-s HOST]... --master_host=HOST [--master_port=PORT]",
 		Short: "Check the master's reachability from other hosts (masterha_secondary_check)",
-		Long: "The default secondary_check_script. For each secondary host in turn, logs in over SSH and\n" +
+		Long: "The default secondary_check_script. On every secondary host at once, logs in over SSH and\n" +
 			"opens a TCP connection from there to the master's port and reads the server's greeting\n" +
 			"(with bash's /dev/tcp; MHA used perl and only connected, so a hung mysqld counted as reachable;\n" +
 			"here a port that accepts but sends nothing within --timeout is unreachable).\n" +
@@ -60,7 +61,7 @@ func newSecondaryCheckCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&sc.hosts, "secondary_host", "s", nil, "host to check the master from (repeatable, tried in order)")
+	f.StringArrayVarP(&sc.hosts, "secondary_host", "s", nil, "host to check the master from (repeatable; all probed at once, read in order)")
 	f.StringVar(&sc.user, "user", "root", "SSH user on the secondary hosts")
 	f.IntVar(&sc.port, "port", 22, "SSH port of the secondary hosts")
 	f.StringVar(&sc.options, "options", "", "SSH options (MHA ssh_options syntax; replaces the defaults)")
@@ -84,38 +85,55 @@ func (sc *secondaryCheck) run(ctx context.Context, out, errw io.Writer) (int, er
 		return 1, fmt.Errorf("--options: %w", err)
 	}
 	timeout := time.Duration(max(sc.timeout, 1)) * time.Second
-	for _, h := range sc.hosts {
+	// Every host is probed at once (MHA asked them one after another, so
+	// a dead master cost one timeout per host); the outcome is then read in
+	// the given order, so the lines and the exit code are the serial ones.
+	type outcome struct {
+		reach     detect.Reach
+		detail    string
+		err       error // SSH to the host failed
+		insertErr error // the INSERT check failed (ping_type=INSERT, reachable port)
+	}
+	results := make([]outcome, len(sc.hosts))
+	var wg sync.WaitGroup
+	for i, h := range sc.hosts {
 		t := sshexec.Target{Host: h, Port: sc.port, User: sc.user, Options: opts}
 		if opts.ConnectTimeout == 0 {
 			t.ConnectTimeout = timeout
 		}
-		reach, detail, err := sc.probe(ctx, t, timeout)
-		if ctx.Err() != nil {
-			return 1, fmt.Errorf("interrupted: %w", ctx.Err())
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := &results[i]
+			o.reach, o.detail, o.err = sc.probe(ctx, t, timeout)
+			if o.err == nil && !o.reach.Dead() && o.reach != detect.ReachUnknown && strings.EqualFold(sc.pingType, config.PingInsert) {
+				o.insertErr = sc.insert(ctx, t)
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return 1, fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	for i, h := range sc.hosts {
+		o := results[i]
 		switch {
-		case err != nil:
-			fmt.Fprintln(errw, err)
+		case o.err != nil:
+			fmt.Fprintln(errw, o.err)
 			fmt.Fprintf(out, "Monitoring server %s is NOT reachable!\n", h)
 			return 2, nil
-		case reach.Dead():
+		case o.reach.Dead():
 			fmt.Fprintf(out, "Monitoring server %s is reachable, Master is not reachable from %s. OK.\n", h, h)
 			continue
-		case reach == detect.ReachUnknown:
+		case o.reach == detect.ReachUnknown:
 			// MHA: the remote perl failing to run is an ssh exit other than 0 or 3.
-			fmt.Fprintf(errw, "%s: greeting probe failed: %s\n", h, detail)
+			fmt.Fprintf(errw, "%s: greeting probe failed: %s\n", h, o.detail)
 			fmt.Fprintf(out, "Monitoring server %s is NOT reachable!\n", h)
 			return 2, nil
-		}
-		if strings.EqualFold(sc.pingType, config.PingInsert) {
-			if err := sc.insert(ctx, t); err != nil {
-				if ctx.Err() != nil {
-					return 1, fmt.Errorf("interrupted: %w", ctx.Err())
-				}
-				fmt.Fprintln(errw, err)
-				fmt.Fprintf(out, "Monitoring server %s is reachable, Master is not writable from %s. OK.\n", h, h)
-				continue
-			}
+		case o.insertErr != nil:
+			fmt.Fprintln(errw, o.insertErr)
+			fmt.Fprintf(out, "Monitoring server %s is reachable, Master is not writable from %s. OK.\n", h, h)
+			continue
 		}
 		fmt.Fprintf(out, "Master is reachable from %s!\n", h)
 		return 3, nil

@@ -27,15 +27,17 @@ import (
 const ProbeTimeout = 2 * time.Second
 
 // MinProbeTimeout is the shortest greeting probe deadline (GreetingTimeout).
-const MinProbeTimeout = time.Second
+// It must outlast TCP's first SYN retransmission (1 s after a SYN that was
+// dropped, which a listening socket of a mysqld being killed does): one
+// lost packet must not make a refusing port look silent.
+const MinProbeTimeout = 1500 * time.Millisecond
 
 // GreetingTimeout is the greeting probe's deadline for a master pinged
-// every interval: the interval, between MinProbeTimeout and ProbeTimeout.
-// On a LAN a connect takes well under a millisecond and a healthy server
-// greets in a few: a second is generous, and with ping_interval=1 the
-// probes then take no longer than the manager's own ping.
+// every interval: the interval plus half a second, between MinProbeTimeout
+// and ProbeTimeout. On a LAN a connect takes well under a millisecond and
+// a healthy server greets in a few.
 func GreetingTimeout(interval time.Duration) time.Duration {
-	return min(max(interval, MinProbeTimeout), ProbeTimeout)
+	return min(max(interval+500*time.Millisecond, MinProbeTimeout), ProbeTimeout)
 }
 
 // IOSampleGap is the least time between the two samples of a replica's IO

@@ -31,6 +31,9 @@ type MySQL struct {
 	db *sql.DB
 	// seconds is set once the server turned out to lack TIME_MS.
 	seconds bool
+	// pid is mysqld's PID from its pid_file, read at pidAt (Kill's target).
+	pid   int
+	pidAt time.Time
 }
 
 // OpenMySQL prepares a connection pool of one session to c. Nothing is
@@ -117,6 +120,8 @@ func (m *MySQL) ManagerIdle(ctx context.Context, user string, hosts []string) (t
 	if err := rows.Err(); err != nil {
 		return 0, false, fmt.Errorf("read processlist: %w", err)
 	}
+	rows.Close()
+	m.refreshPID(ctx)
 	return best, seen, nil
 }
 

@@ -30,9 +30,16 @@ import (
 const MinTick = 250 * time.Millisecond
 
 // DemoteBudget bounds the demotion itself: from the decision to the end of
-// its last step (VIP removed, read_only set, sessions killed). The manager
-// counts it in the lease's margin (manager/lease.ExpiredAt).
-const DemoteBudget = 5 * time.Second
+// its last step. The manager counts it in the lease's margin
+// (manager/lease.ExpiredAt). The VIP and the SQL steps (read_only, client
+// sessions killed) get DemoteSQLBudget; when they have not all succeeded by
+// then, a Local that can (Killer) stops its mysqld with SIGKILL and waits
+// for it to be gone, in what is left: a demotion that cannot be done
+// politely is done anyway, within the budget the manager relies on.
+const DemoteBudget = 2 * time.Second
+
+// DemoteSQLBudget is the share of DemoteBudget for the VIP and SQL steps.
+const DemoteSQLBudget = 1200 * time.Millisecond
 
 // Tick returns the interval between two ticks for a lease: a quarter of it,
 // at least MinTick.

@@ -46,6 +46,12 @@ type Local interface {
 	ReadOnly(ctx context.Context) (bool, error)
 }
 
+// Killer is a Local that can stop its mysqld outright (SIGKILL) and tell
+// when the process is gone: the demotion's last resort.
+type Killer interface {
+	Kill(ctx context.Context) Step
+}
+
 // Clock gives monotonic readings.
 type Clock interface{ Now() time.Duration }
 
@@ -183,8 +189,7 @@ func (d *daemon) once(ctx context.Context) {
 			if before == Holding {
 				d.log.Warn("lease expired: demoting this server", "why", dec.Why)
 			}
-			steps := d.demote(ctx)
-			complete := !slices.ContainsFunc(steps, func(s Step) bool { return !s.OK })
+			steps, complete := d.demote(ctx)
 			d.m.Done(complete)
 			d.st.Steps = steps
 			if sum := fmt.Sprint(steps); sum != d.lastSteps {
@@ -198,7 +203,11 @@ func (d *daemon) once(ctx context.Context) {
 				}
 			}
 			if complete {
-				d.log.Warn("server demoted: read-only, client sessions killed, VIP released")
+				if k := steps[len(steps)-1]; k.Name == killStep {
+					d.log.Warn("server demoted: mysqld stopped (the SQL demotion did not finish in time), VIP released", "detail", k.Detail)
+				} else {
+					d.log.Warn("server demoted: read-only, client sessions killed, VIP released")
+				}
 			}
 		}
 	}
@@ -218,7 +227,7 @@ func (d *daemon) keepDemoted(ctx context.Context) {
 		return
 	}
 	d.log.Warn("the demoted server is writable again: demoting it again (stop the watchdog and --clear to release it)")
-	steps := d.demote(ctx)
+	steps, _ := d.demote(ctx)
 	d.st.Steps = steps
 	for _, s := range steps {
 		if !s.OK {
@@ -264,17 +273,42 @@ func (d *daemon) gather(ctx context.Context) Facts {
 	return f
 }
 
+// killStep names the SIGKILL step of a demotion.
+const killStep = "stop mysqld (SIGKILL)"
+
 // demote runs the demotion steps within DemoteBudget: the VIP first (the
 // quickest way to stop clients from reaching the server), then the local
-// server's steps.
-func (d *daemon) demote(ctx context.Context) []Step {
+// server's steps within DemoteSQLBudget; if one of the server's steps
+// failed, a Killer Local stops mysqld in the rest of the budget. complete
+// says every step succeeded, or mysqld is gone.
+func (d *daemon) demote(ctx context.Context) (steps []Step, complete bool) {
+	start := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, DemoteBudget)
 	defer cancel()
-	var steps []Step
+	sctx, scancel := context.WithTimeout(dctx, DemoteSQLBudget)
+	defer scancel()
 	if d.o.VIP != "" {
-		steps = append(steps, d.env.RemoveVIP(dctx, d.o.VIP, d.o.VIPDev))
+		steps = append(steps, d.env.RemoveVIP(sctx, d.o.VIP, d.o.VIPDev))
 	}
-	return append(steps, d.env.Local.Demote(dctx)...)
+	local := d.env.Local.Demote(sctx)
+	steps = append(steps, local...)
+	failed := func(s Step) bool { return !s.OK }
+	if !slices.ContainsFunc(local, failed) {
+		// A VIP that could not be removed is retried at every tick; the
+		// server is read-only already, which is what the lease promises.
+		return steps, !slices.ContainsFunc(steps, failed)
+	}
+	k, ok := d.env.Local.(Killer)
+	if !ok {
+		return steps, false
+	}
+	st := k.Kill(dctx)
+	st.Name = killStep
+	if st.OK {
+		st.Detail += fmt.Sprintf(" (%s after the demotion began)", time.Since(start).Round(time.Millisecond))
+	}
+	steps = append(steps, st)
+	return steps, st.OK
 }
 
 // save writes the state file from the machine.

@@ -3,6 +3,7 @@ package watchdog
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -280,4 +281,86 @@ func TestEvaluate(t *testing.T) {
 func errNotExist() error {
 	_, err := ReadState(filepath.Join("/nonexistent-gomha", "x"))
 	return err
+}
+
+// killingLocal is a fakeLocal that can also stop its mysqld (Killer).
+type killingLocal struct {
+	*fakeLocal
+	kills   int
+	killErr string
+}
+
+// ReadOnly fails once mysqld was killed, as a dead server's would.
+func (k *killingLocal) ReadOnly(ctx context.Context) (bool, error) {
+	k.mu.Lock()
+	killed := k.kills > 0 && k.killErr == ""
+	k.mu.Unlock()
+	if killed {
+		return false, errors.New("connection refused")
+	}
+	return k.fakeLocal.ReadOnly(ctx)
+}
+
+func (k *killingLocal) Kill(context.Context) Step {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.kills++
+	if k.killErr != "" {
+		return Step{Err: k.killErr}
+	}
+	return Step{OK: true, Detail: "sent SIGKILL to mariadbd (PID 42); it is gone"}
+}
+
+// A demotion whose SQL steps fail within DemoteSQLBudget ends with mysqld
+// stopped: the lease's promise holds without a polite demotion.
+func TestRunKillsWhenTheSQLDemotionFails(t *testing.T) {
+	o := Options{Lease: 1 * s, ManagerUser: "mha", VIP: "198.18.7.100/24", VIPDev: "eth0", StateFile: filepath.Join(t.TempDir(), "w.state")}
+	local := &killingLocal{fakeLocal: &fakeLocal{fail: true}}
+	clock := &fakeClock{}
+	env := Env{Local: local, Probe: func(context.Context, string) error { return errors.New("no route") },
+		RemoveVIP: func(context.Context, string, string) Step { return Step{Name: "remove VIP", OK: true} },
+		Clock:     clock, BootID: "c", Wall: time.Now}
+	ticks := make(chan time.Time)
+	ticked := make(chan struct{})
+	env.Ticks, env.AfterTick = ticks, func() { ticked <- struct{}{} }
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, o, env) }()
+	ticks <- time.Time{} // taken once Run has read its start time
+	<-ticked
+	clock.set(1100 * time.Millisecond)
+	ticks <- time.Time{}
+	<-ticked
+	clock.set(1350 * time.Millisecond)
+	ticks <- time.Time{}
+	<-ticked
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if local.kills != 1 {
+		t.Errorf("kills = %d, want 1 (the demotion is complete once mysqld is gone)", local.kills)
+	}
+	st, _ := ReadState(o.StateFile)
+	if st.Phase != "demoted" {
+		t.Errorf("phase %s, want demoted", st.Phase)
+	}
+	if n := len(st.Steps); n == 0 || st.Steps[n-1].Name != killStep || !st.Steps[n-1].OK {
+		t.Errorf("steps %+v: want the last one %q, OK", st.Steps, killStep)
+	}
+}
+
+// A kill that fails leaves the demotion incomplete: retried at every tick.
+func TestRunRetriesAFailedKill(t *testing.T) {
+	local := &killingLocal{fakeLocal: &fakeLocal{fail: true}, killErr: "mysqld's PID is unknown"}
+	d := &daemon{o: Options{Lease: s}, env: Env{Local: local}, log: slog.New(slog.DiscardHandler)}
+	steps, complete := d.demote(t.Context())
+	if complete || local.kills != 1 || steps[len(steps)-1].Name != killStep {
+		t.Errorf("demote = %+v, complete %v, kills %d; want an incomplete demotion ending with a failed kill", steps, complete, local.kills)
+	}
+	// The SQL steps succeed: no kill.
+	local.fail = false
+	if _, complete := d.demote(t.Context()); !complete || local.kills != 1 {
+		t.Errorf("complete %v, kills %d after a good demotion; want complete and no new kill", complete, local.kills)
+	}
 }
