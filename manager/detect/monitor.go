@@ -86,6 +86,10 @@ type Monitor struct {
 	// built-in evidence, leaving failure counting and
 	// secondary_check_script.
 	Secondary []config.Server
+
+	// io does the pings, probes and timer; nil is liveIO (tests set a
+	// fake).
+	io monitorIO
 }
 
 // interval returns ping_interval.
@@ -133,13 +137,16 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 		"replicas", len(m.Secondary), "secondary_check_script", script != "")
 
 	mach := NewMachine(MachineConfig{Secondary: script != "", BuiltIn: len(m.Secondary) > 0})
-	p := &pinger{
-		target:   check.Target(m.Config, m.Master, interval),
-		pingType: pingType,
-		interval: interval,
-		log:      log,
+	io := m.io
+	if io == nil {
+		io = liveIO{m: m, p: &pinger{
+			target:   check.Target(m.Config, m.Master, interval),
+			pingType: pingType,
+			interval: interval,
+			log:      log,
+		}}
 	}
-	defer p.close()
+	defer io.close()
 
 	results := make(chan func() []Action, 16)
 	var wg sync.WaitGroup
@@ -151,7 +158,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 		wg.Wait()
 	}()
 
-	ticker := time.NewTicker(interval)
+	ticker := io.newTicker(interval)
 	defer ticker.Stop()
 	cadence := interval
 	acts := mach.Tick()
@@ -161,7 +168,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			acts = acts[1:]
 			switch a.Kind {
 			case ActPing:
-				r, err := p.ping(ctx, a.Reconnect)
+				r, err := io.ping(ctx, a.Reconnect)
 				if err != nil {
 					return Verdict{}, err
 				}
@@ -173,7 +180,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			case ActStartConfirm:
 				cctx, cancel := context.WithCancel(ctx)
 				cancels[a.Episode] = cancel
-				m.confirm(cctx, &wg, log, mach, a.Episode, pingType, results)
+				m.confirm(cctx, io, &wg, log, mach, a.Episode, pingType, results)
 			case ActCancelConfirm:
 				if c := cancels[a.Episode]; c != nil {
 					c()
@@ -207,7 +214,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 		select {
 		case <-ctx.Done():
 			return Verdict{}, fmt.Errorf("detect: monitoring %s: %w", name, ctx.Err())
-		case <-ticker.C:
+		case <-ticker.C():
 			acts = mach.Tick()
 		case feed := <-results:
 			acts = feed()
@@ -219,7 +226,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 // replica probes, secondary_check_script and the SSH check on the master.
 // Each part sends a function that feeds its result to mach on Run's
 // goroutine.
-func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, mach *Machine, episode int, pingType string, results chan<- func() []Action) {
+func (m *Monitor) confirm(ctx context.Context, io monitorIO, wg *sync.WaitGroup, log *slog.Logger, mach *Machine, episode int, pingType string, results chan<- func() []Action) {
 	send := func(f func() []Action) {
 		select {
 		case results <- f:
@@ -235,7 +242,7 @@ func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Log
 	go func() {
 		defer wg.Done()
 		start := time.Now()
-		err := sshReachable(ctx, m.Master)
+		err := io.sshMaster(ctx)
 		if err != nil {
 			log.Info("SSH to the master host failed", "step", "confirm", "episode", episode, "duration", time.Since(start), "err", err)
 		} else {
@@ -254,7 +261,7 @@ func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Log
 				pwg.Add(1)
 				go func() {
 					defer pwg.Done()
-					probes[i] = probeReplica(ctx, m.Config, m.Master, srv)
+					probes[i] = io.probeReplica(ctx, srv)
 				}()
 			}
 			pwg.Wait()
@@ -267,16 +274,12 @@ func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Log
 		go func() {
 			defer wg.Done()
 			args := hooks.SecondaryCheckArgs(hooks.SecondaryCheck{Master: hooks.EndpointOf(m.Master), PingType: pingType})
-			runner := m.Hooks
-			if runner.Timeout <= 0 {
-				runner.Timeout = SecondaryCheckTimeout
-			}
-			res, err := runner.Run(ctx, "secondary_check_script", script, args)
+			code, err := io.secondary(ctx, script, args)
 			errText := ""
 			if err != nil {
 				errText = err.Error()
 			}
-			send(func() []Action { return mach.Secondary(episode, res.Code, errText) })
+			send(func() []Action { return mach.Secondary(episode, code, errText) })
 		}()
 	}
 }
