@@ -285,38 +285,30 @@ func TestHealthOnState(t *testing.T) {
 	dir := t.TempDir()
 	h := statefile.OpenHealth(dir, "app1")
 	on := healthOnState(h, "db1")
-	read := func() (string, time.Time) {
-		t.Helper()
-		_, st, master, mtime, err := statefile.ReadHealth(h.Path())
-		if err != nil {
-			t.Fatal(err)
+	for _, step := range []struct {
+		state  detect.State
+		remove bool // remove the file first: a touch writes it again
+		want   string
+	}{
+		{detect.StatePingOK, false, "0:PING_OK db1"},
+		{detect.StatePingOK, true, "0:PING_OK db1"},
+		{detect.StatePingFailing, false, "20:PING_FAILING db1"},
+		{detect.StatePingOK, false, "0:PING_OK db1"},
+		{detect.StatePingFailed, false, "21:PING_FAILED db1"},
+	} {
+		if step.remove {
+			if err := h.Remove(); err != nil {
+				t.Fatal(err)
+			}
 		}
-		return st.String() + " " + master, mtime
-	}
-	on(detect.StatePingOK)
-	if got, _ := read(); got != "0:PING_OK db1" {
-		t.Errorf("after PING_OK: %s", got)
-	}
-	// A second PING_OK only touches the file: the time moves, the content
-	// stays (a removed file is written again with the last state).
-	if err := h.Remove(); err != nil {
-		t.Fatal(err)
-	}
-	on(detect.StatePingOK)
-	if got, _ := read(); got != "0:PING_OK db1" {
-		t.Errorf("after a touch: %s", got)
-	}
-	on(detect.StatePingFailing)
-	if got, _ := read(); got != "20:PING_FAILING db1" {
-		t.Errorf("after PING_FAILING: %s", got)
-	}
-	on(detect.StatePingOK)
-	if got, _ := read(); got != "0:PING_OK db1" {
-		t.Errorf("back to PING_OK: %s", got)
-	}
-	on(detect.StatePingFailed)
-	if got, _ := read(); got != "21:PING_FAILED db1" {
-		t.Errorf("after PING_FAILED: %s", got)
+		on(step.state)
+		_, st, master, _, err := statefile.ReadHealth(h.Path())
+		if err != nil {
+			t.Fatalf("after %s: %v", step.state, err)
+		}
+		if got := st.String() + " " + master; got != step.want {
+			t.Errorf("after %s: %s; want %s", step.state, got, step.want)
+		}
 	}
 }
 

@@ -37,6 +37,11 @@ type How struct {
 	// Pos is the source's binlog coordinate to start from (file/position
 	// modes only).
 	Pos binlog.Pos
+	// Settings, when set, are given to the replica instead of its own
+	// (Settings): an old master joining as a replica in a switch has none,
+	// and can take those the new master had as a replica (SettingsOf,
+	// read before its RESET SLAVE ALL).
+	Settings *Settings
 }
 
 // Sentinel errors.
@@ -99,7 +104,10 @@ func ReplicaOn(ctx context.Context, s Server, src Source, how How) error {
 		return err
 	}
 	var keep Settings
-	if rs != nil {
+	switch {
+	case how.Settings != nil:
+		keep = *how.Settings
+	case rs != nil:
 		// A server that was not a replica (an old master joining as
 		// one) has no settings of its own to keep.
 		if keep, err = s.Settings(ctx, rs); err != nil {
@@ -131,6 +139,24 @@ func ReplicaOn(ctx context.Context, s Server, src Source, how How) error {
 		return stepErr(s, "START SLAVE", err)
 	}
 	return WaitRunningOn(ctx, s)
+}
+
+// SettingsOf reads the replication settings of the replica behind c (zero
+// Settings when it is not a replica), for How.Settings.
+func SettingsOf(ctx context.Context, c *mysqlx.Conn) (Settings, error) {
+	s := FromConn(c)
+	rs, err := s.ReplicaStatus(ctx)
+	if err != nil {
+		return Settings{}, stepErr(s, "read the replica status", err)
+	}
+	if rs == nil {
+		return Settings{}, nil
+	}
+	st, err := s.Settings(ctx, rs)
+	if err != nil {
+		return Settings{}, stepErr(s, "read the replication settings", err)
+	}
+	return st, nil
 }
 
 // stepErr names the host and the step of a failed statement.

@@ -126,6 +126,14 @@ func TestReplicaOn(t *testing.T) {
 			want:     []string{"StopReplica", "ReplicaStatus", "RelayLogPurge", "ChangeSource", "RelayLogPurge", "StartReplica", "ReplicaStatus"},
 		},
 		{
+			name:     "an old master joining takes the settings it is given",
+			fake:     func() *fakeServer { return newFake(nil, running) },
+			how:      How{Mode: topology.GTIDMariaDB, Settings: &Settings{HeartbeatPeriod: ptr(1.0)}},
+			wantOpts: mysqlx.ChangeSourceOptions{Host: "db3", Port: 3306, User: "repl", Password: "s3cret", UseGTID: "slave_pos"},
+			want: []string{"StopReplica", "ReplicaStatus", "RelayLogPurge", "ChangeSource",
+				"ApplySettings CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = 1", "RelayLogPurge", "StartReplica", "ReplicaStatus"},
+		},
+		{
 			name:     "nothing known: no second statement",
 			fake:     func() *fakeServer { return newFake(stopped, running) },
 			how:      How{Mode: topology.GTIDOff, Pos: pos},
