@@ -20,6 +20,7 @@ import (
 	"github.com/gomha/gomha/manager/journal"
 	"github.com/gomha/gomha/manager/mysqlx"
 	"github.com/gomha/gomha/manager/repoint"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/statefile"
 	"github.com/gomha/gomha/manager/topology"
 )
@@ -134,7 +135,7 @@ func rerunTarget(cfg *config.Config, p *resumePlan) (config.Server, int, error) 
 	}
 	ssh := p.SSHReachable
 	if ssh < 0 {
-		ssh = failover.SSHUnknown
+		ssh = sshexec.ReachUnknown.MHA()
 	}
 	return dead, ssh, nil
 }
@@ -372,6 +373,4 @@ func observeServer(ctx context.Context, cfg *config.Config, srv config.Server) (
 
 // hostInfo is the failover's host label, "name(ip:port)", as the journal
 // records hosts.
-func hostInfo(s config.Server) string {
-	return fmt.Sprintf("%s(%s:%d)", s.Hostname, s.IP, s.Port)
-}
+func hostInfo(s config.Server) string { return s.Label() }

@@ -18,6 +18,7 @@ import (
 	"github.com/gomha/gomha/manager/failover"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/journal"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/statefile"
 )
 
@@ -156,7 +157,7 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 	// The intent journal: a failover that cannot record its steps does not
 	// start (a crash in the middle would leave no trace).
 	jr, err := journal.Create(workdir, app, map[string]string{
-		"dead_master": fmt.Sprintf("%s(%s:%d)", fr.dead.Hostname, fr.dead.IP, fr.dead.Port),
+		"dead_master": fr.dead.Label(),
 		"pid":         fmt.Sprint(os.Getpid()),
 		// What a resumed failover needs to run again (crashGuard).
 		"ssh_reachable": fmt.Sprint(fr.sshReachable),
@@ -170,7 +171,7 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 		Config:               fr.cfg,
 		DeadMasterHost:       fr.dead.Hostname,
 		DeadMasterPort:       fr.dead.Port,
-		SSHReachable:         fr.sshReachable,
+		SSHReachable:         sshexec.FromMHA(fr.sshReachable),
 		NewMasterHost:        fr.flags.newMasterHost,
 		NewMasterPort:        fr.flags.newMasterPort,
 		Workdir:              workdir,

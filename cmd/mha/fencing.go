@@ -12,6 +12,7 @@ import (
 	"github.com/gomha/gomha/manager/fence"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/lease"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/node/binlog"
 )
 
@@ -44,15 +45,15 @@ type fencer struct {
 }
 
 // fenceOptions says how to reach and fence srv.
-func fenceOptions(cfg *config.Config, srv config.Server, sshReachable bool, log *slog.Logger) (fence.Options, error) {
+func fenceOptions(cfg *config.Config, srv config.Server, ssh sshexec.Reach, log *slog.Logger) (fence.Options, error) {
 	o := fence.Options{
-		Name:    fmt.Sprintf("%s(%s:%d)", srv.Hostname, srv.IP, srv.Port),
+		Name:    srv.Label(),
 		MySQL:   check.Target(cfg, srv, fenceConnectTimeout),
 		PIDFile: srv.MasterPIDFile,
 		Port:    srv.Port,
 		Log:     log,
 	}
-	if sshReachable {
+	if ssh == sshexec.Reachable {
 		t, err := check.SSHTarget(srv)
 		if err != nil {
 			return o, fmt.Errorf("ssh to %s: %w", check.SSHName(srv), err)
@@ -65,8 +66,8 @@ func fenceOptions(cfg *config.Config, srv config.Server, sshReachable bool, log 
 }
 
 // Fence implements failover.Fencer.
-func (f fencer) Fence(ctx context.Context, old config.Server, sshReachable bool) (failover.FenceResult, error) {
-	o, err := fenceOptions(f.cfg, old, sshReachable, f.log)
+func (f fencer) Fence(ctx context.Context, old config.Server, ssh sshexec.Reach) (failover.FenceResult, error) {
+	o, err := fenceOptions(f.cfg, old, ssh, f.log)
 	if err != nil {
 		return failover.FenceResult{}, err
 	}
@@ -115,7 +116,7 @@ func (f fencer) Fence(ctx context.Context, old config.Server, sshReachable bool)
 // takes the address off it through master_ip_failover_script. It runs
 // until ctx ends.
 func watchOldMaster(ctx context.Context, cfg *config.Config, old config.Server, since binlog.Pos, runner hooks.Runner, log *slog.Logger) {
-	o, _ := fenceOptions(cfg, old, false, log)
+	o, _ := fenceOptions(cfg, old, sshexec.Unreachable, log)
 	interval := old.PingInterval
 	if interval <= 0 {
 		interval = cfg.Default.PingInterval

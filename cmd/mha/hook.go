@@ -182,7 +182,7 @@ type hookRunners struct {
 func newHookCmd() *cobra.Command {
 	return newHookCmdWith(hookRunners{
 		vip: func(ctx context.Context, r vip.Request) (vip.Outcome, error) {
-			m := &vip.Mover{Remote: vip.SSH{}}
+			m := &vip.Mover{Remote: vip.SSH{}, Memo: vip.FileMemo{}}
 			return m.Do(ctx, r)
 		},
 		consul: consul.Do,

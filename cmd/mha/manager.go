@@ -193,6 +193,9 @@ type cycle interface {
 	// startup runs the start-up checks and returns the alive master and
 	// replicas.
 	startup(ctx context.Context) (config.Server, []config.Server, error)
+	// keepWarm keeps SSH to servers warm and mha-node verified, in the
+	// background, every interval, until ctx ends.
+	keepWarm(ctx context.Context, servers []config.Server, interval time.Duration)
 	// monitor returns when master's death is confirmed.
 	monitor(ctx context.Context, master config.Server, replicas []config.Server) (detect.Verdict, error)
 	// failover fails dead over (MHA exit codes: 0, 10 partial, 1 error).
@@ -231,6 +234,7 @@ func (l *managerLoop) run(ctx context.Context, pending *deadMaster) error {
 	var master config.Server
 	var replicas []config.Server
 	monitorAgain := false // after a refused failover: same master, no start-up checks
+	warm := false         // keepWarm runs once, for the whole process
 	for {
 		if pending == nil {
 			if !monitorAgain || master.Hostname == "" {
@@ -244,6 +248,10 @@ func (l *managerLoop) run(ctx context.Context, pending *deadMaster) error {
 					return l.fail(err)
 				}
 				_ = l.health.Set(statefile.PingOK, master.Hostname)
+				if !warm {
+					l.c.keepWarm(ctx, append([]config.Server{master}, replicas...), master.PingInterval)
+					warm = true
+				}
 				log.Info("Ping("+master.PingType+") succeeded, waiting until MySQL doesn't respond..", "host", master.Hostname)
 			}
 			monitorAgain = false
@@ -317,6 +325,10 @@ type liveCycle struct {
 
 func (c *liveCycle) startup(ctx context.Context) (config.Server, []config.Server, error) {
 	return startupChecks(ctx, *c.cfg, c.f, c.log, c.logOut)
+}
+
+func (c *liveCycle) keepWarm(ctx context.Context, servers []config.Server, interval time.Duration) {
+	keepHostsWarm(ctx, servers, interval, c.log)
 }
 
 func (c *liveCycle) monitor(ctx context.Context, master config.Server, replicas []config.Server) (detect.Verdict, error) {

@@ -60,6 +60,14 @@ func (f *fakeCycle) startup(ctx context.Context) (config.Server, []config.Server
 	return s.master, []config.Server{srv("db9")}, s.err
 }
 
+func (f *fakeCycle) keepWarm(_ context.Context, servers []config.Server, interval time.Duration) {
+	var names []string
+	for _, s := range servers {
+		names = append(names, s.Hostname)
+	}
+	f.calls = append(f.calls, fmt.Sprintf("warm %s every %s", strings.Join(names, ","), interval))
+}
+
 func (f *fakeCycle) monitor(ctx context.Context, master config.Server, replicas []config.Server) (detect.Verdict, error) {
 	f.calls = append(f.calls, "monitor "+master.Hostname)
 	if len(f.monitors) == 0 {
@@ -125,7 +133,7 @@ func TestManagerLoop(t *testing.T) {
 			name: "the master answers the double check: monitoring resumes at once",
 			cycle: fakeCycle{startups: []fakeStartup{{master: srv("db1")}}, monitors: []fakeMonitor{dies("db1")},
 				failovers: []fakeFailover{{code: 1, err: alive}}},
-			want:     []string{"startup db1", "monitor db1", "failover db1 ssh=1", "monitor db1"},
+			want:     []string{"startup db1", "warm db1,db9 every 1s", "monitor db1", "failover db1 ssh=1", "monitor db1"},
 			wantCode: 1, wantErr: "context canceled",
 			refusal: "the master is reachable via MySQL: db1(10.0.0.1:3306) answered: stop failover",
 		},
@@ -133,7 +141,7 @@ func TestManagerLoop(t *testing.T) {
 			name: "the last failover is too recent: the dead master is asked again after a pause",
 			cycle: fakeCycle{startups: []fakeStartup{{master: srv("db1")}}, monitors: []fakeMonitor{dies("db1"), dies("db1")},
 				failovers: []fakeFailover{{code: 1, err: tooEarly}, {code: 1, err: tooEarly}}},
-			want: []string{"startup db1", "monitor db1", "failover db1 ssh=1", "pause 10s",
+			want: []string{"startup db1", "warm db1,db9 every 1s", "monitor db1", "failover db1 ssh=1", "pause 10s",
 				"monitor db1", "failover db1 ssh=1", "pause 10s", "monitor db1"},
 			wantCode: 1, wantErr: "context canceled",
 			refusal: "Last failover was done at 2026/12/03 14:00:00. Current time is too early: last failover is too recent",
@@ -143,7 +151,7 @@ func TestManagerLoop(t *testing.T) {
 			name: "the last failover failed: refused, monitoring goes on",
 			cycle: fakeCycle{startups: []fakeStartup{{master: srv("db1")}}, monitors: []fakeMonitor{dies("db1")},
 				failovers: []fakeFailover{{code: 1, err: flagged}}},
-			want:     []string{"startup db1", "monitor db1", "failover db1 ssh=1", "pause 10s", "monitor db1"},
+			want:     []string{"startup db1", "warm db1,db9 every 1s", "monitor db1", "failover db1 ssh=1", "pause 10s", "monitor db1"},
 			wantCode: 1, wantErr: "context canceled",
 			refusal: "failover.error exists: last failover failed",
 		},
@@ -152,14 +160,14 @@ func TestManagerLoop(t *testing.T) {
 			cycle: fakeCycle{startups: []fakeStartup{{master: srv("db1")}}, monitors: []fakeMonitor{dies("db1")},
 				failovers: []fakeFailover{{code: 1, err: tooEarly}}},
 			exitAfter: true,
-			want:      []string{"startup db1", "monitor db1", "failover db1 ssh=1"},
+			want:      []string{"startup db1", "warm db1,db9 every 1s", "monitor db1", "failover db1 ssh=1"},
 			wantCode:  1, wantErr: "too early",
 		},
 		{
 			name: "a master that dies is failed over, then the new topology is monitored",
 			cycle: fakeCycle{startups: []fakeStartup{{master: srv("db1")}, {master: srv("db2")}}, monitors: []fakeMonitor{dies("db1")},
 				failovers: []fakeFailover{{code: 0, res: activated}}},
-			want: []string{"startup db1", "monitor db1", "failover db1 ssh=1", "watch db1", "drop db1",
+			want: []string{"startup db1", "warm db1,db9 every 1s", "monitor db1", "failover db1 ssh=1", "watch db1", "drop db1",
 				"startup db2", "monitor db2"},
 			wantCode: 1, wantErr: "context canceled",
 		},
@@ -167,7 +175,7 @@ func TestManagerLoop(t *testing.T) {
 			name: "a partial failover (10) also goes on monitoring",
 			cycle: fakeCycle{startups: []fakeStartup{{master: srv("db1")}}, monitors: []fakeMonitor{dies("db1")},
 				failovers: []fakeFailover{{code: 10, res: activated, err: errors.New("db3: CHANGE MASTER failed")}}},
-			want:     []string{"startup db1", "monitor db1", "failover db1 ssh=1", "watch db1", "drop db1", "startup (signal)"},
+			want:     []string{"startup db1", "warm db1,db9 every 1s", "monitor db1", "failover db1 ssh=1", "watch db1", "drop db1", "startup (signal)"},
 			wantCode: 1, wantErr: "context canceled",
 		},
 		{
@@ -175,33 +183,33 @@ func TestManagerLoop(t *testing.T) {
 			cycle: fakeCycle{startups: []fakeStartup{{master: srv("db1")}}, monitors: []fakeMonitor{dies("db1")},
 				failovers: []fakeFailover{{code: 0, res: activated}}},
 			exitAfter: true,
-			want:      []string{"startup db1", "monitor db1", "failover db1 ssh=1"},
+			want:      []string{"startup db1", "warm db1,db9 every 1s", "monitor db1", "failover db1 ssh=1"},
 		},
 		{
 			name: "a failover that fails before opening the new master: exit 1, no watch",
 			cycle: fakeCycle{startups: []fakeStartup{{master: srv("db1")}}, monitors: []fakeMonitor{dies("db1")},
 				failovers: []fakeFailover{{code: 1, res: &failover.Result{}, err: errors.New("no candidate")}}},
-			want:     []string{"startup db1", "monitor db1", "failover db1 ssh=1"},
+			want:     []string{"startup db1", "warm db1,db9 every 1s", "monitor db1", "failover db1 ssh=1"},
 			wantCode: 1, wantErr: "no candidate",
 		},
 		{
 			name:        "--monitor_only exits 20 when the master dies",
 			cycle:       fakeCycle{startups: []fakeStartup{{master: srv("db1")}}, monitors: []fakeMonitor{dies("db1")}},
 			monitorOnly: true,
-			want:        []string{"startup db1", "monitor db1"},
+			want:        []string{"startup db1", "warm db1,db9 every 1s", "monitor db1"},
 			wantCode:    20,
 		},
 		{
 			name:     "a start-up check that fails is a configuration error",
 			cycle:    fakeCycle{startups: []fakeStartup{{master: srv("db1"), err: errors.New("db2: log_bin is off")}}},
-			want:     []string{"startup db1", "fail"},
+			want:     []string{"startup db1", "fail"}, // no warm-up before the checks passed
 			wantCode: 31, wantErr: "log_bin is off",
 		},
 		{
 			name: "a monitoring error (lock held) is a configuration error",
 			cycle: fakeCycle{startups: []fakeStartup{{master: srv("db1")}},
 				monitors: []fakeMonitor{{err: detect.ErrLockHeld}}},
-			want:     []string{"startup db1", "monitor db1", "fail"},
+			want:     []string{"startup db1", "warm db1,db9 every 1s", "monitor db1", "fail"},
 			wantCode: 31, wantErr: "monitor lock held",
 		},
 		{
@@ -215,14 +223,14 @@ func TestManagerLoop(t *testing.T) {
 			cycle: fakeCycle{startups: []fakeStartup{{master: srv("db2")}},
 				failovers: []fakeFailover{{code: 0, res: activated}}},
 			pending:  &deadMaster{srv: srv("db1"), sshReachable: 0},
-			want:     []string{"failover db1 ssh=0", "watch db1", "drop db1", "startup db2", "monitor db2"},
+			want:     []string{"failover db1 ssh=0", "watch db1", "drop db1", "startup db2", "warm db2,db9 every 1s", "monitor db2"},
 			wantCode: 1, wantErr: "context canceled",
 		},
 		{
 			name: "the configuration cannot be read again after a failover",
 			cycle: fakeCycle{startups: []fakeStartup{{master: srv("db1")}}, monitors: []fakeMonitor{dies("db1")},
 				failovers: []fakeFailover{{code: 0, res: activated}}, dropErr: errors.New("app1.cnf: line 3: bad")},
-			want:     []string{"startup db1", "monitor db1", "failover db1 ssh=1", "watch db1", "drop db1", "fail"},
+			want:     []string{"startup db1", "warm db1,db9 every 1s", "monitor db1", "failover db1 ssh=1", "watch db1", "drop db1", "fail"},
 			wantCode: 31, wantErr: "line 3",
 		},
 	}

@@ -43,10 +43,35 @@ type ReplResult struct {
 	Elapsed time.Duration
 }
 
-// OK reports whether replication is healthy: no error finding and every SSH
-// connection working.
+// OK reports whether replication is healthy: no finding that blocks a
+// start with --check_repl_health (Gates; every error finding does) and every
+// SSH connection working.
 func (r ReplResult) OK() bool {
-	return r.Report.OK() && (r.SSH == nil || r.SSH.OK())
+	return len(Blockers(r.Report, StartHealth)) == 0 && (r.SSH == nil || r.SSH.OK())
+}
+
+// StartBlockers returns why `mha manager` must not start on what check-repl
+// found: the findings that block Start (StartHealth with
+// --check_repl_health), every failed SSH connection, and a master that is
+// not alive. Empty means it may start.
+func StartBlockers(r ReplResult, checkReplHealth bool) []string {
+	op := Start
+	if checkReplHealth {
+		op = StartHealth
+	}
+	var fatal []string
+	for _, f := range Blockers(r.Report, op) {
+		fatal = append(fatal, f.String())
+	}
+	if r.SSH != nil && !r.SSH.OK() {
+		for _, s := range r.SSH.Failures() {
+			fatal = append(fatal, s.String())
+		}
+	}
+	if t := r.Topology; t == nil || t.Master == nil || !t.Master.Alive() {
+		fatal = append(fatal, "the master is not alive at start")
+	}
+	return fatal
 }
 
 // Repl runs MHA's start-up checks once plus check-repl's replication health

@@ -35,7 +35,7 @@ func SSHTarget(srv config.Server) (sshexec.Target, error) {
 
 // SSHName renders a server as MHA's SSH check logs it: user@host(ip:port).
 func SSHName(srv config.Server) string {
-	return fmt.Sprintf("%s@%s(%s:%d)", srv.SSHUser, srv.SSHHost, srv.SSHIP, srv.SSHPort)
+	return srv.SSHUser + "@" + srv.SSHHost + "(" + config.HostPort(srv.SSHIP, srv.SSHPort) + ")"
 }
 
 // SSHResult is one tested connection. From is "" for the manager itself.

@@ -53,7 +53,7 @@ func Survey(ctx context.Context, cfg *config.Config, timeout time.Duration, res 
 // with the configured admin user.
 func Target(cfg *config.Config, srv config.Server, timeout time.Duration) mysqlx.Target {
 	return mysqlx.Target{
-		Addr:            mysqlx.JoinAddr(srv.IP, srv.Port),
+		Addr:            srv.Addr(),
 		User:            srv.User,
 		Password:        srv.Password,
 		Timeout:         timeout,

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"strconv"
 )
@@ -85,7 +84,7 @@ func (c *Config) Validate() error {
 		a := c.Servers[i]
 		probs.add(Problem{File: c.File, Line: b.Line, Section: b.Block,
 			Msg: fmt.Sprintf("%s (hostname %s) and %s (hostname %s) have the same ip:port %s",
-				a.Block, a.Hostname, b.Block, b.Hostname, net.JoinHostPort(a.IP, strconv.Itoa(a.Port))),
+				a.Block, a.Hostname, b.Block, b.Hostname, a.Addr()),
 			Err: ErrDuplicateAddress})
 	}
 	if len(probs.items) == 0 {

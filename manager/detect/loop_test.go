@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/mysqlx"
 	"github.com/gomha/gomha/node/binlog"
 )
 
@@ -29,11 +30,15 @@ type pingStep struct {
 	tickWhen string
 	// cancel ends the test's context after this answer.
 	cancel bool
+	// release lets the confirmation probes answer (they wait for it, or
+	// for their cancellation); peerClose reports the session closed by
+	// the server after this answer.
+	release, peerClose bool
 }
 
 // fakeIO is monitorIO from a script: pings answer from steps, which also
 // say when the timer ticks; the confirmation probes answer from the
-// functions.
+// functions once a step released them.
 // When the script ends, the context is cancelled as a terminate signal
 // would.
 type fakeIO struct {
@@ -45,6 +50,9 @@ type fakeIO struct {
 	replica func(ctx context.Context, srv config.Server) ReplicaProbe
 	code    int   // secondary_check_script's exit code
 	runErr  error // secondary_check_script could not run
+
+	released chan struct{}
+	closedCh chan struct{}
 
 	mu      sync.Mutex
 	pings   []string // "connect" or "ping"
@@ -73,6 +81,12 @@ func (f *fakeIO) ping(ctx context.Context, reconnect bool) (PingResult, error) {
 	f.mu.Unlock()
 	if st.cancel {
 		f.cancel()
+	}
+	if st.release {
+		close(f.released)
+	}
+	if st.peerClose {
+		f.closedCh <- struct{}{}
 	}
 	switch {
 	case st.tickWhen != "":
@@ -112,7 +126,22 @@ func (f *fakeIO) sawCancel() {
 	f.mu.Unlock()
 }
 
+// wait holds a probe until a step releases it; false when its
+// confirmation was cancelled first.
+func (f *fakeIO) wait(ctx context.Context) bool {
+	select {
+	case <-f.released:
+		return true
+	case <-ctx.Done():
+		f.sawCancel()
+		return false
+	}
+}
+
 func (f *fakeIO) sshMaster(ctx context.Context) error {
+	if !f.wait(ctx) {
+		return ctx.Err()
+	}
 	if f.ssh == nil {
 		return errors.New("ssh: connect: connection refused")
 	}
@@ -120,8 +149,13 @@ func (f *fakeIO) sshMaster(ctx context.Context) error {
 }
 
 func (f *fakeIO) probeReplica(ctx context.Context, srv config.Server) ReplicaProbe {
+	if !f.wait(ctx) {
+		return ReplicaProbe{Name: srv.Hostname, SQLErr: ctx.Err().Error()}
+	}
 	return f.replica(ctx, srv)
 }
+
+func (f *fakeIO) peerClosed() <-chan struct{} { return f.closedCh }
 
 func (f *fakeIO) secondary(_ context.Context, script string, args []string) (int, error) {
 	f.mu.Lock()
@@ -145,29 +179,15 @@ func (t fakeTicker) Reset(d time.Duration) {
 }
 func (t fakeTicker) Stop() {}
 
-// blocking is a probe that answers only when its confirmation is
-// cancelled.
-func (f *fakeIO) blockingSSH(ctx context.Context) error {
-	<-ctx.Done()
-	f.sawCancel()
-	return ctx.Err()
-}
-
-func (f *fakeIO) blockingReplica(ctx context.Context, srv config.Server) ReplicaProbe {
-	<-ctx.Done()
-	f.sawCancel()
-	return ReplicaProbe{Name: srv.Hostname, SQLErr: ctx.Err().Error()}
-}
-
 func refused(_ context.Context, srv config.Server) ReplicaProbe {
-	return ReplicaProbe{Name: srv.Hostname, Replicating: true, IO: IOConnecting, IOErrno: 2003, IOError: "error reconnecting to master",
+	return ReplicaProbe{Name: srv.Hostname, Replicating: true, IO: mysqlx.IOConnecting, IOErrno: 2003, IOError: "error reconnecting to master",
 		Reach: ReachRefused, ReachDetail: "Connection refused"}
 }
 
 // replicating is a replica whose IO thread still receives the master's
 // events: the master is alive, only the manager's link is down.
 func replicating(_ context.Context, srv config.Server) ReplicaProbe {
-	return ReplicaProbe{Name: srv.Hostname, Replicating: true, IO: IORunning,
+	return ReplicaProbe{Name: srv.Hostname, Replicating: true, IO: mysqlx.IOConnected,
 		ReadBefore: binlog.Pos{File: "mysql-bin.000003", Offset: 1000}, ReadAfter: binlog.Pos{File: "mysql-bin.000003", Offset: 5000},
 		Reach: ReachAnswers, ReachDetail: "greeting read"}
 }
@@ -200,32 +220,73 @@ func TestMonitorLoop(t *testing.T) {
 		pings     []string // nil: not compared
 		resets    []time.Duration
 		logs      []string // in the log
-		cancelled int      // confirmation probes cancelled
+		cancelled int      // confirmation probes cancelled; -1 not compared
 		args      []string // secondary_check_script's argv
 	}{
 		{
-			name:     "a killed master is declared dead once the replicas confirm",
+			name:     "a killed master: conclusive evidence decides at two failures",
 			replicas: []string{"db2", "db3"},
 			io:       func(f *fakeIO) { f.replica = refused },
-			steps:    []pingStep{pingOK, pingOK, {r: lost}, {r: refusing}, {r: refusing}, {r: refusing, noTick: true}},
+			steps:    []pingStep{pingOK, pingOK, {r: lost}, {r: refusing, release: true, noTick: true}},
 			wantDead: true,
 			verdict: Verdict{SSHReachable: 0, Kind: FailureRefused, Evidence: []string{
 				"db2: the master's port refuses (Connection refused); IO thread Connecting (error 2003: error reconnecting to master) => master unreachable",
 				"db3: the master's port refuses (Connection refused); IO thread Connecting (error 2003: error reconnecting to master) => master unreachable",
 				"2 of 2 replicas cannot reach the master either, seen as refused",
+				"decided after 2 failures (not 4): every replica's evidence says dead",
 				"SSH to the master host fails"}},
 			states: []State{StatePingOK, StatePingOK, StatePingFailing, StatePingFailed},
+			pings:  []string{"connect", "ping", "ping", "connect"},
 			resets: []time.Duration{250 * time.Millisecond},
-			logs:   []string{"Got error on MySQL ping: Lost connection", "Connection failed 3 time(s)", "Master is not reachable from health checker! (4 consecutive failures, confirmed)"},
+			logs:   []string{"Got error on MySQL ping: Lost connection", "Master is not reachable from health checker! (2 consecutive failures, confirmed)"},
 		},
 		{
-			name:     "a master that answers again before the confirmation: it is abandoned, monitoring goes on",
+			name:     "evidence that is not conclusive waits for the threshold",
+			replicas: []string{"db2", "db3"},
+			io: func(f *fakeIO) {
+				f.replica = func(ctx context.Context, srv config.Server) ReplicaProbe {
+					if srv.Hostname == "db3" {
+						return ReplicaProbe{Name: "db3", SQLErr: "connect: i/o timeout", SSHErr: "ssh: i/o timeout"}
+					}
+					return refused(ctx, srv)
+				}
+			},
+			steps:    []pingStep{pingOK, {r: lost, release: true}, {r: refusing}, {r: refusing}, {r: refusing, noTick: true}},
+			wantDead: true,
+			verdict: Verdict{SSHReachable: 0, Kind: FailureRefused, Evidence: []string{
+				"db2: the master's port refuses (Connection refused); IO thread Connecting (error 2003: error reconnecting to master) => master unreachable",
+				"db3: greeting probe not run: ssh: i/o timeout; no SQL answer (connect: i/o timeout) => no evidence",
+				"1 of 2 replicas cannot reach the master either (1 gave no evidence), seen as refused",
+				"SSH to the master host fails"}},
+			states: []State{StatePingOK, StatePingFailing, StatePingFailed},
+			logs:   []string{"Master is not reachable from health checker! (4 consecutive failures, confirmed)"},
+		},
+		{
+			name:     "a pulled cable: every replica finds the host silent, the SSH check is not waited for",
 			replicas: []string{"db2"},
 			io: func(f *fakeIO) {
-				f.ssh, f.replica = f.blockingSSH, f.blockingReplica
+				f.replica = func(_ context.Context, srv config.Server) ReplicaProbe {
+					return ReplicaProbe{Name: srv.Hostname, Replicating: true, IO: mysqlx.IOConnected, Reach: ReachSilent, ReachDetail: "no answer within 1s"}
+				}
+				f.ssh = func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
 			},
-			steps:   []pingStep{pingOK, {r: lost}, {r: refusing}, pingOK, pingOK, {r: PingResult{OK: true}, cancel: true, noTick: true}},
-			wantErr: context.Canceled, wantMsg: "detect: monitoring db1(10.0.0.1:3306): context canceled",
+			steps:    []pingStep{pingOK, {r: PingResult{Timeout: true, Err: "i/o timeout"}}, {r: PingResult{Timeout: true, Err: "i/o timeout"}, release: true, noTick: true}},
+			wantDead: true,
+			verdict: Verdict{SSHReachable: 0, Kind: FailureSilent, Evidence: []string{
+				"db2: the master's port is silent (no answer within 1s); IO thread Yes => master unreachable",
+				"1 of 1 replicas cannot reach the master either, seen as silent",
+				"SSH check on the master not waited for: every replica finds its host silent or unreachable",
+				"decided after 2 failures (not 4): every replica's evidence says dead"}},
+			states:    []State{StatePingOK, StatePingFailing, StatePingFailed},
+			logs:      []string{"Got error on MySQL connect (timed out): i/o timeout"},
+			cancelled: -1, // the SSH check is cut short, before or after its release
+		},
+		{
+			name:      "a master that answers again before the confirmation: it is abandoned, monitoring goes on",
+			replicas:  []string{"db2"},
+			steps:     []pingStep{pingOK, {r: lost}, {r: refusing}, pingOK, pingOK, {r: PingResult{OK: true}, cancel: true, noTick: true}},
+			wantErr:   context.Canceled,
+			wantMsg:   "detect: monitoring db1(10.0.0.1:3306): context canceled",
 			states:    []State{StatePingOK, StatePingFailing, StatePingOK, StatePingOK, StatePingOK},
 			pings:     []string{"connect", "ping", "connect", "connect", "ping", "ping"},
 			resets:    []time.Duration{250 * time.Millisecond, time.Second},
@@ -236,25 +297,27 @@ func TestMonitorLoop(t *testing.T) {
 			name:     "the manager alone is cut off: never dead, the count is reset",
 			replicas: []string{"db2", "db3"},
 			io:       func(f *fakeIO) { f.replica = replicating },
-			steps: []pingStep{pingOK, {r: lost}, {r: refusing}, {r: refusing}, {r: refusing, tickWhen: "failure count reset, monitoring continues"},
+			steps: []pingStep{pingOK, {r: lost, release: true}, {r: refusing}, {r: refusing}, {r: refusing, tickWhen: "failure count reset, monitoring continues"},
 				{r: refusing, cancel: true, noTick: true}},
-			wantErr: context.Canceled,
-			states:  []State{StatePingOK, StatePingFailing},
-			logs:    []string{"Master is not confirmed dead after 4 failures", "IO thread Yes, read position advanced mysql-bin.000003:1000 -> mysql-bin.000003:5000 => master alive"},
+			wantErr:   context.Canceled,
+			cancelled: -1, // the second confirmation may or may not have answered
+			states:    []State{StatePingOK, StatePingFailing},
+			logs:      []string{"Master is not confirmed dead after 4 failures", "IO thread Yes, read position advanced mysql-bin.000003:1000 -> mysql-bin.000003:5000 => master alive"},
 		},
 		{
-			name: "secondary_check_script confirms with the replicas",
+			name: "secondary_check_script agrees with conclusive replicas",
 			master: func(m config.Server) config.Server {
 				m.SecondaryCheckScript = "masterha_secondary_check -s db9"
 				return m
 			},
 			replicas: []string{"db2"},
 			io:       func(f *fakeIO) { f.replica, f.ssh = refused, func(context.Context) error { return nil } },
-			steps:    []pingStep{pingOK, {r: refusing}, {r: refusing}, {r: refusing}, {r: refusing, noTick: true}},
+			steps:    []pingStep{pingOK, {r: refusing}, {r: refusing, release: true, noTick: true}},
 			wantDead: true,
 			verdict: Verdict{SSHReachable: 1, Kind: FailureRefused, Evidence: []string{
 				"db2: the master's port refuses (Connection refused); IO thread Connecting (error 2003: error reconnecting to master) => master unreachable",
 				"1 of 1 replicas cannot reach the master either, seen as refused",
+				"decided after 2 failures (not 4): every replica's evidence says dead",
 				"secondary_check_script: Master is not reachable from all other monitoring servers. Failover should start.",
 				"SSH to the master host works"}},
 			states: []State{StatePingOK, StatePingFailing, StatePingFailed},
@@ -266,11 +329,22 @@ func TestMonitorLoop(t *testing.T) {
 			master:   func(m config.Server) config.Server { m.SecondaryCheckScript = "/nonexistent"; return m },
 			replicas: []string{"db2"},
 			io:       func(f *fakeIO) { f.replica, f.runErr = refused, errors.New("exec: no such file") },
-			steps: []pingStep{pingOK, {r: refusing}, {r: refusing}, {r: refusing}, {r: refusing, tickWhen: "failure count reset"},
+			steps: []pingStep{pingOK, {r: refusing, release: true}, {r: refusing}, {r: refusing}, {r: refusing, tickWhen: "failure count reset"},
 				{r: refusing, cancel: true, noTick: true}},
-			wantErr: context.Canceled,
-			states:  []State{StatePingOK, StatePingFailing},
-			logs:    []string{"secondary_check_script: could not run: exec: no such file. Failover should not happen."},
+			wantErr:   context.Canceled,
+			cancelled: -1, // the second confirmation may or may not have answered
+			states:    []State{StatePingOK, StatePingFailing},
+			logs:      []string{"secondary_check_script: could not run: exec: no such file. Failover should not happen."},
+		},
+		{
+			name:      "the server closes the session: pinged at once, not at the next tick",
+			steps:     []pingStep{pingOK, {r: PingResult{OK: true}, peerClose: true, noTick: true}, {r: lost, cancel: true, noTick: true}},
+			wantErr:   context.Canceled,
+			states:    []State{StatePingOK, StatePingOK, StatePingFailing},
+			pings:     []string{"connect", "ping", "ping"},
+			resets:    []time.Duration{time.Second, 250 * time.Millisecond},
+			logs:      []string{"the master closed the monitoring session: pinging now"},
+			cancelled: 1, // the SSH check the failed ping started
 		},
 		{
 			name:    "too many connections: alive, nothing to confirm",
@@ -299,7 +373,7 @@ func TestMonitorLoop(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 			defer cancel()
 			logs := &syncBuffer{}
-			f := &fakeIO{cancel: cancel, logs: logs, steps: tt.steps}
+			f := &fakeIO{cancel: cancel, logs: logs, steps: tt.steps, released: make(chan struct{}), closedCh: make(chan struct{}, 1)}
 			if tt.io != nil {
 				tt.io(f)
 			}
@@ -365,7 +439,7 @@ func TestMonitorLoop(t *testing.T) {
 					t.Errorf("log lacks %q:\n%s", want, logs.String())
 				}
 			}
-			if f.cancels != tt.cancelled {
+			if tt.cancelled >= 0 && f.cancels != tt.cancelled {
 				t.Errorf("%d confirmation probes cancelled; want %d", f.cancels, tt.cancelled)
 			}
 			if tt.args != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gomha/gomha/manager/mysqlx"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/node/binlog"
 )
 
@@ -107,49 +108,6 @@ func (r Reach) Dead() bool {
 	return r == ReachRefused || r == ReachUnreachable || r == ReachSilent || r == ReachHung
 }
 
-// IOThread is a replica's replication IO thread state
-// (Slave_IO_Running / Replica_IO_Running).
-type IOThread int
-
-// IO thread states.
-const (
-	// IOUnknown: not read (the replica gave no SQL answer) or a value this
-	// package does not know.
-	IOUnknown IOThread = iota
-	// IORunning: "Yes", connected to the source.
-	IORunning
-	// IOConnecting: "Connecting", trying to (re)connect to the source.
-	IOConnecting
-	// IOStopped: "No".
-	IOStopped
-)
-
-// ParseIOThread reads the Slave_IO_Running column.
-func ParseIOThread(s string) IOThread {
-	switch s {
-	case "Yes":
-		return IORunning
-	case "Connecting":
-		return IOConnecting
-	case "No":
-		return IOStopped
-	}
-	return IOUnknown
-}
-
-// String spells the state as the server does.
-func (s IOThread) String() string {
-	switch s {
-	case IORunning:
-		return "Yes"
-	case IOConnecting:
-		return "Connecting"
-	case IOStopped:
-		return "No"
-	}
-	return "unknown"
-}
-
 // ReplicaProbe is what one replica host told about the master during a
 // confirmation: its replication IO thread, sampled twice over SQL, and the
 // greeting probe from its host to the master's ip:port over SSH.
@@ -163,7 +121,7 @@ type ReplicaProbe struct {
 	// master (SHOW SLAVE STATUS Master_Host/Master_Port).
 	Replicating bool
 	// IO is the IO thread's state at the last sample.
-	IO IOThread
+	IO mysqlx.IOThread
 	// IOErrno and IOError are Last_IO_Errno and Last_IO_Error.
 	IOErrno int
 	IOError string
@@ -264,18 +222,29 @@ func Judge(p ReplicaProbe) (Vote, string) {
 	line := p.Name + ": " + probe + "; " + io
 	ioOK := p.SQLErr == "" && p.Replicating
 	switch {
-	case ioOK && p.IO == IORunning && p.Advanced():
+	case ioOK && p.IO.Connected() && p.Advanced():
 		return VoteAlive, line + " => master alive (replicating)"
 	case p.Reach == ReachAnswers:
 		return VoteAlive, line + " => master alive"
 	case p.Reach.Dead():
 		return VoteDead, line + " => master " + deadWord(p.Reach)
-	case ioOK && p.IO == IORunning:
+	case ioOK && p.IO.Connected():
 		return VoteAlive, line + " => master alive"
 	case ioOK:
 		return VoteDead, line + " => master unreachable"
 	}
 	return VoteNone, line + " => no evidence"
+}
+
+// allSilent reports whether every replica that votes dead found the
+// master's port silent or unreachable.
+func allSilent(probes []ReplicaProbe) bool {
+	for _, p := range probes {
+		if v, _ := Judge(p); v == VoteDead && p.Reach != ReachSilent && p.Reach != ReachUnreachable {
+			return false
+		}
+	}
+	return true
 }
 
 func deadWord(r Reach) string {
@@ -428,8 +397,8 @@ const (
 	ActStartConfirm
 	// ActCancelConfirm: stop confirmation Episode; its results are ignored.
 	ActCancelConfirm
-	// ActDeclareDead: the master is confirmed dead (Evidence,
-	// SSHReachable). The machine accepts no more input.
+	// ActDeclareDead: the master is confirmed dead (Evidence, SSH). The
+	// machine accepts no more input.
 	ActDeclareDead
 	// ActLog: log Msg at Level.
 	ActLog
@@ -443,11 +412,11 @@ type Action struct {
 	Episode   int        // ActStartConfirm, ActCancelConfirm
 	Level     slog.Level // ActLog
 	Msg       string     // ActLog
-	// Evidence, SSHReachable (0 no, 1 yes, 2 unknown), Failure and Probes
-	// come with ActDeclareDead.
-	Evidence     []string
-	SSHReachable int
-	Failure      FailureKind
+	// Evidence, SSH (what the SSH check on the master host found), Failure
+	// and Probes come with ActDeclareDead.
+	Evidence []string
+	SSH      sshexec.Reach
+	Failure  FailureKind
 	// Probes are the replica probes the verdict rests on (ActDeclareDead;
 	// nil without built-in evidence).
 	Probes []ReplicaProbe
@@ -468,7 +437,7 @@ func (a Action) String() string {
 	case ActCancelConfirm:
 		return fmt.Sprintf("cancel-confirm %d", a.Episode)
 	case ActDeclareDead:
-		return fmt.Sprintf("dead ssh=%d kind=%s\n  %s", a.SSHReachable, a.Failure, strings.Join(a.Evidence, "\n  "))
+		return fmt.Sprintf("dead ssh=%d kind=%s\n  %s", a.SSH.MHA(), a.Failure, strings.Join(a.Evidence, "\n  "))
 	case ActLog:
 		return "log " + strings.ToLower(a.Level.String()) + ": " + a.Msg
 	}
@@ -509,7 +478,7 @@ type Machine struct {
 	secCode    int
 	secErr     string
 	gotSec     bool
-	ssh        int
+	ssh        sshexec.Reach
 	gotSSH     bool
 }
 
@@ -606,7 +575,7 @@ func (m *Machine) Ping(r PingResult) []Action {
 		m.confirming = true
 		m.replicas, m.gotRepl = nil, false
 		m.secCode, m.secErr, m.gotSec = 0, "", false
-		m.ssh, m.gotSSH = 2, false
+		m.ssh, m.gotSSH = sshexec.ReachUnknown, false
 		acts = append(acts, Action{Kind: ActStartConfirm, Episode: m.episode})
 	}
 	return append(acts, m.decide()...)
@@ -637,10 +606,7 @@ func (m *Machine) SSH(episode int, reachable bool) []Action {
 	if !m.current(episode) {
 		return nil
 	}
-	m.ssh, m.gotSSH = 0, true
-	if reachable {
-		m.ssh = 1
-	}
+	m.ssh, m.gotSSH = sshexec.ReachOf(reachable), true
 	return m.decide()
 }
 
@@ -648,13 +614,48 @@ func (m *Machine) current(episode int) bool {
 	return !m.dead && m.confirming && episode == m.episode
 }
 
-// decide concludes the confirmation once the failure count has reached the
-// threshold and every part of it is in.
+// EarlyFailures is the failure count at which a conclusive built-in
+// evidence (Conclusive) decides without waiting for Threshold.
+const EarlyFailures = 2
+
+// Conclusive reports whether the replicas' evidence leaves no doubt: at
+// least one replica was asked and every one of them votes dead (none
+// alive, none without evidence).
+func Conclusive(probes []ReplicaProbe) bool {
+	if len(probes) == 0 {
+		return false
+	}
+	for _, p := range probes {
+		if v, _ := Judge(p); v != VoteDead {
+			return false
+		}
+	}
+	return true
+}
+
+// decide concludes the confirmation once every part of it is in and the
+// failure count has reached the threshold, or EarlyFailures when the
+// replicas' evidence is conclusive (every replica votes dead: a blip on
+// the manager's side cannot make its replicas' hosts fail their probes
+// too) and secondary_check_script, when set, confirms as well; a
+// confirmation that would say "not dead" waits for the threshold, as
+// before. The SSH check on the master is not waited for when every dead vote
+// found its host silent or unreachable: SSH to a host that drops the
+// replicas' packets would only run into its connect timeout.
 func (m *Machine) decide() []Action {
-	if !m.confirming || m.failures < m.cfg.Threshold {
+	if !m.confirming {
 		return nil
 	}
-	if (m.cfg.BuiltIn && !m.gotRepl) || (m.cfg.Secondary && !m.gotSec) || !m.gotSSH {
+	if (m.cfg.BuiltIn && !m.gotRepl) || (m.cfg.Secondary && !m.gotSec) {
+		return nil
+	}
+	early := m.cfg.BuiltIn && Conclusive(m.replicas) && m.failures >= EarlyFailures
+	if early && m.cfg.Secondary && m.secErr == "" {
+		early, _ = SecondaryVerdict(m.secCode)
+	} else if m.cfg.Secondary {
+		early = false
+	}
+	if m.failures < m.cfg.Threshold && !early {
 		return nil
 	}
 	var evidence []string
@@ -670,6 +671,16 @@ func (m *Machine) decide() []Action {
 	} else {
 		evidence = append(evidence, "no replicas to ask: built-in evidence skipped")
 	}
+	if !m.gotSSH {
+		if !(confirmed && kind == FailureSilent && allSilent(m.replicas)) {
+			return nil
+		}
+		m.ssh = sshexec.Unreachable
+		evidence = append(evidence, "SSH check on the master not waited for: every replica finds its host silent or unreachable")
+	}
+	if m.failures < m.cfg.Threshold {
+		evidence = append(evidence, fmt.Sprintf("decided after %d failures (not %d): every replica's evidence says dead", m.failures, m.cfg.Threshold))
+	}
 	if m.cfg.Secondary {
 		ok, msg := SecondaryVerdict(m.secCode)
 		if m.secErr != "" {
@@ -678,10 +689,10 @@ func (m *Machine) decide() []Action {
 		evidence = append(evidence, "secondary_check_script: "+msg)
 		confirmed = confirmed && ok
 	}
-	switch m.ssh {
-	case 1:
+	switch {
+	case m.ssh == sshexec.Reachable:
 		evidence = append(evidence, "SSH to the master host works")
-	case 0:
+	case m.ssh == sshexec.Unreachable && m.gotSSH:
 		evidence = append(evidence, "SSH to the master host fails")
 	}
 	m.confirming = false
@@ -689,7 +700,7 @@ func (m *Machine) decide() []Action {
 		m.dead = true
 		acts := []Action{logf(slog.LevelWarn, "Master is not reachable from health checker! (%d consecutive failures, confirmed)", m.failures)}
 		acts = append(acts, m.setState(StatePingFailed)...)
-		return append(acts, Action{Kind: ActDeclareDead, Evidence: evidence, SSHReachable: m.ssh, Failure: kind, Probes: probes})
+		return append(acts, Action{Kind: ActDeclareDead, Evidence: evidence, SSH: m.ssh, Failure: kind, Probes: probes})
 	}
 	acts := []Action{logf(slog.LevelWarn, "Master is not confirmed dead after %d failures; failure count reset, monitoring continues. Evidence:\n  %s",
 		m.failures, strings.Join(evidence, "\n  "))}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomha/gomha/manager/mysqlx"
 	"github.com/gomha/gomha/node/binlog"
 )
 
@@ -169,7 +170,7 @@ func feed(m *Machine, f []string) ([]Action, error) {
 		var probes []ReplicaProbe
 		for _, spec := range f[2:] {
 			name, kvs, _ := strings.Cut(spec, ":")
-			p := ReplicaProbe{Name: name, Replicating: true, IO: IORunning}
+			p := ReplicaProbe{Name: name, Replicating: true, IO: mysqlx.IOConnected}
 			for _, kv := range strings.Split(kvs, ",") {
 				k, v, _ := strings.Cut(kv, "=")
 				switch k {
@@ -178,7 +179,7 @@ func feed(m *Machine, f []string) ([]Action, error) {
 				case "repl":
 					p.Replicating = v != "no"
 				case "io":
-					p.IO = ParseIOThread(v)
+					p.IO = mysqlx.ParseIOThread(v)
 				case "ioerr":
 					p.IOErrno, _ = strconv.Atoi(v)
 					p.IOError = "error reconnecting to master"
@@ -266,20 +267,20 @@ func TestJudge(t *testing.T) {
 		p    ReplicaProbe
 		want Vote
 	}{
-		{"greeting wins over a stopped IO thread", ReplicaProbe{Reach: ReachAnswers, Replicating: true, IO: IOStopped}, VoteAlive},
-		{"error packet is alive", ReplicaProbe{Reach: ReachAnswers, ReachDetail: "error packet 1040", Replicating: true, IO: IOConnecting}, VoteAlive},
-		{"refused wins over a stale IO Yes", ReplicaProbe{Reach: ReachRefused, Replicating: true, IO: IORunning}, VoteDead},
-		{"hung wins over a stale IO Yes", still(ReplicaProbe{Reach: ReachHung, Replicating: true, IO: IORunning}), VoteDead},
-		{"silent wins over a stale IO Yes", still(ReplicaProbe{Reach: ReachSilent, Replicating: true, IO: IORunning}), VoteDead},
-		{"IO Yes advancing wins over a silent probe", advanced(ReplicaProbe{Reach: ReachSilent, Replicating: true, IO: IORunning}), VoteAlive},
-		{"IO Yes advancing wins over a hung probe", advanced(ReplicaProbe{Reach: ReachHung, Replicating: true, IO: IORunning}), VoteAlive},
-		{"IO Yes advancing without SSH", advanced(ReplicaProbe{SSHErr: "down", Replicating: true, IO: IORunning}), VoteAlive},
-		{"advance of a reconnecting IO thread is not enough", advanced(ReplicaProbe{Reach: ReachRefused, Replicating: true, IO: IOConnecting}), VoteDead},
-		{"advance on another source is not enough", advanced(ReplicaProbe{Reach: ReachRefused, Replicating: false, IO: IORunning}), VoteDead},
-		{"no probe, IO Yes", ReplicaProbe{SSHErr: "down", Replicating: true, IO: IORunning}, VoteAlive},
-		{"unknown probe, IO Yes", ReplicaProbe{Reach: ReachUnknown, Replicating: true, IO: IORunning}, VoteAlive},
-		{"no probe, IO Connecting", ReplicaProbe{SSHErr: "down", Replicating: true, IO: IOConnecting, IOErrno: 2003}, VoteDead},
-		{"no probe, other source", ReplicaProbe{SSHErr: "down", Replicating: false, IO: IORunning}, VoteNone},
+		{"greeting wins over a stopped IO thread", ReplicaProbe{Reach: ReachAnswers, Replicating: true, IO: mysqlx.IOStopped}, VoteAlive},
+		{"error packet is alive", ReplicaProbe{Reach: ReachAnswers, ReachDetail: "error packet 1040", Replicating: true, IO: mysqlx.IOConnecting}, VoteAlive},
+		{"refused wins over a stale IO Yes", ReplicaProbe{Reach: ReachRefused, Replicating: true, IO: mysqlx.IOConnected}, VoteDead},
+		{"hung wins over a stale IO Yes", still(ReplicaProbe{Reach: ReachHung, Replicating: true, IO: mysqlx.IOConnected}), VoteDead},
+		{"silent wins over a stale IO Yes", still(ReplicaProbe{Reach: ReachSilent, Replicating: true, IO: mysqlx.IOConnected}), VoteDead},
+		{"IO Yes advancing wins over a silent probe", advanced(ReplicaProbe{Reach: ReachSilent, Replicating: true, IO: mysqlx.IOConnected}), VoteAlive},
+		{"IO Yes advancing wins over a hung probe", advanced(ReplicaProbe{Reach: ReachHung, Replicating: true, IO: mysqlx.IOConnected}), VoteAlive},
+		{"IO Yes advancing without SSH", advanced(ReplicaProbe{SSHErr: "down", Replicating: true, IO: mysqlx.IOConnected}), VoteAlive},
+		{"advance of a reconnecting IO thread is not enough", advanced(ReplicaProbe{Reach: ReachRefused, Replicating: true, IO: mysqlx.IOConnecting}), VoteDead},
+		{"advance on another source is not enough", advanced(ReplicaProbe{Reach: ReachRefused, Replicating: false, IO: mysqlx.IOConnected}), VoteDead},
+		{"no probe, IO Yes", ReplicaProbe{SSHErr: "down", Replicating: true, IO: mysqlx.IOConnected}, VoteAlive},
+		{"unknown probe, IO Yes", ReplicaProbe{Reach: ReachUnknown, Replicating: true, IO: mysqlx.IOConnected}, VoteAlive},
+		{"no probe, IO Connecting", ReplicaProbe{SSHErr: "down", Replicating: true, IO: mysqlx.IOConnecting, IOErrno: 2003}, VoteDead},
+		{"no probe, other source", ReplicaProbe{SSHErr: "down", Replicating: false, IO: mysqlx.IOConnected}, VoteNone},
 		{"nothing answers", ReplicaProbe{SSHErr: "down", SQLErr: "timeout"}, VoteNone},
 	}
 	for _, tt := range tests {
@@ -313,7 +314,7 @@ func TestAdvanced(t *testing.T) {
 }
 
 func TestBuiltInKind(t *testing.T) {
-	dead := func(r Reach) ReplicaProbe { return ReplicaProbe{Reach: r, Replicating: true, IO: IORunning} }
+	dead := func(r Reach) ReplicaProbe { return ReplicaProbe{Reach: r, Replicating: true, IO: mysqlx.IOConnected} }
 	tests := []struct {
 		name   string
 		probes []ReplicaProbe
@@ -324,7 +325,7 @@ func TestBuiltInKind(t *testing.T) {
 		{"hung beats refused", []ReplicaProbe{dead(ReachRefused), dead(ReachHung)}, true, FailureHung},
 		{"refused beats silent", []ReplicaProbe{dead(ReachSilent), dead(ReachRefused)}, true, FailureRefused},
 		{"no route is silent", []ReplicaProbe{dead(ReachUnreachable), {SQLErr: "down", SSHErr: "down"}}, true, FailureSilent},
-		{"IO threads only", []ReplicaProbe{{SSHErr: "down", Replicating: true, IO: IOConnecting}}, true, FailureUnknown},
+		{"IO threads only", []ReplicaProbe{{SSHErr: "down", Replicating: true, IO: mysqlx.IOConnecting}}, true, FailureUnknown},
 		{"one alive", []ReplicaProbe{dead(ReachHung), {Reach: ReachAnswers}}, false, FailureUnknown},
 	}
 	for _, tt := range tests {

@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gomha/gomha/manager/check"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/mysqlx"
+	"github.com/gomha/gomha/manager/sshexec"
 )
 
 // Sentinel errors.
@@ -40,9 +40,9 @@ const SecondaryCheckTimeout = time.Minute
 type Verdict struct {
 	// Master is the server found dead.
 	Master config.Server
-	// SSHReachable is MHA's --ssh_reachable: 1 when `exit 0` ran on the
-	// master host over SSH during the confirmation, 0 when it did not, 2
-	// when unknown (not run).
+	// SSHReachable is MHA's --ssh_reachable number: 1 when `exit 0` ran
+	// on the master host over SSH during the confirmation, 0 when it did
+	// not, 2 when unknown (not run). Read it as a type with SSH.
 	SSHReachable int
 	// Kind says how the master looked from the replicas' hosts: refused
 	// (mysqld down, host up), hung (the port accepts, mysqld sends no
@@ -60,6 +60,9 @@ type Verdict struct {
 	// DetectedAt is when the failure was confirmed.
 	DetectedAt time.Time
 }
+
+// SSH returns what the confirmation learnt of SSH to the master host.
+func (v Verdict) SSH() sshexec.Reach { return sshexec.FromMHA(v.SSHReachable) }
 
 // Monitor pings the master and returns when it is confirmed dead. The
 // decisions are Machine's; Monitor does the I/O: pings per ping_type, the
@@ -139,12 +142,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 	mach := NewMachine(MachineConfig{Secondary: script != "", BuiltIn: len(m.Secondary) > 0})
 	io := m.io
 	if io == nil {
-		io = liveIO{m: m, p: &pinger{
-			target:   check.Target(m.Config, m.Master, interval),
-			pingType: pingType,
-			interval: interval,
-			log:      log,
-		}}
+		io = newLiveIO(m, interval, pingType, log)
 	}
 	defer io.close()
 
@@ -187,7 +185,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 					delete(cancels, a.Episode)
 				}
 			case ActDeclareDead:
-				return Verdict{Master: m.Master, SSHReachable: a.SSHReachable, Kind: a.Failure, Evidence: a.Evidence, Probes: a.Probes, DetectedAt: time.Now()}, nil
+				return Verdict{Master: m.Master, SSHReachable: a.SSH.MHA(), Kind: a.Failure, Evidence: a.Evidence, Probes: a.Probes, DetectedAt: time.Now()}, nil
 			case ActLog:
 				log.Log(ctx, a.Level, a.Msg, "step", "ping", "failures", mach.Failures())
 			}
@@ -216,6 +214,10 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			return Verdict{}, fmt.Errorf("detect: monitoring %s: %w", name, ctx.Err())
 		case <-ticker.C():
 			acts = mach.Tick()
+		case <-io.peerClosed():
+			log.Info("the master closed the monitoring session: pinging now", "step", "ping")
+			acts = mach.Tick()
+			ticker.Reset(cadence)
 		case feed := <-results:
 			acts = feed()
 		}

@@ -26,6 +26,18 @@ import (
 // the probe (Judge).
 const ProbeTimeout = 2 * time.Second
 
+// MinProbeTimeout is the shortest greeting probe deadline (GreetingTimeout).
+const MinProbeTimeout = time.Second
+
+// GreetingTimeout is the greeting probe's deadline for a master pinged
+// every interval: the interval, between MinProbeTimeout and ProbeTimeout.
+// On a LAN a connect takes well under a millisecond and a healthy server
+// greets in a few: a second is generous, and with ping_interval=1 the
+// probes then take no longer than the manager's own ping.
+func GreetingTimeout(interval time.Duration) time.Duration {
+	return min(max(interval, MinProbeTimeout), ProbeTimeout)
+}
+
 // IOSampleGap is the least time between the two samples of a replica's IO
 // thread: its read position must have moved in between to prove the master
 // alive. The second sample is taken when the greeting probe has ended too,
@@ -159,23 +171,27 @@ func lastLine(out []byte) string {
 
 // serverName renders a server as evidence lines name it: host(ip:port).
 func serverName(srv config.Server) string {
-	return fmt.Sprintf("%s(%s)", srv.Hostname, mysqlx.JoinAddr(srv.IP, srv.Port))
+	return srv.Label()
 }
 
 // probeReplica asks one replica about master: over SQL its replication IO
 // thread, sampled twice, and over SSH the greeting probe from its host to
-// the master's ip:port. The probe runs while the samples are taken: the
-// second sample comes when the probe has ended and at least IOSampleGap
-// after the first. Each part is bounded by its own timeout.
-func probeReplica(ctx context.Context, cfg *config.Config, master, srv config.Server) ReplicaProbe {
+// the master's ip:port, with deadline timeout (GreetingTimeout). The probe
+// runs while the samples are taken: the second sample comes when the probe
+// has ended and at least IOSampleGap after the first; it is skipped when
+// the probe found the port refusing (nothing listens there, so no IO
+// thread can be receiving from it: the second sample could only prove a
+// liveness that the refusal rules out). Each part is bounded by its own
+// timeout.
+func probeReplica(ctx context.Context, cfg *config.Config, master, srv config.Server, timeout time.Duration) ReplicaProbe {
 	var sshErr, detail string
 	var reach Reach
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		sshErr, reach, detail = greetingFrom(ctx, srv, master)
+		sshErr, reach, detail = greetingFrom(ctx, srv, master, timeout)
 	}()
-	p := sampleIO(ctx, cfg, master, srv, done)
+	p := sampleIO(ctx, cfg, master, srv, done, func() bool { return reach == ReachRefused })
 	<-done
 	p.Name = serverName(srv)
 	p.SSHErr, p.Reach, p.ReachDetail = sshErr, reach, detail
@@ -183,9 +199,10 @@ func probeReplica(ctx context.Context, cfg *config.Config, master, srv config.Se
 }
 
 // sampleIO reads srv's replica status twice: once at once, once when
-// probed is closed and IOSampleGap has passed. A failed second sample
+// probed is closed and IOSampleGap has passed, unless refused (read once
+// probed is closed) says the master's port refused. A failed second sample
 // leaves the first alone (no advance to tell).
-func sampleIO(ctx context.Context, cfg *config.Config, master, srv config.Server, probed <-chan struct{}) ReplicaProbe {
+func sampleIO(ctx context.Context, cfg *config.Config, master, srv config.Server, probed <-chan struct{}, refused func() bool) ReplicaProbe {
 	var p ReplicaProbe
 	sample := func(c *mysqlx.Conn) (*mysqlx.ReplicaStatus, error) {
 		sctx, cancel := context.WithTimeout(ctx, probeSQLTimeout)
@@ -216,6 +233,9 @@ func sampleIO(ctx context.Context, cfg *config.Config, master, srv config.Server
 	case <-ctx.Done():
 		return p
 	}
+	if refused() {
+		return p
+	}
 	select {
 	case <-gap.C:
 	case <-ctx.Done():
@@ -239,13 +259,13 @@ func (p *ReplicaProbe) setSample(rs *mysqlx.ReplicaStatus, master config.Server)
 		return
 	}
 	p.Replicating = rs.SourcePort == master.Port && (rs.SourceHost == master.IP || rs.SourceHost == master.Hostname)
-	p.IO, p.IOErrno, p.IOError = ParseIOThread(rs.IORunning), rs.LastIOErrno, rs.LastIOError
+	p.IO, p.IOErrno, p.IOError = rs.IORunning, rs.LastIOErrno, rs.LastIOError
 	p.ReadAfter = rs.Read
 }
 
 // greetingFrom runs the greeting probe towards master on srv's host over
 // SSH.
-func greetingFrom(ctx context.Context, srv, master config.Server) (sshErr string, r Reach, detail string) {
+func greetingFrom(ctx context.Context, srv, master config.Server, timeout time.Duration) (sshErr string, r Reach, detail string) {
 	t, err := check.SSHTarget(srv)
 	if err != nil {
 		return err.Error(), ReachUnknown, ""
@@ -254,15 +274,15 @@ func greetingFrom(ctx context.Context, srv, master config.Server) (sshErr string
 	if dialTimeout <= 0 {
 		dialTimeout = sshexec.DefaultConnectTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, dialTimeout+ProbeTimeout+2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout+timeout+2*time.Second)
 	defer cancel()
 	c, err := sshexec.Dial(ctx, t)
 	if err != nil {
 		return err.Error(), ReachUnknown, ""
 	}
 	defer c.Close()
-	res, err := c.Run(ctx, GreetingProbeArgv(master.IP, master.Port, ProbeTimeout))
-	r, detail = GreetingProbeReach(res, err, ProbeTimeout)
+	res, err := c.Run(ctx, GreetingProbeArgv(master.IP, master.Port, timeout))
+	r, detail = GreetingProbeReach(res, err, timeout)
 	return "", r, detail
 }
 

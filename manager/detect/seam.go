@@ -2,8 +2,10 @@ package detect
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
+	"github.com/gomha/gomha/manager/check"
 	"github.com/gomha/gomha/manager/config"
 )
 
@@ -27,6 +29,9 @@ type monitorIO interface {
 	secondary(ctx context.Context, script string, args []string) (code int, err error)
 	// newTicker is the ping_interval timer.
 	newTicker(d time.Duration) ticker
+	// peerClosed receives when the server closed the monitoring session
+	// (mysqld killed or shut down): the loop pings at once.
+	peerClosed() <-chan struct{}
 }
 
 // ticker is the part of *time.Ticker the loop uses.
@@ -38,9 +43,39 @@ type ticker interface {
 
 // liveIO is monitorIO on the real servers.
 type liveIO struct {
-	m *Monitor
-	p *pinger
+	m      *Monitor
+	p      *pinger
+	closed chan struct{}
 }
+
+// newLiveIO returns the real I/O for m's master.
+func newLiveIO(m *Monitor, interval time.Duration, pingType string, log *slog.Logger) liveIO {
+	target := check.Target(m.Config, m.Master, interval)
+	// A ping that runs into its deadline leaves its session to the
+	// server's wait_timeout (2 × ping_interval, set at connect) rather
+	// than spend another connect timeout on a side connection to a master
+	// that may be silent.
+	target.NoKillSideways = true
+	// A session that the server closes (mysqld killed, shut down) is
+	// pinged at once instead of at the next tick.
+	closed := make(chan struct{}, 1)
+	if pingType != config.PingConnect {
+		target.OnPeerClose = func() {
+			select {
+			case closed <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return liveIO{m: m, closed: closed, p: &pinger{
+		target:   target,
+		pingType: pingType,
+		interval: interval,
+		log:      log,
+	}}
+}
+
+func (l liveIO) peerClosed() <-chan struct{} { return l.closed }
 
 func (l liveIO) ping(ctx context.Context, reconnect bool) (PingResult, error) {
 	return l.p.ping(ctx, reconnect)
@@ -51,7 +86,7 @@ func (l liveIO) close() { l.p.close() }
 func (l liveIO) sshMaster(ctx context.Context) error { return sshReachable(ctx, l.m.Master) }
 
 func (l liveIO) probeReplica(ctx context.Context, srv config.Server) ReplicaProbe {
-	return probeReplica(ctx, l.m.Config, l.m.Master, srv)
+	return probeReplica(ctx, l.m.Config, l.m.Master, srv, GreetingTimeout(l.m.interval()))
 }
 
 func (l liveIO) secondary(ctx context.Context, script string, args []string) (int, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/mysqlx"
 	"github.com/gomha/gomha/manager/repoint"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/topology"
 	"github.com/gomha/gomha/node/binlog"
 )
@@ -110,10 +111,7 @@ func (r *run) promote(ctx context.Context, c Candidate) (activated bool, err err
 		if err != nil {
 			return err
 		}
-		gtid := st.GTID.BinlogPos
-		if gtid == "" {
-			gtid = st.GTID.Executed
-		}
+		gtid := st.GTID.Binlog()
 		r.mu.Lock()
 		r.res.NewMasterPos, r.res.NewMasterGTID = pos, gtid
 		r.mu.Unlock()
@@ -128,7 +126,7 @@ func (r *run) promote(ctx context.Context, c Candidate) (activated bool, err err
 			r.log.Warn("master_ip_failover_script start ran for a candidate that failed; running it again for the next one", "failed", r.hookStartFor, "host", nm.Host())
 		}
 		orig := hooks.EndpointOf(r.res.DeadMaster)
-		orig.SSHUnreachable = r.reach != ReachYes
+		orig.SSHUnreachable = r.reach != sshexec.Reachable
 		r.hookStartFor = nm.Host()
 		if err := r.hook(ctx, "master_ip_failover_script", "start", cmd, hooks.FailoverStartArgs(orig, hooks.EndpointOf(nm.Server))); err != nil {
 			return false, err

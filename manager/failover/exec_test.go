@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/sshexec"
 )
 
 func contains(t *testing.T, what, s string, want ...string) {
@@ -62,7 +63,7 @@ func TestRunLaggingOwnSQLThread(t *testing.T) {
 	c := newCluster(t,
 		replicaSpec{read: 5000, exec: 5000, params: func(p *config.Params) { p.CandidateMaster = true }},
 		replicaSpec{read: 9000, exec: 1000, sqlStopped: true})
-	c.opts.SSHReachable = SSHUnreachable
+	c.opts.SSHReachable = sshexec.Unreachable
 	c.w.servers["db3"].st.RelayLogPurge = true
 	res := c.run(t)
 	if c.w.count("db3 SetRelayLogPurge false") != 1 || c.w.count("db3 SetRelayLogPurge true") != 1 {
@@ -127,7 +128,7 @@ func TestRunVanishedReplicaSkipped(t *testing.T) {
 	for _, die := range []string{"StopIO", "ApplyClient", "Repoint"} {
 		t.Run(die, func(t *testing.T) {
 			c := newCluster(t, replicaSpec{read: 9000, exec: 9000}, replicaSpec{read: 9000, exec: 9000}, replicaSpec{read: 8000, exec: 8000})
-			c.opts.SSHReachable = SSHUnreachable
+			c.opts.SSHReachable = sshexec.Unreachable
 			c.w.servers["db4"].dieOn = die
 			res := c.run(t)
 			if res.Code != ExitPartial {

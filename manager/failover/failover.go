@@ -50,6 +50,7 @@ import (
 	"github.com/gomha/gomha/manager/failpoint"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/mysqlx"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/topology"
 	"github.com/gomha/gomha/node/binlog"
 )
@@ -59,13 +60,6 @@ const (
 	ExitOK      = 0
 	ExitPartial = 10
 	ExitError   = 1
-)
-
-// SSH reachability of the dead master, MHA's --ssh_reachable values.
-const (
-	SSHUnreachable = 0
-	SSHReachable   = 1
-	SSHUnknown     = 2
 )
 
 // Sentinel errors.
@@ -91,10 +85,10 @@ type Options struct {
 	// the replicas replicate from.
 	DeadMasterHost string
 	DeadMasterPort int
-	// SSHReachable is what the monitor learned about SSH to the dead master,
-	// MHA's --ssh_reachable number (SSHUnreachable, SSHReachable,
-	// SSHUnknown: probed in Phase 1).
-	SSHReachable int
+	// SSHReachable is what the monitor learned about SSH to the dead master
+	// (MHA's --ssh_reachable through sshexec.FromMHA); the zero value,
+	// sshexec.ReachUnknown, has it probed in Phase 1.
+	SSHReachable sshexec.Reach
 	// NewMasterHost and NewMasterPort force the new master
 	// (--new_master_host), without fallback.
 	NewMasterHost string
@@ -232,9 +226,8 @@ func (r *Result) Subject(app string) string {
 	return s
 }
 
-func hostInfo(s config.Server) string {
-	return fmt.Sprintf("%s(%s:%d)", s.Hostname, s.IP, s.Port)
-}
+// hostInfo is the failover's host label, "name(ip:port)".
+func hostInfo(s config.Server) string { return s.Label() }
 
 // run is the state of one failover.
 type run struct {
@@ -255,7 +248,7 @@ type run struct {
 	// rep is the start-up report of topo.
 	rep topology.Report
 	// reach is SSH to the dead master.
-	reach Reach
+	reach sshexec.Reach
 	// problems are the pre-check failures per block; tailProblem why the
 	// dead master's binlog cannot be read.
 	problems    map[string][]string
@@ -299,7 +292,7 @@ func Run(ctx context.Context, opts Options) *Result {
 		res:   &Result{Code: ExitError},
 		ts:    opts.Now().Format("20060102150405"),
 		conns: map[string]Server{},
-		reach: ReachFromMHA(opts.SSHReachable),
+		reach: opts.SSHReachable,
 	}
 	defer r.close()
 	err := r.phases(ctx)
@@ -570,15 +563,15 @@ func (r *run) precheck(ctx context.Context, p Plan) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if r.reach == ReachUnknown {
-			r.reach = ReachNo
+		if r.reach == sshexec.ReachUnknown {
+			r.reach = sshexec.Unreachable
 			if err := r.step(ctx, "ssh check", check.SSHName(dead), dead.SSHConnectionTimeout+time.Second, nil, func(ctx context.Context) error {
 				return r.opts.world.sshCheck(ctx, dead)
 			}); err == nil {
-				r.reach = ReachYes
+				r.reach = sshexec.Reachable
 			}
 		}
-		if r.reach != ReachYes || r.opts.SkipSaveMasterBinlog || p.End.File == "" {
+		if r.reach != sshexec.Reachable || r.opts.SkipSaveMasterBinlog || p.End.File == "" {
 			return
 		}
 		if err := r.step(ctx, "check dead master binlogs", check.SSHName(dead), r.opts.StepTimeout, nil, func(ctx context.Context) error {
@@ -667,7 +660,7 @@ func FindServer(cfg *config.Config, host string, port int) (config.Server, error
 			return s, nil
 		}
 	}
-	return config.Server{}, fmt.Errorf("%s is not a server of %s", mysqlx.JoinAddr(host, port), cfg.File)
+	return config.Server{}, fmt.Errorf("%s is not a server of %s", config.HostPort(host, port), cfg.File)
 }
 
 func (r *run) observe(ctx context.Context, srv config.Server) (topology.Observation, Server) {
@@ -739,7 +732,7 @@ func (r *run) shutdown(ctx context.Context) error {
 	}
 
 	dead := r.res.DeadMaster
-	reachable := r.reach == ReachYes
+	reachable := r.reach == sshexec.Reachable
 
 	ep := hooks.EndpointOf(dead)
 	if cmd := dead.MasterIPFailoverScript; cmd != "" {
@@ -758,11 +751,11 @@ func (r *run) shutdown(ctx context.Context) error {
 		switch res.Code {
 		case 0:
 			r.note("Power off done.")
-			r.reach = ReachNo
+			r.reach = sshexec.Unreachable
 			r.res.Fence = FenceResult{Fenced: true, Method: "powered off by shutdown_script", Proof: "shutdown_script --command=stop exited 0"}
 		case 10:
 			r.note("SSH reachable on " + hostInfo(dead) + ". Shutting down mysqld done.")
-			r.reach = ReachYes
+			r.reach = sshexec.Reachable
 		default:
 			return fmt.Errorf("%w: shutdown_script exited %d", ErrHook, res.Code)
 		}
@@ -791,7 +784,7 @@ func (r *run) fence(ctx context.Context) error {
 	var fr FenceResult
 	err := r.step(ctx, "fence old master", hostInfo(dead), 0, detail, func(ctx context.Context) error {
 		var err error
-		fr, err = r.opts.Fencer.Fence(ctx, dead, r.reach == ReachYes)
+		fr, err = r.opts.Fencer.Fence(ctx, dead, r.reach)
 		detail["fenced"] = fmt.Sprint(fr.Fenced)
 		detail["method"] = fr.Method
 		return err

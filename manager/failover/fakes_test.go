@@ -17,6 +17,7 @@ import (
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/mysqlx"
 	"github.com/gomha/gomha/manager/repoint"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/node/binlog"
 )
 
@@ -157,7 +158,7 @@ func (s *fakeServer) StopIO(context.Context) error {
 	if err := s.call("StopIO"); err != nil {
 		return err
 	}
-	s.replica(func(rs *mysqlx.ReplicaStatus) { rs.IORunning = "No" })
+	s.replica(func(rs *mysqlx.ReplicaStatus) { rs.IORunning = mysqlx.IOStopped })
 	return nil
 }
 
@@ -176,7 +177,7 @@ func (s *fakeServer) StopReplication(context.Context) error {
 	if err := s.call("StopReplication"); err != nil {
 		return err
 	}
-	s.replica(func(rs *mysqlx.ReplicaStatus) { rs.SQLRunning, rs.IORunning = false, "No" })
+	s.replica(func(rs *mysqlx.ReplicaStatus) { rs.SQLRunning, rs.IORunning = false, mysqlx.IOStopped })
 	return nil
 }
 
@@ -334,8 +335,8 @@ type fakeFencer struct {
 	err error
 }
 
-func (f fakeFencer) Fence(_ context.Context, old config.Server, ssh bool) (FenceResult, error) {
-	f.w.record(fmt.Sprintf("fence %s ssh=%t", old.Hostname, ssh))
+func (f fakeFencer) Fence(_ context.Context, old config.Server, ssh sshexec.Reach) (FenceResult, error) {
+	f.w.record(fmt.Sprintf("fence %s ssh=%t", old.Hostname, ssh == sshexec.Reachable))
 	return f.res, f.err
 }
 
@@ -412,13 +413,13 @@ func newCluster(t *testing.T, reps ...replicaSpec) *cluster {
 			Replica: &mysqlx.ReplicaStatus{SourceHost: "198.18.9.11", SourcePort: 3306, SourceUser: "repl",
 				Read:      binlog.Pos{File: "mysql-bin.000001", Offset: r.read},
 				Exec:      binlog.Pos{File: "mysql-bin.000001", Offset: r.exec},
-				IORunning: "Connecting", SQLRunning: !r.sqlStopped, LastIOErrno: 2003},
+				IORunning: mysqlx.IOConnecting, SQLRunning: !r.sqlStopped, LastIOErrno: 2003},
 		}}
 	}
 	jr := &fakeJournal{}
 	c := &cluster{w: w, cfg: cfg, jr: jr}
 	c.opts = Options{
-		Config: cfg, DeadMasterHost: "db1", DeadMasterPort: 3306, SSHReachable: SSHReachable,
+		Config: cfg, DeadMasterHost: "db1", DeadMasterPort: 3306, SSHReachable: sshexec.Reachable,
 		Workdir: t.TempDir(), Hooks: fakeHooks{w: w}, Journal: jr, StepTimeout: 5 * time.Second,
 		world: w.world(),
 	}

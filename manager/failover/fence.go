@@ -4,13 +4,14 @@ import (
 	"context"
 
 	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/sshexec"
 )
 
 // Fencer makes the old master unable to take writes before anything is
 // promoted. It bounds its own work (a lease may take a while to run out):
 // the failover gives it no step deadline.
 type Fencer interface {
-	Fence(ctx context.Context, old config.Server, sshReachable bool) (FenceResult, error)
+	Fence(ctx context.Context, old config.Server, ssh sshexec.Reach) (FenceResult, error)
 }
 
 // FenceResult is how the old master was fenced.

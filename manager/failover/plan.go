@@ -5,52 +5,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gomha/gomha/manager/check"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/topology"
 	"github.com/gomha/gomha/node/binlog"
 )
-
-// Reach is what is known about SSH to the dead master's host.
-type Reach int
-
-// Reachability of the dead master's host over SSH.
-const (
-	ReachUnknown Reach = iota
-	ReachNo
-	ReachYes
-)
-
-// ReachFromMHA converts MHA's --ssh_reachable number (0 no, 1 yes, 2
-// unknown) into a Reach.
-func ReachFromMHA(n int) Reach {
-	switch n {
-	case SSHUnreachable:
-		return ReachNo
-	case SSHReachable:
-		return ReachYes
-	}
-	return ReachUnknown
-}
-
-// MHA returns MHA's --ssh_reachable number.
-func (r Reach) MHA() int {
-	switch r {
-	case ReachNo:
-		return SSHUnreachable
-	case ReachYes:
-		return SSHReachable
-	}
-	return SSHUnknown
-}
-
-func (r Reach) String() string {
-	switch r {
-	case ReachNo:
-		return "unreachable"
-	case ReachYes:
-		return "reachable"
-	}
-	return "unknown"
-}
 
 // Snapshot is what a failover plan is made of: the survivors as read, and
 // what the pre-checks found.
@@ -64,7 +23,7 @@ type Snapshot struct {
 	// session to; nil means every alive replica of Topo.
 	Survivors []string
 	// DeadSSH is whether the dead master's host answers SSH.
-	DeadSSH Reach
+	DeadSSH sshexec.Reach
 	// TailProblem says why the dead master's binlog cannot be read though
 	// its host answers SSH ("" when it can, or nothing was checked).
 	TailProblem string
@@ -196,11 +155,7 @@ func NewPlan(s Snapshot, o PlanOptions) Plan {
 		return p
 	}
 	p.Mode = t.GTIDMode
-	for _, f := range s.Report.Errors() {
-		switch f.Code {
-		case topology.CodeMasterDead, topology.CodeDeadServerIgnored, topology.CodeNoAliveReplica:
-			continue
-		}
+	for _, f := range check.Blockers(s.Report, check.Failover) {
 		p.Blockers = append(p.Blockers, f.String())
 	}
 	for _, n := range t.Dead() {
@@ -246,7 +201,7 @@ func NewPlan(s Snapshot, o PlanOptions) Plan {
 	switch {
 	case o.SkipSaveMasterBinlog:
 		p.NoTail = "--skip_save_master_binlog"
-	case s.DeadSSH != ReachYes:
+	case s.DeadSSH != sshexec.Reachable:
 		p.NoTail = "its host does not answer SSH"
 	case s.TailProblem != "":
 		p.NoTail = s.TailProblem

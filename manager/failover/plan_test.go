@@ -13,6 +13,7 @@ import (
 
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/mysqlx"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/topology"
 	"github.com/gomha/gomha/node/binlog"
 )
@@ -172,14 +173,14 @@ func planCase(cmd []string, servers [][]string) (string, error) {
 	if len(servers) < 2 {
 		return "", errors.New("need the dead master and a replica")
 	}
-	snap := Snapshot{DeadSSH: ReachYes, Problems: map[string][]string{}, Survivors: []string{}}
+	snap := Snapshot{DeadSSH: sshexec.Reachable, Problems: map[string][]string{}, Survivors: []string{}}
 	var po PlanOptions
 	for _, tok := range cmd[1:] {
 		k, v, _ := strings.Cut(tok, "=")
 		v = strings.Trim(v, `"`)
 		switch k {
 		case "ssh":
-			snap.DeadSSH = map[string]Reach{"yes": ReachYes, "no": ReachNo, "unknown": ReachUnknown}[v]
+			snap.DeadSSH = map[string]sshexec.Reach{"yes": sshexec.Reachable, "no": sshexec.Unreachable, "unknown": sshexec.ReachUnknown}[v]
 		case "tail_problem":
 			snap.TailProblem = v
 		case "skip_save":
@@ -213,7 +214,7 @@ func planCase(cmd []string, servers [][]string) (string, error) {
 		st := &mysqlx.State{Version: mysqlx.Version{Raw: "10.11.19-MariaDB-log", Flavor: mysqlx.MariaDB, Major: 10, Minor: 11, Patch: 19},
 			ServerID: uint32(i + 1), LogBin: true, LogSlaveUpdates: true, ReadOnly: true, SlaveNetTimeout: 60, HeartbeatPeriod: 30,
 			Binlog:  binlog.Pos{File: "mysql-bin.000001", Offset: 328},
-			Replica: &mysqlx.ReplicaStatus{SourceHost: mip, SourcePort: mp, Read: rd, Exec: rd, IORunning: "No", SQLRunning: false}}
+			Replica: &mysqlx.ReplicaStatus{SourceHost: mip, SourcePort: mp, Read: rd, Exec: rd, IORunning: mysqlx.IOStopped, SQLRunning: false}}
 		gone := false
 		for _, tok := range toks[3:] {
 			k, v, _ := strings.Cut(tok, "=")

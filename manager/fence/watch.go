@@ -152,18 +152,6 @@ func ErrantBytes(since, now binlog.Pos, logs []mysqlx.BinaryLog) (uint64, error)
 	return 0, fmt.Errorf("%s is not among the binary logs", now.File)
 }
 
-// gtidQuery reads the server's GTID position: gtid_binlog_pos on MariaDB
-// (>= 10.0.3), gtid_executed on MySQL (>= 5.6.5); "" when it has neither.
-func gtidQuery(v mysqlx.Version) string {
-	switch {
-	case v.Flavor == mysqlx.MariaDB && v.AtLeast(10, 0, 3):
-		return "SELECT @@global.gtid_binlog_pos"
-	case v.Flavor == mysqlx.MySQL && v.AtLeast(5, 6, 5):
-		return "SELECT @@global.gtid_executed"
-	}
-	return ""
-}
-
 // Watch probes the old master every interval until ctx ends (then it
 // returns nil). The moment it answers again it is fenced over MySQL (within
 // one interval of its return), the binlog it wrote after the failover's end
@@ -363,7 +351,7 @@ func (w *watcher) errant(ctx context.Context) Errant {
 	}
 	e.Now = now
 	if v, err := w.s.Version(ctx); err == nil {
-		if q := gtidQuery(v); q != "" {
+		if q := mysqlx.BinlogGTIDQuery(v); q != "" {
 			e.NowGTID, _ = w.s.Value(ctx, q)
 		}
 	}

@@ -25,7 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"path"
 	"strconv"
 	"strings"
@@ -190,7 +189,7 @@ func Ensure(ctx context.Context, t Target, log *slog.Logger) (*Status, error) {
 	}
 	var peers []string
 	for _, p := range t.Peers {
-		peers = append(peers, net.JoinHostPort(p.IP, strconv.Itoa(p.Port)))
+		peers = append(peers, p.Addr())
 	}
 	argv := []string{bin, "watchdog", "--daemon", "--json", "--fresh",
 		"--workdir=" + m.RemoteWorkdir, "--port=" + strconv.Itoa(m.Port),

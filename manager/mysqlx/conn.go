@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,21 @@ type Target struct {
 	// example "/etc/mha/app1.cnf [server1]"); an access-denied error points
 	// there. Optional.
 	CredentialsFrom string
+	// OnPeerClose, when set, is called (once, from another goroutine) when
+	// the server closes or resets the session's TCP connection while the
+	// session is open: a mysqld killed with -9 or shut down, a KILL of the
+	// connection, wait_timeout. It lets a monitor react at once instead of
+	// at its next ping. It is never called for a close on this side, nor
+	// for a silent peer (pulled cable, SIGSTOP): nothing arrives then.
+	// Linux only; elsewhere it is never called.
+	OnPeerClose func()
+	// NoKillSideways leaves a session whose statement was interrupted
+	// alone on the server instead of killing it through a side connection
+	// (see Conn). For sessions that end by themselves soon (a short
+	// wait_timeout) and whose caller cannot wait: the monitor's pings,
+	// where the side connection to a silent master only costs another
+	// connect timeout.
+	NoKillSideways bool
 }
 
 // String renders the target as "user@host:port", without the password.
@@ -134,6 +150,18 @@ func Open(ctx context.Context, t Target) (*Conn, error) {
 	cfg.WriteTimeout = ioTimeout
 	cfg.InterpolateParams = false
 	cfg.Logger = &mysql.NopLogger{}
+	if t.OnPeerClose != nil {
+		var once sync.Once
+		notify := func() { once.Do(t.OnPeerClose) }
+		var d net.Dialer
+		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return watchPeerClose(nc, notify), nil
+		}
+	}
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("mysqlx: connect to %s: driver configuration: %w", t.Addr, err)
@@ -257,6 +285,9 @@ func (c *Conn) do(ctx context.Context, step string, f func(ctx context.Context, 
 		return c.errorf(step, err)
 	}
 	c.lost = fmt.Errorf("%w: %s was interrupted after %s: %w", ErrSessionLost, step, time.Since(start).Round(time.Millisecond), err)
+	if c.target.NoKillSideways {
+		return c.errorf(step, c.lost)
+	}
 	if kerr := c.killSideways(ctx); kerr != nil {
 		return c.errorf(step, fmt.Errorf("%w; killing connection %d on the server failed too: %v", c.lost, c.id, kerr))
 	}

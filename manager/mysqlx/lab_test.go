@@ -189,7 +189,7 @@ func TestLab(t *testing.T) {
 		if rs.SourceHost != mh.IP || rs.SourcePort != mh.Port || rs.SourceUser != l.ReplUser || rs.SourceServerID != uint32(mh.ServerID) {
 			t.Errorf("source %s:%d user %s id %d", rs.SourceHost, rs.SourcePort, rs.SourceUser, rs.SourceServerID)
 		}
-		if rs.IORunning != "Yes" || !rs.SQLRunning || rs.UsingGTID != "No" || rs.SecondsBehind == nil {
+		if rs.IORunning != mysqlx.IOConnected || !rs.SQLRunning || rs.UsingGTID != "No" || rs.SecondsBehind == nil {
 			t.Errorf("threads IO %q SQL %v, Using_Gtid %q, behind %v", rs.IORunning, rs.SQLRunning, rs.UsingGTID, rs.SecondsBehind)
 		}
 		if rs.Read != pos || rs.Exec != pos {
@@ -257,7 +257,7 @@ func TestLab(t *testing.T) {
 			t.Fatal(err)
 		}
 		rs, err := replica.ReplicaStatus(ctx)
-		if err != nil || rs.SQLRunning || rs.IORunning != "Yes" {
+		if err != nil || rs.SQLRunning || rs.IORunning != mysqlx.IOConnected {
 			t.Fatalf("after STOP SQL_THREAD: %+v, %v", rs, err)
 		}
 		// MASTER_POS_WAIT returns NULL without an SQL thread.
@@ -272,7 +272,7 @@ func TestLab(t *testing.T) {
 			t.Fatal(err)
 		}
 		rs, err = replica.ReplicaStatus(ctx)
-		if err != nil || rs.IORunning != "No" || rs.SecondsBehind != nil {
+		if err != nil || rs.IORunning != mysqlx.IOStopped || rs.SecondsBehind != nil {
 			t.Fatalf("after STOP IO_THREAD: %+v, %v", rs, err)
 		}
 		if err := replica.StartReplica(ctx); err != nil {
@@ -284,7 +284,7 @@ func TestLab(t *testing.T) {
 		if err := replica.StopReplica(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if rs, err = replica.ReplicaStatus(ctx); err != nil || rs.IORunning != "No" || rs.SQLRunning {
+		if rs, err = replica.ReplicaStatus(ctx); err != nil || rs.IORunning != mysqlx.IOStopped || rs.SQLRunning {
 			t.Fatalf("after STOP SLAVE: %+v, %v", rs, err)
 		}
 		if err := replica.StartReplica(ctx); err != nil {
@@ -450,7 +450,7 @@ func TestLab(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rs.Exec != pos || rs.UsingGTID != "No" || rs.IORunning != "Yes" || !rs.SQLRunning {
+		if rs.Exec != pos || rs.UsingGTID != "No" || rs.IORunning != mysqlx.IOConnected || !rs.SQLRunning {
 			t.Errorf("after CHANGE MASTER by position: %+v, master at %v", rs, pos)
 		}
 	})
@@ -520,7 +520,7 @@ func TestLab(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rs.IORunning == "Yes" && rs.LastIOErrno == 0 && rs.IOState == "Waiting for master to send event" {
+			if rs.IORunning == mysqlx.IOConnected && rs.LastIOErrno == 0 && rs.IOState == "Waiting for master to send event" {
 				break
 			}
 			if wctx.Err() != nil {
@@ -661,7 +661,7 @@ func TestLabGTID(t *testing.T) {
 	if rs.UsingGTID != "Slave_Pos" || rs.GTIDIOPos != mst.GTID.BinlogPos || st.GTID.SlavePos != mst.GTID.BinlogPos {
 		t.Errorf("Using_Gtid %q, Gtid_IO_Pos %q, gtid_slave_pos %q; master at %q", rs.UsingGTID, rs.GTIDIOPos, st.GTID.SlavePos, mst.GTID.BinlogPos)
 	}
-	if rs.IORunning != "Yes" || !rs.SQLRunning || rs.Exec != mst.Binlog || rs.Read != mst.Binlog {
+	if rs.IORunning != mysqlx.IOConnected || !rs.SQLRunning || rs.Exec != mst.Binlog || rs.Read != mst.Binlog {
 		t.Errorf("replica %+v, master binlog at %v", rs, mst.Binlog)
 	}
 

@@ -78,7 +78,10 @@ var replicaColumns = []replicaColumn{
 	{[]string{"Relay_Log_Pos"}, always, setUint64(func(r *ReplicaStatus) *uint64 { return &r.Relay.Offset })},
 	{[]string{"Relay_Master_Log_File", "Relay_Source_Log_File"}, always, setString(func(r *ReplicaStatus) *string { return &r.Exec.File })},
 	{[]string{"Exec_Master_Log_Pos", "Exec_Source_Log_Pos"}, always, setUint64(func(r *ReplicaStatus) *uint64 { return &r.Exec.Offset })},
-	{[]string{"Slave_IO_Running", "Replica_IO_Running"}, always, setString(func(r *ReplicaStatus) *string { return &r.IORunning })},
+	{[]string{"Slave_IO_Running", "Replica_IO_Running"}, always, func(r *ReplicaStatus, v any) error {
+		r.IORunning = ParseIOThread(str(v))
+		return nil
+	}},
 	{[]string{"Slave_SQL_Running", "Replica_SQL_Running"}, always, func(r *ReplicaStatus, v any) error {
 		r.SQLRunning = strings.EqualFold(str(v), "Yes")
 		return nil

@@ -118,14 +118,14 @@ func stateVars(v Version) []stateVar {
 		if v.AtLeast(5, 7, 8) {
 			vars = append(vars, stateVar{"@@global.super_read_only", func(st *State, _ *rawState, x any) (err error) { st.SuperReadOnly, err = toBool(x); return }})
 		}
-		if v.AtLeast(5, 6, 5) {
+		if mysqlGTIDVars(v) {
 			vars = append(vars,
 				stateVar{"@@global.gtid_mode", func(st *State, _ *rawState, x any) error { st.GTID.Mode = str(x); return nil }},
 				stateVar{"@@global.gtid_executed", func(st *State, _ *rawState, x any) error { st.GTID.Executed = normalizeGTIDSet(str(x)); return nil }},
 			)
 		}
 	case MariaDB:
-		if v.AtLeast(10, 0, 3) {
+		if mariaDBGTIDVars(v) {
 			vars = append(vars,
 				stateVar{"@@global.gtid_current_pos", func(st *State, _ *rawState, x any) error { st.GTID.CurrentPos = str(x); return nil }},
 				stateVar{"@@global.gtid_slave_pos", func(st *State, _ *rawState, x any) error { st.GTID.SlavePos = str(x); return nil }},

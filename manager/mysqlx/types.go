@@ -52,10 +52,10 @@ type ReplicaStatus struct {
 	// (Relay_Log_File, Relay_Log_Pos).
 	Relay binlog.Pos
 
-	IORunning  string // Slave_IO_Running / Replica_IO_Running: "Yes", "No" or "Connecting"
-	SQLRunning bool   // Slave_SQL_Running / Replica_SQL_Running == "Yes"
-	IOState    string // Slave_IO_State / Replica_IO_State
-	SQLState   string // Slave_SQL_Running_State / Replica_SQL_Running_State
+	IORunning  IOThread // Slave_IO_Running / Replica_IO_Running: IOConnected, IOConnecting or IOStopped
+	SQLRunning bool     // Slave_SQL_Running / Replica_SQL_Running == "Yes"
+	IOState    string   // Slave_IO_State / Replica_IO_State
+	SQLState   string   // Slave_SQL_Running_State / Replica_SQL_Running_State
 
 	LastIOErrno  int
 	LastIOError  string

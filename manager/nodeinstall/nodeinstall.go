@@ -15,6 +15,8 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gomha/gomha/manager/sshexec"
 )
@@ -34,9 +36,58 @@ type remote interface {
 // compares the SHA-256 of the local file with `sha256sum` of the remote one
 // and uploads (with a verified copy) only when the remote file is missing or
 // different; the remote workdir is created when missing.
+//
+// A host verified within VerifiedFor (by this process, for the same local
+// binary) is not asked again: the manager verifies every host at start
+// (and its monitor again when that runs out), so a failover finds the
+// binary in place without a round trip.
 func Ensure(ctx context.Context, client *sshexec.Client, localBinary, remoteWorkdir string) (remotePath string, err error) {
+	sum, err := localSum(localBinary)
+	if err != nil {
+		return "", fmt.Errorf("nodeinstall: hash %s: %w", localBinary, err)
+	}
+	key := client.String() + "|" + path.Clean(remoteWorkdir) + "|" + sum
+	if at, ok := verified.Load(key); ok && time.Since(at.(time.Time)) < VerifiedFor {
+		return path.Join(remoteWorkdir, BinaryName), nil
+	}
 	p, _, err := ensure(ctx, client, localBinary, remoteWorkdir)
+	if err == nil {
+		verified.Store(key, time.Now())
+	}
 	return p, err
+}
+
+// VerifiedFor is how long a host whose node binary Ensure verified (or
+// uploaded) is trusted to still hold it.
+const VerifiedFor = 10 * time.Minute
+
+// verified maps "user@host:port|workdir|sha256" to when Ensure last
+// verified it.
+var verified sync.Map
+
+// Forget drops every verification, so that the next Ensure asks each host
+// again (after an operator changed a host, or in tests).
+func Forget() { verified.Clear() }
+
+// sums caches the local binary's SHA-256 by path, size and modification
+// time, so that a changed binary is hashed (and shipped) again.
+var sums sync.Map // "path|size|mtime" -> hex sum
+
+func localSum(p string) (string, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", err
+	}
+	key := fmt.Sprintf("%s|%d|%d", p, fi.Size(), fi.ModTime().UnixNano())
+	if s, ok := sums.Load(key); ok {
+		return s.(string), nil
+	}
+	s, err := fileSHA256(p)
+	if err != nil {
+		return "", err
+	}
+	sums.Store(key, s)
+	return s, nil
 }
 
 // ensure is Ensure over the remote interface; uploaded reports whether the
@@ -46,7 +97,7 @@ func ensure(ctx context.Context, c remote, localBinary, remoteWorkdir string) (r
 		return "", false, fmt.Errorf("nodeinstall: remote workdir %q must be an absolute path", remoteWorkdir)
 	}
 	remotePath = path.Join(remoteWorkdir, BinaryName)
-	sum, err := fileSHA256(localBinary)
+	sum, err := localSum(localBinary)
 	if err != nil {
 		return "", false, fmt.Errorf("nodeinstall: hash %s: %w", localBinary, err)
 	}

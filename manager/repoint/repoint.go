@@ -181,7 +181,7 @@ func stop(ctx context.Context, s Server) (*mysqlx.ReplicaStatus, error) {
 		if err != nil {
 			return nil, stepErr(s, "wait for replication to stop", err)
 		}
-		if rs == nil || (rs.IORunning == "No" && !rs.SQLRunning) {
+		if rs == nil || (rs.IORunning == mysqlx.IOStopped && !rs.SQLRunning) {
 			return rs, nil
 		}
 		if err := sleep(ctx, poll); err != nil {
@@ -202,7 +202,7 @@ func StopIOOn(ctx context.Context, s Server) error {
 		if err != nil {
 			return stepErr(s, "wait for the IO thread to stop", err)
 		}
-		if rs == nil || rs.IORunning == "No" {
+		if rs == nil || rs.IORunning == mysqlx.IOStopped {
 			return nil
 		}
 		if err := sleep(ctx, poll); err != nil {
@@ -228,7 +228,7 @@ func WaitRunningOn(ctx context.Context, s Server) error {
 			return fmt.Errorf("repoint %s: %w: the server is not a replica", s.Addr(), ErrNotStarted)
 		}
 		last = rs
-		if rs.IORunning == "Yes" && rs.SQLRunning {
+		if rs.IORunning.Connected() && rs.SQLRunning {
 			return nil
 		}
 		if !rs.SQLRunning && rs.LastSQLErrno != 0 {

@@ -51,9 +51,9 @@ func TestOptions(t *testing.T) {
 }
 
 var (
-	running    = &mysqlx.ReplicaStatus{IORunning: "Yes", SQLRunning: true}
-	stopped    = &mysqlx.ReplicaStatus{IORunning: "No"}
-	connecting = &mysqlx.ReplicaStatus{IORunning: "Connecting", SQLRunning: true}
+	running    = &mysqlx.ReplicaStatus{IORunning: mysqlx.IOConnected, SQLRunning: true}
+	stopped    = &mysqlx.ReplicaStatus{IORunning: mysqlx.IOStopped}
+	connecting = &mysqlx.ReplicaStatus{IORunning: mysqlx.IOConnecting, SQLRunning: true}
 	mysql8     = mysqlx.Version{Major: 8, Minor: 0, Patch: 36, Flavor: mysqlx.MySQL}
 )
 
@@ -227,7 +227,7 @@ func TestReplicaOnErrors(t *testing.T) {
 
 func TestStopIOOn(t *testing.T) {
 	t.Run("waits for the IO thread", func(t *testing.T) {
-		f := newFake(running, running, &mysqlx.ReplicaStatus{IORunning: "No", SQLRunning: true})
+		f := newFake(running, running, &mysqlx.ReplicaStatus{IORunning: mysqlx.IOStopped, SQLRunning: true})
 		if err := StopIOOn(t.Context(), f); err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +270,7 @@ func TestStopIOOn(t *testing.T) {
 }
 
 func TestStopOnWaitsForBothThreads(t *testing.T) {
-	f := newFake(running, &mysqlx.ReplicaStatus{IORunning: "No", SQLRunning: true}, stopped)
+	f := newFake(running, &mysqlx.ReplicaStatus{IORunning: mysqlx.IOStopped, SQLRunning: true}, stopped)
 	if err := StopOn(t.Context(), f); err != nil {
 		t.Fatal(err)
 	}
@@ -294,10 +294,10 @@ func TestWaitRunningOn(t *testing.T) {
 	}{
 		{name: "connecting, then running", statuses: []*mysqlx.ReplicaStatus{connecting, running}},
 		{name: "the SQL thread stops with an error at once",
-			statuses: []*mysqlx.ReplicaStatus{{IORunning: "Yes", LastSQLErrno: 1062, LastSQLError: "Duplicate entry '1'"}},
+			statuses: []*mysqlx.ReplicaStatus{{IORunning: mysqlx.IOConnected, LastSQLErrno: 1062, LastSQLError: "Duplicate entry '1'"}},
 			wantErr:  []string{"repoint db2:3306: replication did not start", "last SQL error 1062: Duplicate entry '1'"}},
 		{name: "the IO thread cannot connect until the deadline",
-			statuses: []*mysqlx.ReplicaStatus{{IORunning: "Connecting", SQLRunning: true, LastIOErrno: 2003, LastIOError: "Can't connect"}},
+			statuses: []*mysqlx.ReplicaStatus{{IORunning: mysqlx.IOConnecting, SQLRunning: true, LastIOErrno: 2003, LastIOError: "Can't connect"}},
 			timeout:  3 * poll / 2, deadline: true,
 			wantErr: []string{"replication did not start (IO thread Connecting, SQL thread running=true; last IO error 2003: Can't connect)"}},
 		{name: "not a replica", statuses: nil, wantErr: []string{"repoint db2:3306: replication did not start: the server is not a replica"}},

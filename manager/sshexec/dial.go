@@ -148,6 +148,9 @@ type Client struct {
 	closed bool
 	done   chan struct{}
 	wg     sync.WaitGroup
+	// shared is set on a pool's view of a warm connection: Close then
+	// leaves the connection to the pool.
+	shared bool
 }
 
 // String returns "user@host:port".
@@ -164,6 +167,11 @@ func (c *Client) Close() error {
 	c.closed = true
 	close(c.done)
 	c.mu.Unlock()
+	if c.shared {
+		// The pool owns the connection; this view's goroutines end with
+		// their commands, or when the pool closes a connection that died.
+		return nil
+	}
 	err := c.conn.Close()
 	c.wg.Wait()
 	if err != nil && !errors.Is(err, net.ErrClosed) {
@@ -191,7 +199,19 @@ func (c *Client) spawn(fn func()) bool {
 // Dial connects and authenticates to t. It gives up when ctx ends or after
 // the connect timeout (per attempt), whichever comes first. The returned
 // error is a [*DialError] that says what failed in words a DBA can act on.
+//
+// Once EnablePool has been called, Dial returns a view of the process's
+// warm connection to t (dialled on first use, checked before each use),
+// whose Close leaves the connection open for the next caller.
 func Dial(ctx context.Context, t Target) (*Client, error) {
+	if p := sharedPool.Load(); p != nil {
+		return p.get(ctx, t)
+	}
+	return dial(ctx, t)
+}
+
+// dial makes a new connection to t.
+func dial(ctx context.Context, t Target) (*Client, error) {
 	s, err := resolve(t)
 	if err != nil {
 		addr := net.JoinHostPort(t.Host, strconv.Itoa(t.Port))

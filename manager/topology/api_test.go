@@ -162,7 +162,7 @@ func state(id uint32, read string) *mysqlx.State {
 		file, off, _ := strings.Cut(read, ":")
 		n, _ := strconv.ParseUint(off, 10, 64)
 		zero := int64(0)
-		st.Replica = &mysqlx.ReplicaStatus{SourceHost: "198.18.0.11", SourcePort: 3306, IORunning: "Yes", SQLRunning: true,
+		st.Replica = &mysqlx.ReplicaStatus{SourceHost: "198.18.0.11", SourcePort: 3306, IORunning: mysqlx.IOConnected, SQLRunning: true,
 			Read: binlog.Pos{File: file, Offset: n}, Exec: binlog.Pos{File: file, Offset: n}, SecondsBehind: &zero}
 	}
 	return st

@@ -151,8 +151,8 @@ func (b *builder) resolveSources() {
 		}
 		if n.Source == nil {
 			b.rep.add(CodeSourceNotConfigured, n.Host(),
-				"replicates from %s:%d, which is not a server of the configuration file. Add a [server] block for that source, or point this replica at the configured master",
-				r.SourceHost, r.SourcePort)
+				"replicates from %s, which is not a server of the configuration file. Add a [server] block for that source, or point this replica at the configured master",
+				config.HostPort(r.SourceHost, r.SourcePort))
 		}
 	}
 }

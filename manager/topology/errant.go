@@ -36,10 +36,7 @@ func errantMariaDB(r, m *mysqlx.State) (string, error) {
 	if rpos == "" {
 		return "", nil
 	}
-	mpos := m.GTID.CurrentPos
-	if mpos == "" {
-		mpos = m.GTID.BinlogPos
-	}
+	mpos := m.GTID.Current()
 	rl, err := gtid.ParseMariaDBList(rpos)
 	if err != nil {
 		return "", fmt.Errorf("replica gtid_current_pos: %w", err)

@@ -1,6 +1,10 @@
 package topology
 
-import "time"
+import (
+	"time"
+
+	"github.com/gomha/gomha/manager/mysqlx"
+)
 
 // DefaultMaxLag is masterha_check_repl's default --seconds_behind_master.
 const DefaultMaxLag = 30 * time.Second
@@ -18,13 +22,13 @@ func CheckReplHealth(t *Topology, maxLag time.Duration) Report {
 	for _, n := range t.Replicas() {
 		r := n.Replica()
 		running := true
-		if r.IORunning != "Yes" {
+		if !r.IORunning.Connected() {
 			running = false
 			io := r.IORunning
-			if io == "" {
-				io = "No"
+			if io == mysqlx.IOUnknown {
+				io = mysqlx.IOStopped
 			}
-			msg := "the IO thread is not running (Slave_IO_Running=" + io + ")"
+			msg := "the IO thread is not running (Slave_IO_Running=" + string(io) + ")"
 			if r.LastIOErrno != 0 {
 				rep.add(CodeReplicaIOStopped, n.Host(), "%s, last error %d: %s. Fix the connection to the master and START SLAVE IO_THREAD", msg, r.LastIOErrno, sentence(r.LastIOError))
 			} else {

@@ -262,7 +262,7 @@ func observation(idx int, toks []string) (Observation, error) {
 		if rs == nil {
 			pos, _ := parsePos(defaultPos)
 			zero := int64(0)
-			rs = &mysqlx.ReplicaStatus{Read: pos, Exec: pos, IORunning: "Yes", SQLRunning: true, SecondsBehind: &zero}
+			rs = &mysqlx.ReplicaStatus{Read: pos, Exec: pos, IORunning: mysqlx.IOConnected, SQLRunning: true, SecondsBehind: &zero}
 		}
 		return rs
 	}
@@ -359,7 +359,7 @@ func observation(idx int, toks []string) (Observation, error) {
 		case "exec":
 			replica().Exec, err = parsePos(v)
 		case "io":
-			replica().IORunning = v
+			replica().IORunning = mysqlx.ParseIOThread(v)
 		case "io_errno":
 			replica().LastIOErrno = atoi()
 		case "io_error":

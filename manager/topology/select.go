@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/node/binlog"
 )
 
@@ -271,7 +272,7 @@ func SelectNewMaster(t *Topology, opts SelectOptions) (Selection, error) {
 		if port == 0 {
 			port = 3306
 		}
-		req := fmt.Sprintf("%s:%d", opts.NewMasterHost, port)
+		req := config.HostPort(opts.NewMasterHost, port)
 		n := t.Lookup(opts.NewMasterHost, port)
 		if n == nil {
 			return sel, &NoCandidateError{Requested: req}

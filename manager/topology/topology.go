@@ -197,10 +197,9 @@ type Node struct {
 // Alive reports whether the server answered.
 func (n *Node) Alive() bool { return n.State != nil }
 
-// Host renders the server as MHA logs it: "hostname(ip:port)".
-func (n *Node) Host() string {
-	return fmt.Sprintf("%s(%s:%d)", n.Server.Hostname, n.Server.IP, n.Server.Port)
-}
+// Host renders the server as MHA logs it: "hostname(ip:port)", IPv6-safe
+// (config.Server.Label).
+func (n *Node) Host() string { return n.Server.Label() }
 
 // Replica returns the server's replication status, nil when the server is
 // dead or not a replica.

@@ -3,6 +3,9 @@ package topology
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/mysqlx"
 )
 
 // TreeOptions chooses what Tree prints.
@@ -88,7 +91,7 @@ func (t *Topology) line(n *Node, opts TreeOptions) string {
 		tags = append(tags, "unmanaged")
 	case RoleStray:
 		if r := n.Replica(); r != nil {
-			tags = append(tags, fmt.Sprintf("stray: replicates from %s:%d", r.SourceHost, r.SourcePort))
+			tags = append(tags, "stray: replicates from "+config.HostPort(r.SourceHost, r.SourcePort))
 		} else if t.Master != nil {
 			tags = append(tags, "stray: not a replica")
 		}
@@ -110,8 +113,8 @@ func details(n *Node) []string {
 	st := n.State
 	if r := n.Replica(); r != nil {
 		io := r.IORunning
-		if io == "" {
-			io = "No"
+		if io == mysqlx.IOUnknown {
+			io = mysqlx.IOStopped
 		}
 		sql := "No"
 		if r.SQLRunning {
@@ -121,7 +124,7 @@ func details(n *Node) []string {
 		if r.SecondsBehind != nil {
 			lag = fmt.Sprintf("%ds", *r.SecondsBehind)
 		}
-		d = append(d, "IO:"+io, "SQL:"+sql, "read="+r.Read.String(), "exec="+r.Exec.String(), "lag="+lag)
+		d = append(d, "IO:"+string(io), "SQL:"+sql, "read="+r.Read.String(), "exec="+r.Exec.String(), "lag="+lag)
 		if n.Role == RoleMaster && n.Source != nil {
 			d = append(d, "source="+n.Source.Host())
 		}
@@ -130,13 +133,8 @@ func details(n *Node) []string {
 		if !st.Binlog.IsZero() {
 			d = append(d, "binlog="+st.Binlog.String())
 		}
-		switch {
-		case st.GTID.Executed != "":
-			d = append(d, "gtid="+oneLine(st.GTID.Executed))
-		case st.GTID.CurrentPos != "":
-			d = append(d, "gtid="+st.GTID.CurrentPos)
-		case st.GTID.BinlogPos != "":
-			d = append(d, "gtid="+st.GTID.BinlogPos)
+		if g := st.GTID.Current(); g != "" {
+			d = append(d, "gtid="+oneLine(g))
 		}
 	}
 	if st.ReadOnly && n.Role == RoleMaster {

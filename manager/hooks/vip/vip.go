@@ -151,7 +151,31 @@ type Mover struct {
 	Probe Probe
 	// StepTimeout bounds each remote command; 0 means 30 seconds.
 	StepTimeout time.Duration
+	// Memo carries what stop found out about the orig master to the start
+	// that follows (a separate hook run): nil remembers nothing.
+	Memo Memo
 }
+
+// Memo remembers, between the hook's runs of one failover, that the orig
+// master could not be reached over SSH, so that start does not dial it
+// again into the same connect timeout.
+type Memo interface {
+	// Unreachable records that orig could not be reached now.
+	Unreachable(orig Host, vip netip.Prefix)
+	// WasUnreachable reports whether orig was recorded unreachable within
+	// MemoFor, and forgets it.
+	WasUnreachable(orig Host, vip netip.Prefix) (bool, time.Duration)
+}
+
+// MemoFor is how long a stop's finding is trusted by the start after it.
+const MemoFor = 5 * time.Minute
+
+// StopConnectTimeout bounds the SSH connect of --command=stop.
+const StopConnectTimeout = time.Second
+
+// DefaultProbeTimeout is the address probe's timeout when Mover.Probe is
+// nil: on a LAN a connect is answered in well under a millisecond.
+const DefaultProbeTimeout = time.Second
 
 // Outcome is what a request did, for the hook's output.
 type Outcome struct {
@@ -242,9 +266,27 @@ func (m *Mover) status(ctx context.Context, r Request, o *Outcome) error {
 	return nil
 }
 
+func (m *Mover) wasUnreachable(orig Host, vip netip.Prefix) (bool, time.Duration) {
+	if m.Memo == nil {
+		return false, 0
+	}
+	return m.Memo.WasUnreachable(orig, vip)
+}
+
 func (m *Mover) stop(ctx context.Context, r Request, o *Outcome) error {
-	s, err := m.Remote.Connect(ctx, *r.Orig)
+	orig := *r.Orig
+	if r.Command == CommandStop && (orig.SSH.ConnectTimeout <= 0 || orig.SSH.ConnectTimeout > StopConnectTimeout) {
+		// A failover calls stop (not stopssh) when its SSH check of the
+		// orig master failed: a full connect timeout would be spent on a
+		// host that is known not to answer. (The online switch calls stop
+		// on a live host, which answers in milliseconds.)
+		orig.SSH.ConnectTimeout = StopConnectTimeout
+	}
+	s, err := m.Remote.Connect(ctx, orig)
 	if err != nil {
+		if m.Memo != nil {
+			m.Memo.Unreachable(*r.Orig, r.VIP)
+		}
 		return m.unreachable(ctx, r, o, "vip "+r.Command, err)
 	}
 	defer s.Close()
@@ -266,7 +308,14 @@ func (m *Mover) start(ctx context.Context, r Request, o *Outcome) error {
 	}
 
 	if r.Orig != nil && r.Orig.IP != r.New.IP {
-		if osess, err := m.Remote.Connect(ctx, *r.Orig); err != nil {
+		var osess Session
+		err := error(nil)
+		if was, ago := m.wasUnreachable(*r.Orig, r.VIP); was {
+			err = fmt.Errorf("not dialled again: stop found it unreachable %s ago", ago.Round(time.Millisecond))
+		} else {
+			osess, err = m.Remote.Connect(ctx, *r.Orig)
+		}
+		if err != nil {
 			if onNew != "" {
 				// The probe would only hear the new master answer.
 				o.warn("cannot reach orig master %s to check it lost %s (%v); the new master already holds it", r.Orig, r.VIP.Addr(), err)
@@ -342,19 +391,19 @@ func (m *Mover) unreachable(ctx context.Context, r Request, o *Outcome, step str
 	}
 	probe := m.Probe
 	if probe == nil {
-		probe = TCPProbe(2 * time.Second)
+		probe = TCPProbe(DefaultProbeTimeout)
 	}
 	answered, detail := probe(ctx, r.VIP.Addr(), port)
 	if answered {
-		return fmt.Errorf("%s: orig master %s: %w: cannot reach it over SSH (%v) and %s:%d still answers (%s); remove the address by hand or power the host off",
-			step, r.Orig, ErrStillAnswers, sshErr, r.VIP.Addr(), port, detail)
+		return fmt.Errorf("%s: orig master %s: %w: cannot reach it over SSH (%v) and %s still answers (%s); remove the address by hand or power the host off",
+			step, r.Orig, ErrStillAnswers, sshErr, netip.AddrPortFrom(r.VIP.Addr(), uint16(port)), detail)
 	}
 	// Silence proves nothing about a host that cannot be reached: with its
 	// cable pulled it keeps the address configured, and answers on it again
 	// once the link is back.
 	o.Unverified = true
-	o.warn("cannot reach orig master %s over SSH (%v); %s:%d does not answer from here (%s): not verified: %s is unreachable and may still hold %s; fence it (shutdown_script, lease) and remove the address there when it is back",
-		r.Orig, sshErr, r.VIP.Addr(), port, detail, r.Orig.Name, r.VIP.Addr())
+	o.warn("cannot reach orig master %s over SSH (%v); %s does not answer from here (%s): not verified: %s is unreachable and may still hold %s; fence it (shutdown_script, lease) and remove the address there when it is back",
+		r.Orig, sshErr, netip.AddrPortFrom(r.VIP.Addr(), uint16(port)), detail, r.Orig.Name, r.VIP.Addr())
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomha/gomha/manager/sshexec"
 )
@@ -270,5 +271,69 @@ func TestARPSent(t *testing.T) {
 				t.Error("no reason given")
 			}
 		})
+	}
+}
+
+// countingRemote counts the connects per IP.
+type countingRemote struct {
+	fakeRemote
+	connects map[string]int
+	timeouts []time.Duration
+}
+
+func (c *countingRemote) Connect(ctx context.Context, h Host) (Session, error) {
+	c.connects[h.IP]++
+	c.timeouts = append(c.timeouts, h.SSH.ConnectTimeout)
+	return c.fakeRemote.Connect(ctx, h)
+}
+
+// A failover's stop on an unreachable orig master is remembered, and the
+// start after it neither dials that host again nor waits for it: it probes
+// the address once more and goes on unverified.
+func TestMoverStartReusesStop(t *testing.T) {
+	vip := netip.MustParsePrefix("198.18.7.100/24")
+	db1 := &Host{Name: "db1", IP: "198.18.7.11", Port: 3306}
+	db2 := &Host{Name: "db2", IP: "198.18.7.12", Port: 3306}
+	r := &countingRemote{fakeRemote: fakeRemote{db1.IP: {down: true}, db2.IP: {}}, connects: map[string]int{}}
+	silent := func(context.Context, netip.Addr, int) (bool, string) { return false, "no answer within 1s" }
+	m := &Mover{Remote: r, Probe: silent, Memo: FileMemo{Dir: t.TempDir()}}
+	o, err := m.Do(t.Context(), Request{Command: CommandStop, VIP: vip, Interface: "eth0", Orig: db1})
+	if err != nil || !o.Unverified {
+		t.Fatalf("stop: %v, unverified %v", err, o.Unverified)
+	}
+	if len(r.timeouts) != 1 || r.timeouts[0] != StopConnectTimeout {
+		t.Errorf("stop dialled with connect timeouts %v, want one of %s", r.timeouts, StopConnectTimeout)
+	}
+	o, err = m.Do(t.Context(), Request{Command: CommandStart, VIP: vip, Interface: "eth0", Orig: db1, New: db2})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if r.connects[db1.IP] != 1 {
+		t.Errorf("orig master dialled %d times, want 1 (stop only)", r.connects[db1.IP])
+	}
+	if !o.Unverified || !strings.Contains(strings.Join(o.Lines, "\n"), "stop found it unreachable") {
+		t.Errorf("start lines %q: want unverified, saying stop found it unreachable", o.Lines)
+	}
+	// The memo is used once: a later start dials again.
+	if _, err := m.Do(t.Context(), Request{Command: CommandStart, VIP: vip, Interface: "eth0", Orig: db1, New: db2}); err != nil {
+		t.Fatalf("second start: %v", err)
+	}
+	if r.connects[db1.IP] != 2 {
+		t.Errorf("orig master dialled %d times after a second start, want 2", r.connects[db1.IP])
+	}
+}
+
+func TestFileMemoExpires(t *testing.T) {
+	now := time.Unix(1000, 0)
+	m := FileMemo{Dir: t.TempDir(), Now: func() time.Time { return now }}
+	h, vip := Host{Name: "db1", IP: "198.18.7.11"}, netip.MustParsePrefix("198.18.7.100/24")
+	m.Unreachable(h, vip)
+	now = now.Add(MemoFor + time.Second)
+	if ok, _ := m.WasUnreachable(h, vip); ok {
+		t.Error("a finding older than MemoFor was trusted")
+	}
+	m.Unreachable(h, vip)
+	if ok, _ := m.WasUnreachable(Host{Name: "db3", IP: "198.18.7.13"}, vip); ok {
+		t.Error("another host's finding was trusted")
 	}
 }
