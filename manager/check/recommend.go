@@ -126,8 +126,14 @@ func orUnknown(d time.Duration) string {
 }
 
 // RecommendDetection returns the recommendations for every alive replica
-// of t whose settings make detection slower than ping interval p allows.
+// of t whose settings make detection slower than ping interval p allows;
+// p <= 0 takes the master's ping_interval (MHA's default without one).
+// Each Recommendation.Host is the Host of the replica's HeartbeatSlow or
+// SlaveNetTimeoutHigh finding, if it has one.
 func RecommendDetection(t *topology.Topology, p time.Duration) []Recommendation {
+	if p <= 0 && t.Master != nil {
+		p = t.Master.Server.PingInterval
+	}
 	want := RecommendedDetection(p)
 	var out []Recommendation
 	for _, n := range t.Replicas() {

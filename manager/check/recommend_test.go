@@ -83,4 +83,13 @@ func TestRecommendDetection(t *testing.T) {
 	if diff := cmp.Diff([]string{"db2(10.0.0.2:3306)"}, hosts); diff != "" {
 		t.Errorf("recommended for (-want +got):\n%s", diff)
 	}
+	// Without a ping interval, the master's: 3 s recommends 12 s, 3 s, 3 s,
+	// which db3 (4 s, 1 s) already beats.
+	topo.Master = topo.Nodes[0]
+	topo.Master.Server.PingInterval = 3 * time.Second
+	got = RecommendDetection(topo, 0)
+	if len(got) != 1 || got[0].Host != "db2(10.0.0.2:3306)" ||
+		got[0].SQL != "SET GLOBAL slave_net_timeout=12; STOP SLAVE; CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=3, MASTER_CONNECT_RETRY=3; START SLAVE" {
+		t.Errorf("with the master's ping_interval: %+v", got)
+	}
 }
