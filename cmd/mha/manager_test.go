@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -332,6 +333,39 @@ func TestRefusalPause(t *testing.T) {
 	} {
 		if got := refusalPause(config.Server{Params: config.Params{PingInterval: tt.interval}}); got != tt.want {
 			t.Errorf("refusalPause(ping_interval=%s) = %s; want %s", tt.interval, got, tt.want)
+		}
+	}
+}
+
+// TestRefusalShownByCheckStatus: after the manager refused a failover and
+// went back to monitoring, check-status says why.
+func TestRefusalShownByCheckStatus(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	dir := t.TempDir()
+	fc := &fakeCycle{cancel: cancel, startups: []fakeStartup{{master: srv("db1")}}, monitors: []fakeMonitor{dies("db1")},
+		failovers: []fakeFailover{{code: 1, err: fmt.Errorf("Last failover was done at 2026/12/03 14:00:00. Current time is too early: %w", statefile.ErrTooEarly)}}}
+	l := &managerLoop{c: fc, health: statefile.OpenHealth(dir, "app1"), workdir: dir, app: "app1",
+		log: slog.New(slog.DiscardHandler), out: io.Discard,
+		fail: func(err error) error { return &mhacli.ExitError{Code: 31, Err: err} }}
+	if err := l.run(ctx, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("run = %v", err)
+	}
+
+	cmd := newCheckStatusCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs([]string{"--status_dir=" + dir, "--app=app1"})
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.ExecuteContext(t.Context())
+	var ee *mhacli.ExitError
+	if !errors.As(err, &ee) || ee.Code != statefile.PingFailed.Code {
+		t.Errorf("check-status = %v; want exit %d (PING_FAILED)", err, statefile.PingFailed.Code)
+	}
+	for _, want := range []string{"app1 master maybe down(21:PING_FAILED). master:db1", "Last failover refused at ", "Current time is too early: last failover is too recent"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("check-status output lacks %q:\n%s", want, out.String())
 		}
 	}
 }
