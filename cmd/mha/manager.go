@@ -177,40 +177,95 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 		}
 	}
 
+	l := &managerLoop{
+		c: &liveCycle{cfg: &cfg, f: f, log: log, logOut: logOut, health: health,
+			runner: hooks.Runner{Log: log, Timeout: f.fo.hookTimeout}, drop: failedOver},
+		health: health, workdir: workdir, app: cfg.App, log: log, out: cmd.OutOrStdout(),
+		exitAfterFailover: exitAfterFailover, monitorOnly: f.monitorOnly, fail: fail,
+	}
+	return l.run(ctx, pending)
+}
+
+// cycle is what the manager's monitoring loop does to the world: the
+// start-up checks, the monitoring, the failover and what follows it.
+// liveCycle does it for real; tests use a fake.
+type cycle interface {
+	// startup runs the start-up checks and returns the alive master and
+	// replicas.
+	startup(ctx context.Context) (config.Server, []config.Server, error)
+	// keepWarm keeps SSH to servers warm and mha-node verified, in the
+	// background, every interval, until ctx ends.
+	keepWarm(ctx context.Context, servers []config.Server, interval time.Duration)
+	// monitor returns when master's death is confirmed.
+	monitor(ctx context.Context, master config.Server, replicas []config.Server) (detect.Verdict, error)
+	// failover fails dead over (MHA exit codes: 0, 10 partial, 1 error).
+	failover(ctx context.Context, dead deadMaster) (int, *failover.Result, error)
+	// watchOld starts fencing the old master whenever it answers again,
+	// in the background, until ctx ends.
+	watchOld(ctx context.Context, old config.Server, res *failover.Result)
+	// failedOver drops the dead master from the configuration.
+	failedOver(dead config.Server) error
+	// pause waits d, or until ctx ends.
+	pause(ctx context.Context, d time.Duration)
+}
+
+// managerLoop is `mha manager`'s loop: start-up checks, monitoring, then a
+// failover; after a refused failover monitoring resumes on the same master
+// (the refusal recorded for check-status), after a failover on the new
+// topology. The MHA-named masterha_manager exits after one failover or
+// refusal, as MHA does.
+type managerLoop struct {
+	c                 cycle
+	health            *statefile.Health
+	workdir, app      string
+	log               *slog.Logger
+	out               io.Writer // --monitor_only's "Master ... is dead!"
+	exitAfterFailover bool
+	monitorOnly       bool
+	// fail turns a start-up or monitoring error into the exit error
+	// (31:CONFIG_ERROR in the health file).
+	fail func(error) error
+}
+
+// run loops until the manager exits; pending is a dead master to fail over
+// before monitoring (a resumed failover run again).
+func (l *managerLoop) run(ctx context.Context, pending *deadMaster) error {
+	log := l.log
 	var master config.Server
 	var replicas []config.Server
 	monitorAgain := false // after a refused failover: same master, no start-up checks
-	warm := false         // keepHostsWarm runs once, for the whole process
+	warm := false         // keepWarm runs once, for the whole process
 	for {
 		if pending == nil {
 			if !monitorAgain || master.Hostname == "" {
-				master, replicas, err = startupChecks(ctx, cfg, f, log, logOut)
+				var err error
+				master, replicas, err = l.c.startup(ctx)
 				if err != nil {
 					if ctx.Err() != nil {
 						log.Info("Got terminate signal. Exit.")
 						return &mhacli.ExitError{Code: 1, Err: ctx.Err()}
 					}
-					return fail(err)
+					return l.fail(err)
 				}
-				_ = health.Set(statefile.PingOK, master.Hostname)
+				_ = l.health.Set(statefile.PingOK, master.Hostname)
 				if !warm {
-					keepHostsWarm(ctx, append([]config.Server{master}, replicas...), master.PingInterval, log)
+					l.c.keepWarm(ctx, append([]config.Server{master}, replicas...), master.PingInterval)
 					warm = true
 				}
 				log.Info("Ping("+master.PingType+") succeeded, waiting until MySQL doesn't respond..", "host", master.Hostname)
 			}
 			monitorAgain = false
-			v, err := monitor(ctx, cfg, master, replicas, hooks.Runner{Log: log, Timeout: f.fo.hookTimeout}, log, health)
+			v, err := l.c.monitor(ctx, master, replicas)
 			if err != nil {
 				if ctx.Err() != nil {
 					log.Info("Got terminate signal. Exit.")
 					return &mhacli.ExitError{Code: 1, Err: ctx.Err()}
 				}
-				return fail(err)
+				return l.fail(err)
 			}
 			log.Warn(fmt.Sprintf("Master %s(%s:%d) is dead!", v.Master.Hostname, v.Master.IP, v.Master.Port), "evidence", strings.Join(v.Evidence, "; "))
-			if f.monitorOnly {
-				fmt.Fprintf(cmd.OutOrStdout(), "Master %s is dead!\nIP Address: %s Port: %d\n", v.Master.Hostname, v.Master.IP, v.Master.Port)
+			if l.monitorOnly {
+				fmt.Fprintf(l.out, "Master %s is dead!\nIP Address: %s Port: %d\n", v.Master.Hostname, v.Master.IP, v.Master.Port)
 				return &mhacli.ExitError{Code: 20}
 			}
 			pending = &deadMaster{srv: v.Master, sshReachable: v.SSHReachable, detectedAt: v.DetectedAt}
@@ -220,19 +275,18 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 		// during a failover unless --abort, which kills).
 		dead := *pending
 		pending = nil
-		fr := &failoverRun{cfg: cfg, flags: f.fo, dead: dead.srv, sshReachable: dead.sshReachable, detectedAt: dead.detectedAt, log: log, logOut: logOut, health: health}
-		code, res, ferr := fr.run(context.WithoutCancel(ctx))
-		if res != nil && !res.MasterActivatedAt.IsZero() && !exitAfterFailover {
+		code, res, ferr := l.c.failover(context.WithoutCancel(ctx), dead)
+		if res != nil && !res.MasterActivatedAt.IsZero() && !l.exitAfterFailover {
 			// The old master is fenced again the moment it answers (link
 			// back, SIGCONT), for as long as this manager runs.
-			go watchOldMaster(ctx, cfg, dead.srv, res.EndPoint, hooks.Runner{Log: log, Timeout: f.fo.hookTimeout}, log)
+			l.c.watchOld(ctx, dead.srv, res)
 		}
-		if refusedFailover(ferr) && !exitAfterFailover && ctx.Err() == nil {
+		if refusedFailover(ferr) && !l.exitAfterFailover && ctx.Err() == nil {
 			// `mha manager` goes on monitoring after a refusal; the
 			// MHA-named masterha_manager exits as MHA does (its failover
 			// refuses with exit 1).
 			log.Warn("Failover refused; monitoring goes on.", "master", dead.srv.Hostname, "reason", ferr)
-			if err := statefile.RecordRefusal(workdir, cfg.App, statefile.Refusal{At: time.Now(), Master: dead.srv.Hostname, Reason: ferr.Error()}); err != nil {
+			if err := statefile.RecordRefusal(l.workdir, l.app, statefile.Refusal{At: time.Now(), Master: dead.srv.Hostname, Reason: ferr.Error()}); err != nil {
 				log.Error("cannot record the refusal", "err", err)
 			}
 			monitorAgain = true
@@ -240,22 +294,59 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 				// The master is dead and stays so until the operator
 				// acts (removes the flag file): ask again now and then,
 				// not at every ping.
-				_ = health.Set(statefile.PingFailed, dead.srv.Hostname)
-				sleepCtx(ctx, refusalPause(dead.srv))
+				_ = l.health.Set(statefile.PingFailed, dead.srv.Hostname)
+				l.c.pause(ctx, refusalPause(dead.srv))
 			}
 			continue
 		}
-		if exitAfterFailover || code == 1 || ctx.Err() != nil {
+		if l.exitAfterFailover || code == 1 || ctx.Err() != nil {
 			return exitFor(code, ferr)
 		}
 		// `mha manager` monitors the new topology, without the dead master.
-		if err := failedOver(dead.srv); err != nil {
-			return fail(err)
+		if err := l.c.failedOver(dead.srv); err != nil {
+			return l.fail(err)
 		}
 		master = config.Server{}
 		log.Info("Failover done; monitoring the new master.", "code", code)
 	}
 }
+
+// liveCycle is cycle on the real servers. cfg points at the manager's
+// configuration, which failedOver replaces.
+type liveCycle struct {
+	cfg    **config.Config
+	f      managerFlags
+	log    *slog.Logger
+	logOut io.Writer
+	health *statefile.Health
+	runner hooks.Runner
+	drop   func(dead config.Server) error
+}
+
+func (c *liveCycle) startup(ctx context.Context) (config.Server, []config.Server, error) {
+	return startupChecks(ctx, *c.cfg, c.f, c.log, c.logOut)
+}
+
+func (c *liveCycle) keepWarm(ctx context.Context, servers []config.Server, interval time.Duration) {
+	keepHostsWarm(ctx, servers, interval, c.log)
+}
+
+func (c *liveCycle) monitor(ctx context.Context, master config.Server, replicas []config.Server) (detect.Verdict, error) {
+	return monitor(ctx, *c.cfg, master, replicas, c.runner, c.log, c.health)
+}
+
+func (c *liveCycle) failover(ctx context.Context, dead deadMaster) (int, *failover.Result, error) {
+	fr := &failoverRun{cfg: *c.cfg, flags: c.f.fo, dead: dead.srv, sshReachable: dead.sshReachable, detectedAt: dead.detectedAt, log: c.log, logOut: c.logOut, health: c.health}
+	return fr.run(ctx)
+}
+
+func (c *liveCycle) watchOld(ctx context.Context, old config.Server, res *failover.Result) {
+	go watchOldMaster(ctx, *c.cfg, old, res.EndPoint, c.runner, c.log)
+}
+
+func (c *liveCycle) failedOver(dead config.Server) error { return c.drop(dead) }
+
+func (c *liveCycle) pause(ctx context.Context, d time.Duration) { sleepCtx(ctx, d) }
 
 // refusalPause is how long `mha manager` waits before it looks at a dead
 // master again after the last-failover guard refused to fail it over: ten
@@ -295,28 +386,35 @@ func refusedFailover(err error) bool {
 // monitor watches master until it is confirmed dead, keeping the health
 // file up to date.
 func monitor(ctx context.Context, cfg *config.Config, master config.Server, replicas []config.Server, runner hooks.Runner, log *slog.Logger, health *statefile.Health) (detect.Verdict, error) {
-	last := detect.State(-1) // the first state is always written
 	mon := &detect.Monitor{
 		Config:    cfg,
 		Master:    master,
 		Log:       log,
 		Hooks:     runner,
 		Secondary: replicas,
-		OnState: func(s detect.State) {
-			switch {
-			case s == detect.StatePingOK && last == detect.StatePingOK:
-				_ = health.Touch()
-			case s == detect.StatePingOK:
-				_ = health.Set(statefile.PingOK, master.Hostname)
-			case s == detect.StatePingFailing:
-				_ = health.Set(statefile.PingFailing, master.Hostname)
-			case s == detect.StatePingFailed:
-				_ = health.Set(statefile.PingFailed, master.Hostname)
-			}
-			last = s
-		},
+		OnState:   healthOnState(health, master.Hostname),
 	}
 	return mon.Run(ctx)
+}
+
+// healthOnState maps the monitor's states to the health file: PING_OK
+// written once and then touched at every ping, PING_FAILING and
+// PING_FAILED written as they come.
+func healthOnState(health *statefile.Health, master string) func(detect.State) {
+	last := detect.State(-1) // the first state is always written
+	return func(s detect.State) {
+		switch {
+		case s == detect.StatePingOK && last == detect.StatePingOK:
+			_ = health.Touch()
+		case s == detect.StatePingOK:
+			_ = health.Set(statefile.PingOK, master)
+		case s == detect.StatePingFailing:
+			_ = health.Set(statefile.PingFailing, master)
+		case s == detect.StatePingFailed:
+			_ = health.Set(statefile.PingFailed, master)
+		}
+		last = s
+	}
 }
 
 // startupChecks runs MHA's start-up checks (check-repl's, without the

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gomha/gomha/manager/check"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/mysqlx"
@@ -90,6 +89,10 @@ type Monitor struct {
 	// built-in evidence, leaving failure counting and
 	// secondary_check_script.
 	Secondary []config.Server
+
+	// io does the pings, probes and timer; nil is liveIO (tests set a
+	// fake).
+	io monitorIO
 }
 
 // interval returns ping_interval.
@@ -137,30 +140,11 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 		"replicas", len(m.Secondary), "secondary_check_script", script != "")
 
 	mach := NewMachine(MachineConfig{Secondary: script != "", BuiltIn: len(m.Secondary) > 0})
-	target := check.Target(m.Config, m.Master, interval)
-	// A ping that runs into its deadline leaves its session to the
-	// server's wait_timeout (2 × ping_interval, set at connect) rather
-	// than spend another connect timeout on a side connection to a master
-	// that may be silent.
-	target.NoKillSideways = true
-	// A session that the server closes (mysqld killed, shut down) is
-	// pinged at once instead of at the next tick.
-	peerClosed := make(chan struct{}, 1)
-	if pingType != config.PingConnect {
-		target.OnPeerClose = func() {
-			select {
-			case peerClosed <- struct{}{}:
-			default:
-			}
-		}
+	io := m.io
+	if io == nil {
+		io = newLiveIO(m, interval, pingType, log)
 	}
-	p := &pinger{
-		target:   target,
-		pingType: pingType,
-		interval: interval,
-		log:      log,
-	}
-	defer p.close()
+	defer io.close()
 
 	results := make(chan func() []Action, 16)
 	var wg sync.WaitGroup
@@ -172,7 +156,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 		wg.Wait()
 	}()
 
-	ticker := time.NewTicker(interval)
+	ticker := io.newTicker(interval)
 	defer ticker.Stop()
 	cadence := interval
 	acts := mach.Tick()
@@ -182,7 +166,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			acts = acts[1:]
 			switch a.Kind {
 			case ActPing:
-				r, err := p.ping(ctx, a.Reconnect)
+				r, err := io.ping(ctx, a.Reconnect)
 				if err != nil {
 					return Verdict{}, err
 				}
@@ -194,7 +178,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			case ActStartConfirm:
 				cctx, cancel := context.WithCancel(ctx)
 				cancels[a.Episode] = cancel
-				m.confirm(cctx, &wg, log, mach, a.Episode, pingType, results)
+				m.confirm(cctx, io, &wg, log, mach, a.Episode, pingType, results)
 			case ActCancelConfirm:
 				if c := cancels[a.Episode]; c != nil {
 					c()
@@ -228,9 +212,9 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 		select {
 		case <-ctx.Done():
 			return Verdict{}, fmt.Errorf("detect: monitoring %s: %w", name, ctx.Err())
-		case <-ticker.C:
+		case <-ticker.C():
 			acts = mach.Tick()
-		case <-peerClosed:
+		case <-io.peerClosed():
 			log.Info("the master closed the monitoring session: pinging now", "step", "ping")
 			acts = mach.Tick()
 			ticker.Reset(cadence)
@@ -244,7 +228,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 // replica probes, secondary_check_script and the SSH check on the master.
 // Each part sends a function that feeds its result to mach on Run's
 // goroutine.
-func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, mach *Machine, episode int, pingType string, results chan<- func() []Action) {
+func (m *Monitor) confirm(ctx context.Context, io monitorIO, wg *sync.WaitGroup, log *slog.Logger, mach *Machine, episode int, pingType string, results chan<- func() []Action) {
 	send := func(f func() []Action) {
 		select {
 		case results <- f:
@@ -260,7 +244,7 @@ func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Log
 	go func() {
 		defer wg.Done()
 		start := time.Now()
-		err := sshReachable(ctx, m.Master)
+		err := io.sshMaster(ctx)
 		if err != nil {
 			log.Info("SSH to the master host failed", "step", "confirm", "episode", episode, "duration", time.Since(start), "err", err)
 		} else {
@@ -279,7 +263,7 @@ func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Log
 				pwg.Add(1)
 				go func() {
 					defer pwg.Done()
-					probes[i] = probeReplica(ctx, m.Config, m.Master, srv, GreetingTimeout(m.interval()))
+					probes[i] = io.probeReplica(ctx, srv)
 				}()
 			}
 			pwg.Wait()
@@ -292,16 +276,12 @@ func (m *Monitor) confirm(ctx context.Context, wg *sync.WaitGroup, log *slog.Log
 		go func() {
 			defer wg.Done()
 			args := hooks.SecondaryCheckArgs(hooks.SecondaryCheck{Master: hooks.EndpointOf(m.Master), PingType: pingType})
-			runner := m.Hooks
-			if runner.Timeout <= 0 {
-				runner.Timeout = SecondaryCheckTimeout
-			}
-			res, err := runner.Run(ctx, "secondary_check_script", script, args)
+			code, err := io.secondary(ctx, script, args)
 			errText := ""
 			if err != nil {
 				errText = err.Error()
 			}
-			send(func() []Action { return mach.Secondary(episode, res.Code, errText) })
+			send(func() []Action { return mach.Secondary(episode, code, errText) })
 		}()
 	}
 }

@@ -2,8 +2,10 @@
 // failover and an online switch share. It stops replication, points the
 // replica at the new source with the coordinates the caller recorded (a
 // binlog position, MariaDB's gtid_slave_pos or MySQL's auto-position),
-// restores what CHANGE MASTER changes behind the operator's back, starts
-// replication and waits until both threads run.
+// restores what CHANGE MASTER changes behind the operator's back (the
+// heartbeat period, relay_log_purge), starts replication and waits until
+// both threads run. The SQL goes through Server, which FromConn provides
+// for a mysqlx session.
 package repoint
 
 import (
@@ -35,6 +37,11 @@ type How struct {
 	// Pos is the source's binlog coordinate to start from (file/position
 	// modes only).
 	Pos binlog.Pos
+	// Settings, when set, are given to the replica instead of its own
+	// (Settings): an old master joining as a replica in a switch has none,
+	// and can take those the new master had as a replica (SettingsOf,
+	// read before its RESET SLAVE ALL).
+	Settings *Settings
 }
 
 // Sentinel errors.
@@ -64,113 +71,176 @@ func Options(src Source, how How) (mysqlx.ChangeSourceOptions, error) {
 	return o, nil
 }
 
-// Replica points the replica behind c at src: STOP SLAVE (waiting until both
-// threads stopped), CHANGE MASTER (which also discards the old relay logs, so
-// MHA's separate RESET SLAVE is not needed), relay_log_purge restored to its
-// value before (MySQL sets it to 0 when CHANGE MASTER names relay-log
-// coordinates), START SLAVE, then it waits until the IO and SQL threads both
-// run. It ends with ctx: give ctx the step's deadline.
+// Replica points the replica behind c at src; see ReplicaOn.
 func Replica(ctx context.Context, c *mysqlx.Conn, src Source, how How) error {
+	return ReplicaOn(ctx, FromConn(c), src, how)
+}
+
+// Stop stops both replication threads of the replica behind c; see StopOn.
+func Stop(ctx context.Context, c *mysqlx.Conn) error { return StopOn(ctx, FromConn(c)) }
+
+// StopIO stops the IO thread of the replica behind c; see StopIOOn.
+func StopIO(ctx context.Context, c *mysqlx.Conn) error { return StopIOOn(ctx, FromConn(c)) }
+
+// WaitRunning waits until both threads of the replica behind c run; see
+// WaitRunningOn.
+func WaitRunning(ctx context.Context, c *mysqlx.Conn) error { return WaitRunningOn(ctx, FromConn(c)) }
+
+// ReplicaOn points the replica s at src: STOP SLAVE (waiting until both
+// threads stopped), its connection settings read (Settings), CHANGE MASTER
+// (which also discards the old relay logs, so MHA's separate RESET SLAVE is
+// not needed), the settings given again (CHANGE MASTER resets the
+// heartbeat period), relay_log_purge restored to its value before (MySQL
+// sets it to 0 when CHANGE MASTER names relay-log coordinates), START
+// SLAVE, then it waits until the IO and SQL threads both run. It ends with
+// ctx: give ctx the step's deadline. Errors name the host and the step.
+func ReplicaOn(ctx context.Context, s Server, src Source, how How) error {
 	opts, err := Options(src, how)
 	if err != nil {
 		return err
 	}
-	if err := Stop(ctx, c); err != nil {
+	rs, err := stop(ctx, s)
+	if err != nil {
 		return err
 	}
-	var purge int
-	if err := c.QueryRow(ctx, "SELECT @@global.relay_log_purge").Scan(&purge); err != nil {
-		return fmt.Errorf("repoint %s: read relay_log_purge: %w", c.Addr(), err)
+	var keep Settings
+	switch {
+	case how.Settings != nil:
+		keep = *how.Settings
+	case rs != nil:
+		// A server that was not a replica (an old master joining as
+		// one) has no settings of its own to keep.
+		if keep, err = s.Settings(ctx, rs); err != nil {
+			return stepErr(s, "read the replication settings", err)
+		}
 	}
-	if err := c.ChangeSource(ctx, opts); err != nil {
-		return err
+	purge, err := s.RelayLogPurge(ctx)
+	if err != nil {
+		return stepErr(s, "read relay_log_purge", err)
 	}
-	var after int
-	if err := c.QueryRow(ctx, "SELECT @@global.relay_log_purge").Scan(&after); err != nil {
-		return fmt.Errorf("repoint %s: read relay_log_purge: %w", c.Addr(), err)
+	if err := s.ChangeSource(ctx, opts); err != nil {
+		return stepErr(s, "CHANGE MASTER TO "+mysqlx.JoinAddr(src.Host, src.Port), err)
+	}
+	if stmt := keep.Statement(s.Version()); stmt != "" {
+		if err := s.ApplySettings(ctx, stmt); err != nil {
+			return stepErr(s, "keep the replication settings ("+stmt+")", err)
+		}
+	}
+	after, err := s.RelayLogPurge(ctx)
+	if err != nil {
+		return stepErr(s, "read relay_log_purge", err)
 	}
 	if after != purge {
-		if _, err := c.Exec(ctx, fmt.Sprintf("SET GLOBAL relay_log_purge=%d", purge)); err != nil {
-			return fmt.Errorf("repoint %s: restore relay_log_purge=%d: %w", c.Addr(), purge, err)
+		if err := s.SetRelayLogPurge(ctx, purge); err != nil {
+			return stepErr(s, fmt.Sprintf("restore relay_log_purge=%t", purge), err)
 		}
 	}
-	if err := c.StartReplica(ctx); err != nil {
-		return err
+	if err := s.StartReplica(ctx); err != nil {
+		return stepErr(s, "START SLAVE", err)
 	}
-	return WaitRunning(ctx, c)
+	return WaitRunningOn(ctx, s)
 }
 
-// Stop stops both replication threads and waits until SHOW SLAVE STATUS
+// SettingsOf reads the replication settings of the replica behind c (zero
+// Settings when it is not a replica), for How.Settings.
+func SettingsOf(ctx context.Context, c *mysqlx.Conn) (Settings, error) {
+	s := FromConn(c)
+	rs, err := s.ReplicaStatus(ctx)
+	if err != nil {
+		return Settings{}, stepErr(s, "read the replica status", err)
+	}
+	if rs == nil {
+		return Settings{}, nil
+	}
+	st, err := s.Settings(ctx, rs)
+	if err != nil {
+		return Settings{}, stepErr(s, "read the replication settings", err)
+	}
+	return st, nil
+}
+
+// stepErr names the host and the step of a failed statement.
+func stepErr(s Server, step string, err error) error {
+	return fmt.Errorf("repoint %s: %s: %w", s.Addr(), step, err)
+}
+
+// StopOn stops both replication threads and waits until SHOW SLAVE STATUS
 // says they stopped.
-func Stop(ctx context.Context, c *mysqlx.Conn) error {
-	if err := c.StopReplica(ctx); err != nil {
-		return err
+func StopOn(ctx context.Context, s Server) error {
+	_, err := stop(ctx, s)
+	return err
+}
+
+// stop is StopOn returning the last replica status (nil: not a replica).
+func stop(ctx context.Context, s Server) (*mysqlx.ReplicaStatus, error) {
+	if err := s.StopReplica(ctx); err != nil {
+		return nil, stepErr(s, "STOP SLAVE", err)
 	}
 	for {
-		rs, err := c.ReplicaStatus(ctx)
+		rs, err := s.ReplicaStatus(ctx)
 		if err != nil {
-			return err
+			return nil, stepErr(s, "wait for replication to stop", err)
 		}
-		if rs == nil || (rs.IORunning == "No" && !rs.SQLRunning) {
-			return nil
+		if rs == nil || (rs.IORunning == mysqlx.IOStopped && !rs.SQLRunning) {
+			return rs, nil
 		}
 		if err := sleep(ctx, poll); err != nil {
-			return fmt.Errorf("repoint %s: wait for replication to stop: %w", c.Addr(), err)
+			return nil, stepErr(s, "wait for replication to stop", err)
 		}
 	}
 }
 
-// StopIO stops the IO (receiver) thread only and waits until SHOW SLAVE
+// StopIOOn stops the IO (receiver) thread only and waits until SHOW SLAVE
 // STATUS says it stopped; the SQL thread goes on applying what was
 // received.
-func StopIO(ctx context.Context, c *mysqlx.Conn) error {
-	if err := c.StopReplicaIOThread(ctx); err != nil {
-		return err
+func StopIOOn(ctx context.Context, s Server) error {
+	if err := s.StopReplicaIOThread(ctx); err != nil {
+		return stepErr(s, "STOP SLAVE IO_THREAD", err)
 	}
 	for {
-		rs, err := c.ReplicaStatus(ctx)
+		rs, err := s.ReplicaStatus(ctx)
 		if err != nil {
-			return err
+			return stepErr(s, "wait for the IO thread to stop", err)
 		}
-		if rs == nil || rs.IORunning == "No" {
+		if rs == nil || rs.IORunning == mysqlx.IOStopped {
 			return nil
 		}
 		if err := sleep(ctx, poll); err != nil {
-			return fmt.Errorf("repoint %s: wait for the IO thread to stop: %w", c.Addr(), err)
+			return stepErr(s, "wait for the IO thread to stop", err)
 		}
 	}
 }
 
-// WaitRunning waits until both replication threads run. An SQL thread that
-// stops with an error fails at once; otherwise it waits until ctx ends and
-// then reports the last IO and SQL errors the server shows.
-func WaitRunning(ctx context.Context, c *mysqlx.Conn) error {
+// WaitRunningOn waits until both replication threads run. An SQL thread
+// that stops with an error fails at once; otherwise it waits until ctx ends
+// and then reports the last IO and SQL errors the server shows.
+func WaitRunningOn(ctx context.Context, s Server) error {
 	var last *mysqlx.ReplicaStatus
 	for {
-		rs, err := c.ReplicaStatus(ctx)
+		rs, err := s.ReplicaStatus(ctx)
 		if err != nil {
 			if last != nil && ctx.Err() != nil {
-				return notStarted(c, last, ctx.Err())
+				return notStarted(s, last, ctx.Err())
 			}
-			return err
+			return stepErr(s, "wait for replication to run", err)
 		}
 		if rs == nil {
-			return fmt.Errorf("repoint %s: %w: the server is not a replica", c.Addr(), ErrNotStarted)
+			return fmt.Errorf("repoint %s: %w: the server is not a replica", s.Addr(), ErrNotStarted)
 		}
 		last = rs
-		if rs.IORunning == "Yes" && rs.SQLRunning {
+		if rs.IORunning.Connected() && rs.SQLRunning {
 			return nil
 		}
 		if !rs.SQLRunning && rs.LastSQLErrno != 0 {
-			return notStarted(c, rs, nil)
+			return notStarted(s, rs, nil)
 		}
 		if err := sleep(ctx, poll); err != nil {
-			return notStarted(c, rs, err)
+			return notStarted(s, rs, err)
 		}
 	}
 }
 
-func notStarted(c *mysqlx.Conn, rs *mysqlx.ReplicaStatus, cause error) error {
+func notStarted(s Server, rs *mysqlx.ReplicaStatus, cause error) error {
 	msg := fmt.Sprintf("IO thread %s, SQL thread running=%t", rs.IORunning, rs.SQLRunning)
 	if rs.LastIOErrno != 0 {
 		msg += fmt.Sprintf("; last IO error %d: %s", rs.LastIOErrno, rs.LastIOError)
@@ -179,9 +249,9 @@ func notStarted(c *mysqlx.Conn, rs *mysqlx.ReplicaStatus, cause error) error {
 		msg += fmt.Sprintf("; last SQL error %d: %s", rs.LastSQLErrno, rs.LastSQLError)
 	}
 	if cause != nil {
-		return fmt.Errorf("repoint %s: %w (%s): %w", c.Addr(), ErrNotStarted, msg, cause)
+		return fmt.Errorf("repoint %s: %w (%s): %w", s.Addr(), ErrNotStarted, msg, cause)
 	}
-	return fmt.Errorf("repoint %s: %w (%s)", c.Addr(), ErrNotStarted, msg)
+	return fmt.Errorf("repoint %s: %w (%s)", s.Addr(), ErrNotStarted, msg)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
