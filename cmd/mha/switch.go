@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gomha/gomha/cmd/internal/mhacli"
+	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/switchover"
 )
@@ -212,6 +213,15 @@ func aliveSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error
 	if o.interactive != 0 {
 		opts.Ask = asker(cmd.InOrStdin(), out)
 	}
+	if fenceLeaseSet(cfg) {
+		// gomha only: the fencing watchdogs follow the master (the new
+		// master's is installed from the local mha-node).
+		bin, err := nodeBinary()
+		if err != nil {
+			return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("fence_lease is set: %w", err)}
+		}
+		opts.Watchdog = switchover.LeaseWatchdog{Config: cfg, NodeBinary: bin, Log: log}
+	}
 	res, err := switchover.Run(ctx, opts)
 	switch {
 	case err == nil && res.CheckOnly:
@@ -228,6 +238,16 @@ func aliveSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error
 			res.NewMaster, res.OrigMaster, res.WriteBlock.Round(time.Millisecond))
 	}
 	return &mhacli.ExitError{Code: 1, Err: err}
+}
+
+// fenceLeaseSet reports whether any server of cfg has fence_lease > 0.
+func fenceLeaseSet(cfg *config.Config) bool {
+	for _, srv := range cfg.Servers {
+		if srv.FenceLease > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // asker returns the interactive question function: the question with
