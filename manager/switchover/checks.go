@@ -21,17 +21,7 @@ func (s *switcher) phase1(ctx context.Context) error {
 	topo, rep := topology.Build(obs, topology.Options{})
 	rep.Merge(topology.CheckReplHealth(topo, s.o.SecondsBehindMaster))
 	s.topo = topo
-	p := NewPlan(topo, rep, PlanOptions{
-		NewMasterHost:        s.o.NewMasterHost,
-		NewMasterPort:        s.o.NewMasterPort,
-		OrigMasterIsNewSlave: s.o.OrigMasterIsNewSlave,
-		SkipLockAllTables:    s.o.SkipLockAllTables,
-		RemoveOrigMasterConf: s.o.RemoveOrigMasterConf,
-		MaxWriteBlock:        s.o.MaxWriteBlock,
-		RunningUpdatesLimit:  s.o.RunningUpdatesLimit,
-		RunningSecondsLimit:  s.o.RunningSecondsLimit,
-		HaveWatchdog:         s.o.Watchdog != nil,
-	})
+	p := NewPlan(topo, rep, s.o.planOptions())
 	s.plan = p
 	for _, w := range p.Warnings {
 		s.log.Warn(w)

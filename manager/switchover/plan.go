@@ -181,7 +181,13 @@ func NewPlan(topo *topology.Topology, rep topology.Report, o PlanOptions) Plan {
 		for _, n := range dead {
 			names = append(names, fmt.Sprintf("%s (%s)", n.Host(), oneLine(n.Err)))
 		}
+		// MHA's refusal, alone: the health findings would only say it
+		// again.
 		p.Blockers = append(p.Blockers, "Switching master should not be started if one or more servers is down: "+strings.Join(names, "; "))
+		if m := topo.Master; m != nil && m.Alive() {
+			p.Orig = m
+		}
+		return p
 	}
 	for _, f := range rep.Problems() {
 		if f.Severity == topology.SeverityWarning {

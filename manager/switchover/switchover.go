@@ -233,6 +233,21 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// planOptions are the options NewPlan reads.
+func (o Options) planOptions() PlanOptions {
+	return PlanOptions{
+		NewMasterHost:        o.NewMasterHost,
+		NewMasterPort:        o.NewMasterPort,
+		OrigMasterIsNewSlave: o.OrigMasterIsNewSlave,
+		SkipLockAllTables:    o.SkipLockAllTables,
+		RemoveOrigMasterConf: o.RemoveOrigMasterConf,
+		MaxWriteBlock:        o.MaxWriteBlock,
+		RunningUpdatesLimit:  o.RunningUpdatesLimit,
+		RunningSecondsLimit:  o.RunningSecondsLimit,
+		HaveWatchdog:         o.Watchdog != nil,
+	}
+}
+
 // Result is what a switch did.
 type Result struct {
 	// OrigMaster and NewMaster are the servers as MHA logs them
