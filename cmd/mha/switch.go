@@ -215,14 +215,22 @@ func aliveSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error
 	}
 	if fenceLeaseSet(cfg) {
 		// gomha only: the fencing watchdogs follow the master (the new
-		// master's is installed from the local mha-node).
+		// master's is installed from the local mha-node, which a check
+		// does not need).
 		bin, err := nodeBinary()
-		if err != nil {
+		if err != nil && !o.checkOnly {
 			return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("fence_lease is set: %w", err)}
 		}
 		opts.Watchdog = switchover.LeaseWatchdog{Config: cfg, NodeBinary: bin, Log: log}
 	}
 	res, err := switchover.Run(ctx, opts)
+	return switchOutcome(out, res, err)
+}
+
+// switchOutcome prints the switch's last line and maps its outcome to
+// MHA's exit codes: 0 switched (or checked), 10 switched but some server
+// was not repointed, 1 anything else.
+func switchOutcome(out io.Writer, res switchover.Result, err error) error {
 	switch {
 	case err == nil && res.CheckOnly:
 		fmt.Fprintln(out, "--check_only is set. Exit.")

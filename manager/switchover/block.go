@@ -17,7 +17,6 @@ import (
 // on the old master, the new master catches up and becomes writable, all
 // within MaxWriteBlock, or everything is rolled back.
 func (s *switcher) block(ctx context.Context) error {
-	s.log.Info("* Phase 2: Rejecting updates Phase..")
 	p := s.plan
 	orig, newm := p.Orig, p.New
 	origEP, newEP := s.endpoints()

@@ -16,7 +16,6 @@ import (
 // plan from the topology first (pure), then the checks that need a
 // session, then the operator's answers. Nothing is changed.
 func (s *switcher) phase1(ctx context.Context) error {
-	s.log.Info("* Phase 1: Configuration Check Phase..")
 	obs := s.w.survey(ctx, s.o.Config, s.o.ConnectTimeout, s.o.Resolver)
 	topo, rep := topology.Build(obs, topology.Options{})
 	rep.Merge(topology.CheckReplHealth(topo, s.o.SecondsBehindMaster))

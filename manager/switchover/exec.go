@@ -52,7 +52,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.w.defaults()
 	s.log = o.Log.With("cluster", o.Config.App)
 	defer s.close()
-	if err := s.phase1(ctx); err != nil {
+	if err := s.phase(ctx, "Phase 1: Configuration Check Phase", s.phase1); err != nil {
 		return s.result(), err
 	}
 	if s.o.CheckOnly {
@@ -60,11 +60,20 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		s.log.Info("--check_only is set. Exit.")
 		return s.result(), nil
 	}
-	if err := s.block(ctx); err != nil {
+	if err := s.phase(ctx, "Phase 2: Rejecting updates Phase", s.block); err != nil {
 		return s.result(), err
 	}
-	err := s.finish(ctx)
+	err := s.phase(ctx, "Phase 3: Switching slaves", s.finish)
 	return s.result(), err
+}
+
+// phase runs one phase and logs its duration.
+func (s *switcher) phase(ctx context.Context, name string, fn func(context.Context) error) error {
+	start := time.Now()
+	s.log.Info("* " + name + "..")
+	err := fn(ctx)
+	s.log.Info("phase done", "step", name, "duration", time.Since(start).Round(time.Millisecond).String())
+	return err
 }
 
 func (s *switcher) result() Result {

@@ -158,7 +158,8 @@ func TestRunHappyPath(t *testing.T) {
 		}
 	}
 	contains(t, "log", c.log.String(), `msg="step done" cluster=app1 step="set read_only=0" host=db2(198.18.9.12:3306) duration=`,
-		`step="change master" host=db3(198.18.9.13:3306) duration=`, "Switching master to db2(198.18.9.12:3306) completed successfully.")
+		`step="change master" host=db3(198.18.9.13:3306) duration=`, "Switching master to db2(198.18.9.12:3306) completed successfully.",
+		`msg="phase done" cluster=app1 step="Phase 2: Rejecting updates Phase" duration=`)
 	for _, j := range []string{"intent set read_only=1 db1(198.18.9.11:3306)", "done set read_only=0 db2(198.18.9.12:3306)",
 		"intent change master db3(198.18.9.13:3306)", "done reset slave all db2(198.18.9.12:3306)"} {
 		if !c.jr.has(j) {

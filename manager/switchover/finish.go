@@ -26,7 +26,7 @@ func (s *switcher) finish(ctx context.Context) error {
 			s.lockConn = nil
 		}
 	}
-	s.log.Info("* Switching slaves in parallel..")
+	s.log.Info("Switching slaves in parallel..")
 	s.res.Replicas = make([]Repointed, len(p.Repoints))
 	var wg sync.WaitGroup
 	for i, r := range p.Repoints {
