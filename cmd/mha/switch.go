@@ -83,6 +83,9 @@ func newSwitchCmd() *cobra.Command {
 			"touched, master_ip_online_change_script --command=start moves the address back) and exits 1.\n" +
 			"--kill_blocking kills the master's sessions whose statement has run longer than\n" +
 			"--running_updates_limit and keeps the write lock waiting (their transactions roll back).\n" +
+			"With fence_lease, the old master's fencing watchdog is stopped before the write block (started\n" +
+			"again by a rollback), one left on the new master is released, and the new master gets its own\n" +
+			"once it is writable (mha-node next to mha, or $GOMHA_NODE_BINARY, is installed on it).\n" +
 			"Exit 0 switched, 10 switched but some replica could not be repointed, 1 error or rolled back.\n\n" +
 			"--master_state=dead fails over a dead master by hand (--dead_master_host).",
 		DisableFlagParsing: true,

@@ -724,3 +724,40 @@ func TestRunCancelledInBlock(t *testing.T) {
 	}
 	assertOldMasterBack(t, c, res)
 }
+
+// --flush_tables: 0 never, 1 always, 2 asks when interactive and runs
+// otherwise (MHA).
+func TestRunFlushTables(t *testing.T) {
+	yes := func(string, bool) (bool, error) { return true, nil }
+	noFlush := func(q string, _ bool) (bool, error) { return !strings.HasPrefix(q, "Executing FLUSH"), nil }
+	for _, tt := range []struct {
+		name string
+		f    FlushTables
+		ask  func(string, bool) (bool, error)
+		want int
+	}{
+		{"skip", FlushSkip, nil, 0}, {"run", FlushRun, yes, 1}, {"ask, non-interactive", FlushAsk, nil, 1},
+		{"ask, yes", FlushAsk, yes, 1}, {"ask, no", FlushAsk, noFlush, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCluster(t, 2, nil)
+			c.opts.FlushTables, c.opts.Ask, c.opts.CheckOnly = tt.f, tt.ask, true
+			if _, err := c.run(t); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.w.count("db1 FlushTables"); got != tt.want {
+				t.Errorf("FLUSH NO_WRITE_TO_BINLOG TABLES ran %d times; want %d", got, tt.want)
+			}
+		})
+	}
+	t.Run("no answer", func(t *testing.T) {
+		c := newCluster(t, 2, nil)
+		c.opts.FlushTables = FlushAsk
+		c.opts.Ask = func(string, bool) (bool, error) { return false, errors.New("no answer on standard input: EOF") }
+		_, err := c.run(t)
+		if !errors.Is(err, ErrRefused) {
+			t.Fatalf("err %v", err)
+		}
+		contains(t, "error", err.Error(), "not confirmed (no answer on standard input: EOF)")
+	})
+}
