@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/failpoint"
+	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/mysqlx"
 	"github.com/gomha/gomha/manager/topology"
 	"github.com/gomha/gomha/node/binlog"
@@ -51,6 +52,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s := &switcher{o: o, w: o.world, conns: map[*topology.Node]Server{}}
 	s.w.defaults()
 	s.log = o.Log.With("cluster", o.Config.App)
+	if s.o.Hooks == nil {
+		s.o.Hooks = hooks.Runner{Log: s.log}
+	}
 	defer s.close()
 	if err := s.phase(ctx, "Phase 1: Configuration Check Phase", s.phase1); err != nil {
 		return s.result(), err
@@ -100,7 +104,8 @@ func (s *switcher) close() {
 func (s *switcher) open(ctx context.Context, srv config.Server) (Server, error) {
 	c, err := s.w.connect(ctx, s.o.Config, srv, s.o.ConnectTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("switchover: connect to %s(%s): %w", srv.Hostname, mysqlx.JoinAddr(srv.IP, srv.Port), err)
+		// The label of topology.Node.Host, as everywhere in the switch.
+		return nil, fmt.Errorf("switchover: connect to %s(%s:%d): %w", srv.Hostname, srv.IP, srv.Port, err)
 	}
 	return c, nil
 }

@@ -74,7 +74,6 @@ import (
 	"time"
 
 	"github.com/gomha/gomha/manager/config"
-	"github.com/gomha/gomha/manager/hooks"
 )
 
 // Defaults of Options, MHA's where MHA has the setting.
@@ -226,9 +225,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
-	}
-	if o.Hooks == nil {
-		o.Hooks = hooks.Runner{Log: o.Log}
 	}
 	return o
 }
