@@ -613,6 +613,17 @@ func TestRunFenceLease(t *testing.T) {
 			t.Error("a watchdog was started on the candidate")
 		}
 	})
+	t.Run("the rollback cannot start the old master's watchdog again", func(t *testing.T) {
+		c := newCluster(t, 2, lease)
+		c.server("db1").on = failOn("LockTables", 1, errBoom)
+		c.wd.err["ensure db1"] = errBoom
+		res, err := c.run(t)
+		if !errors.Is(err, ErrRollbackIncomplete) {
+			t.Fatalf("err %v; want ErrRollbackIncomplete", err)
+		}
+		contains(t, "error", err.Error(), "the fencing watchdog on db1(198.18.9.11:3306) did not start again")
+		assertOldMasterBack(t, c, res)
+	})
 	t.Run("the old master's watchdog cannot be stopped", func(t *testing.T) {
 		c := newCluster(t, 2, lease)
 		c.wd.err["stop"] = errBoom
@@ -760,4 +771,31 @@ func TestRunFlushTables(t *testing.T) {
 		}
 		contains(t, "error", err.Error(), "not confirmed (no answer on standard input: EOF)")
 	})
+}
+
+// brokenJournal cannot write.
+type brokenJournal struct{}
+
+func (brokenJournal) Intent(string, string, map[string]string) error { return errors.New("disk full") }
+func (brokenJournal) Done(string, string, map[string]string) error   { return errors.New("disk full") }
+
+// A journal that cannot be written is logged, not fatal; without a
+// journal nothing is recorded and the switch runs the same.
+func TestRunJournal(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		j    Journal
+	}{{"broken", brokenJournal{}}, {"none", nil}} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCluster(t, 2, nil)
+			c.opts.Journal = tt.j
+			res, err := c.run(t)
+			if err != nil || !res.Switched {
+				t.Fatalf("err %v", err)
+			}
+			if got := strings.Contains(c.log.String(), `cannot write the switch journal" cluster=app1 step="set read_only=1"`); got != (tt.j != nil) {
+				t.Errorf("journal error logged: %t", got)
+			}
+		})
+	}
 }
