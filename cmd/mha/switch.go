@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gomha/gomha/cmd/internal/mhacli"
+	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/switchover"
 )
@@ -82,6 +83,9 @@ func newSwitchCmd() *cobra.Command {
 			"touched, master_ip_online_change_script --command=start moves the address back) and exits 1.\n" +
 			"--kill_blocking kills the master's sessions whose statement has run longer than\n" +
 			"--running_updates_limit and keeps the write lock waiting (their transactions roll back).\n" +
+			"With fence_lease, the old master's fencing watchdog is stopped before the write block (started\n" +
+			"again by a rollback), one left on the new master is released, and the new master gets its own\n" +
+			"once it is writable (mha-node next to mha, or $GOMHA_NODE_BINARY, is installed on it).\n" +
 			"Exit 0 switched, 10 switched but some replica could not be repointed, 1 error or rolled back.\n\n" +
 			"--master_state=dead fails over a dead master by hand (--dead_master_host).",
 		DisableFlagParsing: true,
@@ -212,7 +216,24 @@ func aliveSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error
 	if o.interactive != 0 {
 		opts.Ask = asker(cmd.InOrStdin(), out)
 	}
+	if fenceLeaseSet(cfg) {
+		// gomha only: the fencing watchdogs follow the master (the new
+		// master's is installed from the local mha-node, which a check
+		// does not need).
+		bin, err := nodeBinary()
+		if err != nil && !o.checkOnly {
+			return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("fence_lease is set: %w", err)}
+		}
+		opts.Watchdog = switchover.LeaseWatchdog{Config: cfg, NodeBinary: bin, Log: log}
+	}
 	res, err := switchover.Run(ctx, opts)
+	return switchOutcome(out, res, err)
+}
+
+// switchOutcome prints the switch's last line and maps its outcome to
+// MHA's exit codes: 0 switched (or checked), 10 switched but some server
+// was not repointed, 1 anything else.
+func switchOutcome(out io.Writer, res switchover.Result, err error) error {
 	switch {
 	case err == nil && res.CheckOnly:
 		fmt.Fprintln(out, "--check_only is set. Exit.")
@@ -228,6 +249,16 @@ func aliveSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error
 			res.NewMaster, res.OrigMaster, res.WriteBlock.Round(time.Millisecond))
 	}
 	return &mhacli.ExitError{Code: 1, Err: err}
+}
+
+// fenceLeaseSet reports whether any server of cfg has fence_lease > 0.
+func fenceLeaseSet(cfg *config.Config) bool {
+	for _, srv := range cfg.Servers {
+		if srv.FenceLease > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // asker returns the interactive question function: the question with

@@ -4,81 +4,71 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/mysqlx"
-	"github.com/gomha/gomha/manager/repoint"
-	"github.com/gomha/gomha/manager/topology"
 	"github.com/gomha/gomha/node/binlog"
 )
 
-// undo records what the write block changed, for the rollback.
-type undo struct {
-	hookStopped  bool      // the online-change hook "stop" ran (perhaps in part)
-	readOnly     bool      // SET GLOBAL read_only=1 was sent to the old master
-	prevReadOnly bool      // the old master's read_only before
-	locked       bool      // FLUSH TABLES WITH READ LOCK was sent
-	newStopped   bool      // replication was stopped on the new master
-	newWritable  bool      // SET GLOBAL read_only=0 was sent to the new master
-	start        time.Time // when the write block started; zero before
-}
-
-// killPoll is how often KillBlocking looks for sessions in the way, after
-// the same grace period.
-const killPoll = 100 * time.Millisecond
-
-// block is Phase 2: writes are blocked on the old master, the new master
-// catches up and becomes writable, all within MaxWriteBlock, or everything
-// is rolled back.
+// block is Phase 2: the watchdogs out of the way, then writes are blocked
+// on the old master, the new master catches up and becomes writable, all
+// within MaxWriteBlock, or everything is rolled back.
 func (s *switcher) block(ctx context.Context) error {
-	s.log.Info("* Phase 2: Rejecting updates Phase..")
-	orig, newm := s.endpoints()
+	p := s.plan
+	orig, newm := p.Orig, p.New
+	origEP, newEP := s.endpoints()
 	u := &undo{}
 
-	if err := s.preSync(ctx); err != nil {
-		return fmt.Errorf("%w: the new master %s did not catch up before the write block: %w", ErrRefused, s.new.Host(), err)
+	// The fencing watchdogs, over SSH, before the bounded block: the old
+	// master's must not outlive its mastership, and one left on the new
+	// master would set read_only=1 again once it is writable.
+	if p.Lease.StopOrig {
+		u.watchdogStopped = true // a failed stop may have stopped it anyway
+		if err := s.step(ctx, StepStopWatchdog, orig.Host(), nil, s.bounded(func(ctx context.Context) error {
+			return s.o.Watchdog.Stop(ctx, orig.Server)
+		})); err != nil {
+			return s.rollback(ctx, u, fmt.Errorf("stopping the fencing watchdog on the old master %s: %w", orig.Host(), err))
+		}
+	}
+	if p.Lease.ReleaseNew {
+		if err := s.step(ctx, StepReleaseWatchdog, newm.Host(), nil, s.bounded(func(ctx context.Context) error {
+			return s.o.Watchdog.Release(ctx, newm.Server)
+		})); err != nil {
+			return s.rollback(ctx, u, fmt.Errorf("releasing the fencing watchdog on the new master %s: %w", newm.Host(), err))
+		}
+	}
+
+	if err := s.step(ctx, StepPreSync, newm.Host(), nil, s.preSync); err != nil {
+		err = fmt.Errorf("the new master %s did not catch up before the write block: %w", newm.Host(), err)
+		if u.watchdogStopped {
+			return s.rollback(ctx, u, err)
+		}
+		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 
 	// MHA releases the monitor lock and disconnects before the stop hook:
 	// the hook may kill sessions on the master.
 	if _, err := s.origConn.ReleaseLock(ctx, mysqlx.MonitorLock); err != nil {
-		s.log.Warn("releasing the monitor lock", "host", s.orig.Host(), "err", err)
+		s.log.Warn("releasing the monitor lock", "host", orig.Host(), "err", err)
 	}
 	_ = s.origConn.Close()
 	s.origConn = nil
 
-	if s.newHook != "" {
+	if p.StopHook != "" {
 		u.hookStopped = true // a failed stop may have done part of its work
-		hctx, cancel := context.WithTimeout(ctx, s.o.StepTimeout)
-		err := s.hook(hctx, "stop", firstOf(s.origHook, s.newHook), orig, newm, 0)
-		cancel()
-		if err != nil {
+		if err := s.step(ctx, StepHookStop, orig.Host(), nil, s.bounded(func(ctx context.Context) error {
+			return s.hook(ctx, "stop", p.StopHook, origEP, newEP)
+		})); err != nil {
 			return s.rollback(ctx, u, err)
 		}
 	}
 
-	var err error
-	if s.lockConn, err = s.open(ctx, s.orig); err != nil {
-		return s.rollback(ctx, u, err)
-	}
-	if s.o.KillBlocking {
-		if s.ctlConn, err = s.open(ctx, s.orig); err != nil {
-			return s.rollback(ctx, u, err)
-		}
-	}
-	if err := s.lockConn.QueryRow(ctx, "SELECT @@global.read_only").Scan(&u.prevReadOnly); err != nil {
-		return s.rollback(ctx, u, err)
-	}
-	// The server-side bound: lock waits give up by themselves even if this
-	// process dies. lock_wait_timeout takes whole seconds (MariaDB 10.11
-	// rejects fractions), so the manager's own deadline below is the exact
-	// bound and this one is a backstop.
-	lwt := max(int64(math.Ceil(s.o.MaxWriteBlock.Seconds())), 1)
-	if _, err := s.lockConn.Exec(ctx, fmt.Sprintf("SET SESSION lock_wait_timeout = %d", lwt)); err != nil {
+	if err := s.step(ctx, StepPrepareLock, orig.Host(), nil, func(ctx context.Context) error {
+		return s.prepareLock(ctx, u)
+	}); err != nil {
 		return s.rollback(ctx, u, err)
 	}
 
@@ -87,51 +77,59 @@ func (s *switcher) block(ctx context.Context) error {
 	bound := fmt.Errorf("the write block reached its bound of %s (--max_write_block)", s.o.MaxWriteBlock)
 	bctx, cancel := context.WithDeadlineCause(ctx, deadline, bound)
 	defer cancel()
-	fail := func(step string, err error) error {
+	fail := func(what string, err error) error {
 		switch {
 		case errors.Is(err, bound):
-			err = fmt.Errorf("%w while %s", bound, step)
+			err = fmt.Errorf("%w while %s", bound, what)
 		case mysqlx.ErrorNumber(err) == erLockWaitTimeout:
 			// The server-side lock_wait_timeout, set to the bound, fired
 			// first.
-			err = fmt.Errorf("%w while %s (lock_wait_timeout): %v", bound, step, err)
+			err = fmt.Errorf("%w while %s (lock_wait_timeout): %v", bound, what, err)
 		case bctx.Err() != nil && ctx.Err() == nil:
-			err = fmt.Errorf("%w while %s: %v", context.Cause(bctx), step, err)
+			err = fmt.Errorf("%w while %s: %v", context.Cause(bctx), what, err)
 		default:
-			err = fmt.Errorf("%s: %w", step, err)
+			err = fmt.Errorf("%s: %w", what, err)
 		}
 		return s.rollback(ctx, u, err)
 	}
 
 	if err := s.lock(bctx, u); err != nil {
-		return fail("blocking writes on the old master "+s.orig.Host(), err)
+		return fail("blocking writes on the old master "+orig.Host(), err)
 	}
-	if err := s.recordOrigPos(bctx); err != nil {
+	if err := s.step(bctx, StepOrigPos, orig.Host(), nil, s.recordOrigPos); err != nil {
 		return fail("reading the old master's binlog position", err)
 	}
-	if err := s.catchUp(bctx, deadline); err != nil {
-		return fail("waiting for the new master "+s.new.Host()+" to catch up", err)
+	if err := s.step(bctx, StepCatchUp, newm.Host(), nil, func(ctx context.Context) error {
+		return s.catchUp(ctx, deadline)
+	}); err != nil {
+		return fail("waiting for the new master "+newm.Host()+" to catch up", err)
 	}
-	nc := s.conns[s.new]
+	nc := s.conns[newm]
 	u.newStopped = true
-	if err := repoint.Stop(bctx, nc); err != nil {
+	if err := s.step(bctx, StepStopReplication, newm.Host(), nil, nc.StopReplication); err != nil {
 		return fail("stopping replication on the new master", err)
 	}
-	pos, _, err := nc.BinlogStatus(bctx)
-	if err != nil {
+	if err := s.step(bctx, StepNewPos, newm.Host(), nil, func(ctx context.Context) error {
+		pos, _, err := nc.BinlogStatus(ctx)
+		if err != nil {
+			return err
+		}
+		if pos.IsZero() {
+			return errors.New("binary logging is off")
+		}
+		s.newPos = pos
+		return nil
+	}); err != nil {
 		return fail("reading the new master's binlog position", err)
 	}
-	if pos.IsZero() {
-		return fail("reading the new master's binlog position", errors.New("binary logging is off"))
-	}
-	s.newPos = pos
-	s.log.Info("new master caught up", "host", s.new.Host(), "binlog_file", pos.File, "binlog_pos", pos.Offset)
-	if s.newHook != "" {
-		rem := time.Until(deadline)
-		if rem <= 0 {
+	s.log.Info("new master caught up", "host", newm.Host(), "binlog_file", s.newPos.File, "binlog_pos", s.newPos.Offset)
+	if p.StartHook != "" {
+		if time.Until(deadline) <= 0 {
 			return fail("starting the online-change hook", bound)
 		}
-		if err := s.hook(bctx, "start", s.newHook, orig, newm, rem); err != nil {
+		if err := s.step(bctx, StepHookStart, newm.Host(), nil, func(ctx context.Context) error {
+			return s.hook(ctx, "start", p.StartHook, origEP, newEP)
+		}); err != nil {
 			return fail("the online-change hook start", err)
 		}
 	}
@@ -139,18 +137,45 @@ func (s *switcher) block(ctx context.Context) error {
 		return s.rollback(ctx, u, bound)
 	}
 	u.newWritable = true
-	if err := nc.SetReadOnly(bctx, false); err != nil {
+	detail := map[string]string{"host": newm.Host(), "binlog_file": s.newPos.File, "binlog_pos": fmt.Sprint(s.newPos.Offset)}
+	if err := s.step(bctx, StepWritable, newm.Host(), detail, func(ctx context.Context) error {
+		return nc.SetReadOnly(ctx, false)
+	}); err != nil {
 		return fail("SET GLOBAL read_only=0 on the new master", err)
 	}
 	s.res.WriteBlock = time.Since(u.start)
 	s.res.Switched = true
-	s.log.Info("new master is writable", "host", s.new.Host(), "write_block", s.res.WriteBlock.Round(time.Millisecond))
+	s.log.Info("new master is writable", "host", newm.Host(), "write_block", s.res.WriteBlock.Round(time.Millisecond))
 	return nil
+}
+
+// prepareLock opens the sessions of the write block on the old master,
+// reads its read_only and sets the server-side bound.
+func (s *switcher) prepareLock(ctx context.Context, u *undo) error {
+	orig := s.plan.Orig.Server
+	var err error
+	if s.lockConn, err = s.open(ctx, orig); err != nil {
+		return err
+	}
+	if s.o.KillBlocking {
+		if s.ctlConn, err = s.open(ctx, orig); err != nil {
+			return err
+		}
+	}
+	if u.prevReadOnly, err = s.lockConn.ReadOnly(ctx); err != nil {
+		return err
+	}
+	// The server-side bound: lock waits give up by themselves even if this
+	// process dies. lock_wait_timeout takes whole seconds (MariaDB 10.11
+	// rejects fractions), so the manager's own deadline is the exact bound
+	// and this one is a backstop.
+	return s.lockConn.SetLockWaitTimeout(ctx, s.plan.LockWaitTimeout)
 }
 
 // lock sets read_only=1 and takes the global read lock on the old master,
 // killing sessions in the way when KillBlocking allows.
 func (s *switcher) lock(ctx context.Context, u *undo) error {
+	host := s.plan.Orig.Host()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	if s.ctlConn != nil {
@@ -160,19 +185,21 @@ func (s *switcher) lock(ctx context.Context, u *undo) error {
 		close(stop)
 		wg.Wait()
 	}()
-	s.log.Info("Locking all tables on the orig master to reject updates from everybody (including root):", "host", s.orig.Host())
+	s.log.Info("Locking all tables on the orig master to reject updates from everybody (including root):", "host", host)
 	u.readOnly = true
-	if err := s.lockConn.SetReadOnly(ctx, true); err != nil {
+	if err := s.step(ctx, StepReadOnly, host, nil, func(ctx context.Context) error {
+		return s.lockConn.SetReadOnly(ctx, true)
+	}); err != nil {
 		return err
 	}
-	if s.o.SkipLockAllTables {
-		return s.binlogStopped(ctx)
+	if !s.plan.LockTables {
+		return s.step(ctx, StepBinlogStill, host, nil, s.binlogStopped)
 	}
 	u.locked = true
-	if _, err := s.lockConn.Exec(ctx, "FLUSH TABLES WITH READ LOCK"); err != nil {
+	if err := s.step(ctx, StepLockTables, host, nil, s.lockConn.LockTables); err != nil {
 		return err
 	}
-	s.log.Info("Executing SET GLOBAL read_only=1 and FLUSH TABLES WITH READ LOCK.. ok", "host", s.orig.Host())
+	s.log.Info("Executing SET GLOBAL read_only=1 and FLUSH TABLES WITH READ LOCK.. ok", "host", host)
 	return nil
 }
 
@@ -183,11 +210,11 @@ func (s *switcher) binlogStopped(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	t := time.NewTimer(200 * time.Millisecond)
+	t := time.NewTimer(s.w.binlogStill)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
+		return context.Cause(ctx)
 	case <-t.C:
 	}
 	b, _, err := s.lockConn.BinlogStatus(ctx)
@@ -195,7 +222,7 @@ func (s *switcher) binlogStopped(ctx context.Context) error {
 		return err
 	}
 	if a != b {
-		return fmt.Errorf("Binlog is not stopped! (%s, then %s 200 ms later): something with SUPER still writes", a, b)
+		return fmt.Errorf("Binlog is not stopped! (%s, then %s %s later): something with SUPER still writes", a, b, s.w.binlogStill)
 	}
 	return nil
 }
@@ -204,10 +231,10 @@ func (s *switcher) binlogStopped(ctx context.Context) error {
 // statement has run for at least RunningUpdatesLimit and is not itself
 // queued behind our lock (KILL CONNECTION).
 func (s *switcher) killBlockers(ctx context.Context, stop <-chan struct{}) {
-	secs := int64(s.o.RunningUpdatesLimit.Seconds())
-	f := threadFilter{withReads: true, notWaiting: true, exclude: []uint64{s.lockConn.ConnectionID()}}
+	host := s.plan.Orig.Host()
+	f := ThreadFilter{WithReads: true, NotWaiting: true, Exclude: []uint64{s.lockConn.ConnectionID()}}
 	killed := map[uint64]bool{}
-	t := time.NewTicker(killPoll)
+	t := time.NewTicker(s.w.killPoll)
 	defer t.Stop()
 	for {
 		select {
@@ -217,19 +244,19 @@ func (s *switcher) killBlockers(ctx context.Context, stop <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		th, err := longThreads(ctx, s.ctlConn, secs, f)
+		th, err := s.ctlConn.LongThreads(ctx, s.plan.KillSecs, f)
 		if err != nil {
-			s.log.Warn("reading the process list to kill blocking sessions", "host", s.orig.Host(), "err", err)
+			s.log.Warn("reading the process list to kill blocking sessions", "host", host, "err", err)
 			return
 		}
-		for _, id := range th.ids {
+		for _, id := range th.IDs {
 			if killed[id] {
 				continue
 			}
 			killed[id] = true
-			s.log.Warn("killing a session that blocks the write lock (--kill_blocking)", "host", s.orig.Host(), "id", id, "sessions", th.desc)
+			s.log.Warn("killing a session that blocks the write lock (--kill_blocking)", "host", host, "id", id, "sessions", th.Desc)
 			if err := s.ctlConn.Kill(ctx, id); err != nil && mysqlx.ErrorNumber(err) != erNoSuchThread {
-				s.log.Warn("kill failed", "host", s.orig.Host(), "id", id, "err", err)
+				s.log.Warn("kill failed", "host", host, "id", id, "err", err)
 			}
 		}
 	}
@@ -257,7 +284,7 @@ func (s *switcher) recordOrigPos(ctx context.Context) error {
 
 // masterPos reads the old master's current binlog coordinate, and its GTID
 // position in GTID modes.
-func (s *switcher) masterPos(ctx context.Context, c *mysqlx.Conn) (binlog.Pos, string, error) {
+func (s *switcher) masterPos(ctx context.Context, c Server) (binlog.Pos, string, error) {
 	pos, _, err := c.BinlogStatus(ctx)
 	if err != nil {
 		return pos, "", err
@@ -265,14 +292,7 @@ func (s *switcher) masterPos(ctx context.Context, c *mysqlx.Conn) (binlog.Pos, s
 	if pos.IsZero() {
 		return pos, "", errors.New("binary logging is off on the old master")
 	}
-	var gtid string
-	switch s.topo.GTIDMode {
-	case topology.GTIDMariaDB:
-		err = c.QueryRow(ctx, "SELECT @@global.gtid_binlog_pos").Scan(&gtid)
-	case topology.GTIDMySQL:
-		err = c.QueryRow(ctx, "SELECT @@global.gtid_executed").Scan(&gtid)
-		gtid = strings.Join(strings.Fields(gtid), "")
-	}
+	gtid, err := c.GTIDPos(ctx, s.plan.Mode)
 	return pos, gtid, err
 }
 
@@ -286,20 +306,16 @@ func (s *switcher) preSync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c := s.conns[s.new]
-	if s.topo.GTIDMode.UsesGTID() {
-		return c.WaitForGTID(ctx, gtid, s.o.StepTimeout)
-	}
-	return c.WaitForPos(ctx, pos, s.o.StepTimeout)
+	return waitApplied(ctx, s.conns[s.plan.New], s.plan.Mode.UsesGTID(), pos, gtid, s.o.StepTimeout)
 }
 
-// waitApplied waits until the replica behind c has applied the old
-// master's final coordinate: by GTID in GTID modes, else by position.
-func (s *switcher) waitApplied(ctx context.Context, c *mysqlx.Conn, timeout time.Duration) error {
-	if s.topo.GTIDMode.UsesGTID() {
-		return c.WaitForGTID(ctx, s.origGTID, timeout)
+// waitApplied waits until the replica behind c has applied pos (gtid in
+// GTID modes).
+func waitApplied(ctx context.Context, c Server, byGTID bool, pos binlog.Pos, gtid string, timeout time.Duration) error {
+	if byGTID {
+		return c.WaitForGTID(ctx, gtid, timeout)
 	}
-	return c.WaitForPos(ctx, s.origPos, timeout)
+	return c.WaitForPos(ctx, pos, timeout)
 }
 
 // catchUp waits until the new master applied the old master's final
@@ -311,8 +327,9 @@ func (s *switcher) catchUp(ctx context.Context, deadline time.Time) error {
 	if rem <= 0 {
 		return context.Cause(ctx)
 	}
+	c := s.conns[s.plan.New]
 	done := make(chan error, 1)
-	s.bg.Go(func() { done <- s.waitApplied(ctx, s.conns[s.new], rem) })
+	s.bg.Go(func() { done <- waitApplied(ctx, c, s.plan.Mode.UsesGTID(), s.origPos, s.origGTID, rem) })
 	select {
 	case err := <-done:
 		return err
@@ -321,17 +338,11 @@ func (s *switcher) catchUp(ctx context.Context, deadline time.Time) error {
 	}
 }
 
-// hook runs master_ip_online_change_script --command=command.
-func (s *switcher) hook(ctx context.Context, command, cmdline string, orig, newm hooks.Endpoint, timeout time.Duration) error {
-	r := s.o.Hooks
-	if r.Log == nil {
-		r.Log = s.log
-	}
-	if timeout > 0 {
-		r.Timeout = timeout
-	}
+// hook runs master_ip_online_change_script --command=command; the time
+// limit is ctx's (and the runner's own, if it has one).
+func (s *switcher) hook(ctx context.Context, command, cmdline string, orig, newm hooks.Endpoint) error {
 	args := hooks.OnlineChangeArgs(hooks.OnlineChange{Command: command, Orig: orig, New: newm, OrigIsNewSlave: s.o.OrigMasterIsNewSlave})
-	res, err := r.Run(ctx, HookParam, cmdline, args)
+	res, err := s.o.Hooks.Run(ctx, HookParam, cmdline, args)
 	if err != nil {
 		return fmt.Errorf("switchover: %s --command=%s: %w", HookParam, command, err)
 	}
@@ -345,105 +356,108 @@ func (s *switcher) hook(ctx context.Context, command, cmdline string, orig, newm
 	return nil
 }
 
-func firstOf(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-// withConn runs f on *cp, opening a new session to n first when *cp is nil
-// or its session was lost (a statement cut by the bound kills it).
-func (s *switcher) withConn(ctx context.Context, n *topology.Node, cp **mysqlx.Conn, f func(*mysqlx.Conn) error) error {
-	if *cp != nil {
-		err := f(*cp)
-		if !errors.Is(err, mysqlx.ErrSessionLost) {
-			return err
-		}
-		_ = (*cp).Close()
-	}
-	c, err := s.open(ctx, n)
-	if err != nil {
-		return err
-	}
-	*cp = c
-	return f(c)
-}
-
-// rollback undoes the write block after why, in the order that keeps a
-// single writable master: the new master read-only again (when it may have
-// been made writable), the old master unlocked and writable, then the hook
-// "start" with the old master as the new one, and replication restarted on
-// the new master. Each step has its own deadline and runs even when ctx was
-// cancelled.
+// rollback undoes the switch after why, by rollbackSteps. Each step has
+// its own deadline and runs even when ctx was cancelled.
 func (s *switcher) rollback(ctx context.Context, u *undo, why error) error {
 	s.log.Error("switch failed, rolling back", "err", why)
+	p := s.plan
+	orig, newm := p.Orig, p.New
 	base := context.WithoutCancel(ctx)
-	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(base, s.o.StepTimeout) }
 	var problems []string
-	oldMayWrite := true
-	nc := s.conns[s.new]
-	if u.newWritable {
-		sctx, cancel := step()
-		err := s.withConn(sctx, s.new, &nc, func(c *mysqlx.Conn) error { return c.SetReadOnly(sctx, true) })
-		cancel()
-		if err != nil {
-			oldMayWrite = false
-			problems = append(problems, fmt.Sprintf("the new master %s may be writable (SET GLOBAL read_only=1 failed: %v), so the old master %s was left read-only: make sure only one is writable, then SET GLOBAL read_only=0 on the right one", s.new.Host(), err, s.orig.Host()))
-		}
-	}
-	if u.locked && s.lockConn != nil {
-		sctx, cancel := step()
-		_, err := s.lockConn.Exec(sctx, "UNLOCK TABLES")
-		cancel()
-		if err != nil && !errors.Is(err, mysqlx.ErrSessionLost) {
-			// Closing the session releases the lock as well.
-			_ = s.lockConn.Close()
-			s.lockConn = nil
-		}
-	}
-	if u.readOnly && oldMayWrite && !u.prevReadOnly {
-		sctx, cancel := step()
-		err := s.withConn(sctx, s.orig, &s.lockConn, func(c *mysqlx.Conn) error { return c.SetReadOnly(sctx, false) })
-		cancel()
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("the old master %s is still read-only (SET GLOBAL read_only=0 failed: %v)", s.orig.Host(), err))
-		} else {
-			s.log.Info("the old master is writable again", "host", s.orig.Host())
-		}
-	}
-	if !u.start.IsZero() {
-		s.res.WriteBlock = time.Since(u.start)
-	}
-	if u.hookStopped {
-		orig, newm := s.endpoints()
-		sctx, cancel := step()
-		err := s.hook(sctx, "start", firstOf(s.origHook, s.newHook), newm, orig, 0)
-		cancel()
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("the online-change hook could not move the master's address back to %s: %v", s.orig.Host(), err))
-		}
-	}
-	if u.newStopped {
-		sctx, cancel := step()
-		err := s.withConn(sctx, s.new, &nc, func(c *mysqlx.Conn) error {
-			if err := c.StartReplica(sctx); err != nil {
-				return err
+	nc := s.conns[newm]
+	newReadOnlyFailed := false
+	for _, name := range rollbackSteps(*u) {
+		var host string
+		var fn func(ctx context.Context) error
+		var problem func(err error) string
+		switch name {
+		case StepUndoWritable:
+			host = newm.Host()
+			fn = func(ctx context.Context) error {
+				return s.withConn(ctx, newm, &nc, func(c Server) error { return c.SetReadOnly(ctx, true) })
 			}
-			return repoint.WaitRunning(sctx, c)
-		})
+			problem = func(err error) string {
+				newReadOnlyFailed = true
+				return fmt.Sprintf("the new master %s may be writable (SET GLOBAL read_only=1 failed: %v), so the old master %s was left read-only: make sure only one is writable, then SET GLOBAL read_only=0 on the right one", newm.Host(), err, orig.Host())
+			}
+		case StepUndoLock:
+			if s.lockConn == nil {
+				continue
+			}
+			host = orig.Host()
+			fn = s.lockConn.UnlockTables
+			problem = func(err error) string {
+				if !errors.Is(err, mysqlx.ErrSessionLost) {
+					// Closing the session releases the lock as well.
+					_ = s.lockConn.Close()
+					s.lockConn = nil
+				}
+				return ""
+			}
+		case StepUndoReadOnly:
+			if newReadOnlyFailed {
+				continue
+			}
+			host = orig.Host()
+			fn = func(ctx context.Context) error {
+				return s.withConn(ctx, orig, &s.lockConn, func(c Server) error { return c.SetReadOnly(ctx, false) })
+			}
+			problem = func(err error) string {
+				return fmt.Sprintf("the old master %s is still read-only (SET GLOBAL read_only=0 failed: %v)", orig.Host(), err)
+			}
+		case StepUndoHook:
+			host = orig.Host()
+			origEP, newEP := s.endpoints()
+			fn = func(ctx context.Context) error { return s.hook(ctx, "start", p.StopHook, newEP, origEP) }
+			problem = func(err error) string {
+				return fmt.Sprintf("the online-change hook could not move the master's address back to %s: %v", orig.Host(), err)
+			}
+		case StepUndoReplication:
+			host = newm.Host()
+			fn = func(ctx context.Context) error {
+				return s.withConn(ctx, newm, &nc, func(c Server) error { return c.StartReplication(ctx) })
+			}
+			problem = func(err error) string {
+				return fmt.Sprintf("replication on %s did not restart: %v", newm.Host(), err)
+			}
+		case StepUndoWatchdog:
+			host = orig.Host()
+			fn = func(ctx context.Context) error { return s.o.Watchdog.Ensure(ctx, orig.Server, p.Lease.OrigPeers) }
+			problem = func(err error) string {
+				return fmt.Sprintf("the fencing watchdog on %s did not start again (fence_lease does not protect it): %v", orig.Host(), err)
+			}
+		}
+		if name != StepUndoWritable && name != StepUndoLock && name != StepUndoReadOnly {
+			s.endBlock(u)
+		}
+		sctx, cancel := context.WithTimeout(base, s.o.StepTimeout)
+		err := s.step(sctx, name, host, nil, fn)
 		cancel()
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("replication on %s did not restart: %v", s.new.Host(), err))
+			if msg := problem(err); msg != "" {
+				problems = append(problems, msg)
+			}
+		} else if name == StepUndoReadOnly {
+			s.log.Info("the old master is writable again", "host", orig.Host())
 		}
 	}
-	if nc != s.conns[s.new] {
-		s.conns[s.new] = nc
+	s.endBlock(u)
+	if nc != nil {
+		s.conns[newm] = nc
 	}
 	s.res.RolledBack = true
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %w; left to do by hand: %s", ErrRollbackIncomplete, why, strings.Join(problems, "; "))
 	}
-	s.log.Info("rollback done: the old master is the master again", "host", s.orig.Host(), "write_block", s.res.WriteBlock.Round(time.Millisecond))
+	s.log.Info("rollback done: the old master is the master again", "host", orig.Host(), "write_block", s.res.WriteBlock.Round(time.Millisecond))
 	return fmt.Errorf("%w: %w", ErrRolledBack, why)
+}
+
+// endBlock records how long writes were blocked, once: a rollback's write
+// block ends when the old master is writable again, before the hook and
+// the rest of the rollback run.
+func (s *switcher) endBlock(u *undo) {
+	if !u.start.IsZero() && s.res.WriteBlock == 0 {
+		s.res.WriteBlock = time.Since(u.start)
+	}
 }

@@ -3,6 +3,15 @@
 // --master_state=alive (mha-compat §7), with a hard bound on how long
 // writes are blocked.
 //
+// The decisions are pure: NewPlan takes the Phase 1 topology and the
+// options and returns a Plan (what refuses the switch, the new master, the
+// steps in order, how each server is repointed, what happens to the
+// fencing watchdogs), and rollbackSteps says how a failed switch is undone
+// from what it had changed. The executor (Run) carries a plan out through
+// small interfaces the package owns (Server, HookRunner, Watchdog,
+// Journal), each step logged with its duration and the irreversible ones
+// journaled; tests put fakes in their place.
+//
 // The switch runs in three phases:
 //
 //  1. Checks, changing nothing: every configured server answers, replication
@@ -12,7 +21,12 @@
 //     on the new master for longer than --running_seconds_limit, filters
 //     agree, and the new master is eligible (MHA's selection with the delay
 //     check off).
-//  2. The write block, bounded by Options.MaxWriteBlock: the online-change
+//  2. With fence_lease, first (over SSH, outside the bound): the old
+//     master's fencing watchdog is stopped, and one left on the new master
+//     is released (stopped, its demotion cleared), so that it cannot set
+//     read_only=1 on the new master once it is writable; a rollback starts
+//     the old master's watchdog again.
+//     The write block, bounded by Options.MaxWriteBlock: the online-change
 //     hook "stop"; SET GLOBAL read_only=1 then FLUSH TABLES WITH READ LOCK on
 //     the old master, both under a server-side lock_wait_timeout; the old
 //     master's final binlog coordinate (and MariaDB gtid_binlog_pos); the new
@@ -30,8 +44,9 @@
 //     master's final coordinate, then is pointed at the new master (at the
 //     new master's coordinate taken after the catch-up, or by GTID: MariaDB
 //     replicas stay on slave_pos), in parallel; with OrigMasterIsNewSlave the
-//     old master (still read-only) replicates from the new one; the new
-//     master forgets its replication settings (RESET SLAVE ALL) unless
+//     old master (still read-only) replicates from the new one; with
+//     fence_lease the new master's watchdog is started (lease.Ensure); the
+//     new master forgets its replication settings (RESET SLAVE ALL) unless
 //     skip_reset_slave.
 //
 // Where gomha differs from MHA 0.58 on purpose:
@@ -59,7 +74,6 @@ import (
 	"time"
 
 	"github.com/gomha/gomha/manager/config"
-	"github.com/gomha/gomha/manager/hooks"
 )
 
 // Defaults of Options, MHA's where MHA has the setting.
@@ -170,11 +184,24 @@ type Options struct {
 	StepTimeout time.Duration
 	// Log receives the progress; nil discards it.
 	Log *slog.Logger
-	// Hooks runs master_ip_online_change_script.
-	Hooks hooks.Runner
+	// Hooks runs master_ip_online_change_script (a hooks.Runner); nil
+	// means a hooks.Runner logging to Log, without a time limit of its own.
+	Hooks HookRunner
+	// Watchdog controls the fencing lease's watchdogs (LeaseWatchdog). It
+	// is needed when the old or the new master has fence_lease > 0: the old
+	// master's watchdog is stopped before the write block, a watchdog left
+	// on the new master is released, and the new master gets one once it
+	// is writable. Without it such a switch is refused.
+	Watchdog Watchdog
+	// Journal receives an intent record before each irreversible step and
+	// a done record after it; nil records nothing.
+	Journal Journal
 	// Resolver resolves replicas' source host names; nil means the system
 	// resolver.
 	Resolver config.Resolver
+
+	// world replaces the real servers in tests.
+	world world
 }
 
 func (o Options) withDefaults() Options {
@@ -202,6 +229,21 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// planOptions are the options NewPlan reads.
+func (o Options) planOptions() PlanOptions {
+	return PlanOptions{
+		NewMasterHost:        o.NewMasterHost,
+		NewMasterPort:        o.NewMasterPort,
+		OrigMasterIsNewSlave: o.OrigMasterIsNewSlave,
+		SkipLockAllTables:    o.SkipLockAllTables,
+		RemoveOrigMasterConf: o.RemoveOrigMasterConf,
+		MaxWriteBlock:        o.MaxWriteBlock,
+		RunningUpdatesLimit:  o.RunningUpdatesLimit,
+		RunningSecondsLimit:  o.RunningSecondsLimit,
+		HaveWatchdog:         o.Watchdog != nil,
+	}
+}
+
 // Result is what a switch did.
 type Result struct {
 	// OrigMaster and NewMaster are the servers as MHA logs them
@@ -222,6 +264,19 @@ type Result struct {
 	// Replicas are the repointed servers (the old master last, with
 	// OrigMasterIsNewSlave), each with its error.
 	Replicas []Repointed
+	// Plan is the plan the switch carried out (Plan.String), "" when Phase
+	// 1 stopped before one was made.
+	Plan string
+	// Steps are the steps run, in the order they ended, with their
+	// durations (rollback steps included).
+	Steps []StepResult
+}
+
+// StepResult is one step a switch ran.
+type StepResult struct {
+	Name, Host string
+	Duration   time.Duration
+	Err        error
 }
 
 // Repointed is one server moved to the new master.

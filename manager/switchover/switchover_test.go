@@ -9,16 +9,16 @@ import (
 func TestThreadsQuery(t *testing.T) {
 	tests := []struct {
 		name    string
-		f       threadFilter
+		f       ThreadFilter
 		want    []string
 		notWant []string
 	}{
-		{"updates only (master check)", threadFilter{},
+		{"updates only (master check)", ThreadFilter{},
 			[]string{"ID NOT IN (CONNECTION_ID())", "'Binlog Dump GTID'", "'system user'", "LIKE 'SELECT%'", "TIME >= ?"},
 			[]string{"Waiting for"}},
-		{"reads too (new master check)", threadFilter{withReads: true},
+		{"reads too (new master check)", ThreadFilter{WithReads: true},
 			[]string{"TIME >= ?"}, []string{"LIKE 'SELECT%'"}},
-		{"blockers of our lock", threadFilter{withReads: true, notWaiting: true, exclude: []uint64{12, 40}},
+		{"blockers of our lock", ThreadFilter{WithReads: true, NotWaiting: true, Exclude: []uint64{12, 40}},
 			[]string{"ID NOT IN (CONNECTION_ID(), 12, 40)", "NOT LIKE 'Waiting for % lock'", "<> 'Waiting for table flush'"}, nil},
 	}
 	for _, tt := range tests {

@@ -9,23 +9,24 @@ import (
 	"github.com/gomha/gomha/manager/mysqlx"
 )
 
-// threads summarises the sessions longThreads found.
-type threads struct {
-	count int
-	ids   []uint64
-	desc  string // one line per session, longest running first
+// Threads summarises the sessions a process-list check found.
+type Threads struct {
+	Count int
+	IDs   []uint64
+	// Desc is one line per session, longest running first.
+	Desc string
 }
 
-// threadFilter says which sessions longThreads counts.
-type threadFilter struct {
-	// withReads counts SELECT and SHOW statements too.
-	withReads bool
-	// notWaiting leaves out sessions waiting for the global read lock, the
+// ThreadFilter says which sessions a process-list check counts.
+type ThreadFilter struct {
+	// WithReads counts SELECT and SHOW statements too.
+	WithReads bool
+	// NotWaiting leaves out sessions waiting for the global read lock, the
 	// backup lock (MariaDB >= 10.4), the commit lock or a table flush: the
 	// statements queued behind our own lock request, which do not block it.
-	notWaiting bool
-	// exclude are session ids left out besides the querying one.
-	exclude []uint64
+	NotWaiting bool
+	// Exclude are session ids left out besides the querying one.
+	Exclude []uint64
 }
 
 // threadsQuery returns the process-list query of longThreads. MHA's filter
@@ -33,9 +34,9 @@ type threadFilter struct {
 // senders (Binlog Dump*), the server's own threads (system user,
 // event_scheduler, Daemon) and idle sessions (Sleep, Connect) never count;
 // SELECT and SHOW count only with withReads. TIME is whole seconds.
-func threadsQuery(f threadFilter) string {
+func threadsQuery(f ThreadFilter) string {
 	ids := []string{"CONNECTION_ID()"}
-	for _, id := range f.exclude {
+	for _, id := range f.Exclude {
 		ids = append(ids, strconv.FormatUint(id, 10))
 	}
 	q := "SELECT COUNT(*), COALESCE(GROUP_CONCAT(ID ORDER BY TIME DESC SEPARATOR ','), ''), " +
@@ -45,10 +46,10 @@ func threadsQuery(f threadFilter) string {
 		"AND USER NOT IN ('system user', 'event_scheduler') " +
 		"AND COMMAND NOT IN ('Sleep', 'Connect', 'Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Killed') " +
 		"AND TIME >= ?"
-	if !f.withReads {
+	if !f.WithReads {
 		q += " AND NOT (UPPER(TRIM(COALESCE(INFO, ''))) LIKE 'SELECT%' OR UPPER(TRIM(COALESCE(INFO, ''))) LIKE 'SHOW%')"
 	}
-	if f.notWaiting {
+	if f.NotWaiting {
 		q += " AND COALESCE(STATE, '') NOT LIKE 'Waiting for % lock' AND COALESCE(STATE, '') <> 'Waiting for table flush'"
 	}
 	return q
@@ -56,10 +57,10 @@ func threadsQuery(f threadFilter) string {
 
 // longThreads lists the sessions on c that have run one statement for at
 // least secs seconds, as f filters them (see threadsQuery).
-func longThreads(ctx context.Context, c *mysqlx.Conn, secs int64, f threadFilter) (threads, error) {
-	var th threads
+func longThreads(ctx context.Context, c *mysqlx.Conn, secs int64, f ThreadFilter) (Threads, error) {
+	var th Threads
 	var ids string
-	if err := c.QueryRow(ctx, threadsQuery(f), secs).Scan(&th.count, &ids, &th.desc); err != nil {
+	if err := c.QueryRow(ctx, threadsQuery(f), secs).Scan(&th.Count, &ids, &th.Desc); err != nil {
 		return th, err
 	}
 	for f := range strings.SplitSeq(ids, ",") {
@@ -70,7 +71,10 @@ func longThreads(ctx context.Context, c *mysqlx.Conn, secs int64, f threadFilter
 		if err != nil {
 			return th, fmt.Errorf("process list on %s: bad id %q", c.Addr(), f)
 		}
-		th.ids = append(th.ids, id)
+		th.IDs = append(th.IDs, id)
 	}
 	return th, nil
 }
+
+// stripSpace removes all white space (gtid_executed has newlines).
+func stripSpace(s string) string { return strings.Join(strings.Fields(s), "") }
