@@ -67,3 +67,10 @@ bench-failover: lab-deps
 .PHONY: bench-faults
 bench-faults: lab-deps
 	GOMHA_LAB=1 $(GO) test -run '^$$' -bench FaultMatrix -benchtime 1x -timeout 60m ./integration/
+
+# Failover speed (issue 11): kill -9, pulled cable (with and without fence_lease), SIGSTOP, a lagging candidate;
+# per scenario min/median/max fault -> write through the VIP and on the new master, verdict and phase medians,
+# lost writes, and for lag the replica's own SQL-thread catch-up time. GOMHA_BENCH_TRIALS sets the trials (default 5).
+.PHONY: bench-speed
+bench-speed: lab-deps
+	GOMHA_LAB=1 $(GO) test -run '^$$' -bench FailoverSpeed -benchtime 1x -timeout 80m ./integration/

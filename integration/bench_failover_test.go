@@ -33,6 +33,14 @@ type failoverTrial struct {
 	// has; lostHeld those the new master lacks although a survivor had
 	// them (always a bug).
 	lost, lostHeld int
+	// detected is the time from the fault to the manager's verdict;
+	// phases the failover's phase durations by phase number ("1".."5").
+	detected time.Duration
+	phases   map[string]time.Duration
+	// catchUp is, for the lag scenario, the time the replica's own SQL
+	// thread took for a backlog of the same size (measured before the
+	// fault on another replica).
+	catchUp time.Duration
 }
 
 // BenchmarkFailover runs benchKillTrials kill trials and benchCableTrials
@@ -80,6 +88,20 @@ func ms(d time.Duration) string { return d.Round(time.Millisecond).String() }
 
 func runFailoverTrial(b *testing.B, fault func(*lab.Host) error) failoverTrial {
 	b.Helper()
+	return runSpeedTrial(b, speedSpec{fault: func(_ context.Context, _ *lab.Lab, m *lab.Host) error { return fault(m) }})
+}
+
+// speedSpec shapes one failover trial: configuration lines added to the
+// lab's, what to do before the fault (with the writers running), and the
+// fault.
+type speedSpec struct {
+	extra   []string
+	prepare func(ctx context.Context, l *lab.Lab, tr *failoverTrial) error
+	fault   func(ctx context.Context, l *lab.Lab, m *lab.Host) error
+}
+
+func runSpeedTrial(b *testing.B, spec speedSpec) failoverTrial {
+	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	// Each trial's lab is closed at its end (lab.New would keep them all
@@ -90,6 +112,7 @@ func runFailoverTrial(b *testing.B, fault func(*lab.Host) error) failoverTrial {
 	}
 	defer l.Close()
 	vip, extra := vipConf(l)
+	extra = append(extra, spec.extra...)
 	if err := l.PrepareLoad(ctx); err != nil {
 		b.Fatal(err)
 	}
@@ -141,9 +164,16 @@ func runFailoverTrial(b *testing.B, fault func(*lab.Host) error) failoverTrial {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	time.Sleep(1500 * time.Millisecond) // a random phase against the ping ticks
+	var tr failoverTrial
+	if spec.prepare != nil {
+		if err := spec.prepare(ctx, l, &tr); err != nil {
+			b.Fatalf("prepare: %v\n%s", err, out)
+		}
+	}
+	// A random phase against the ping ticks.
+	time.Sleep(1000*time.Millisecond + time.Duration(time.Now().UnixNano()%1000)*time.Millisecond)
 	at := time.Now()
-	if err := fault(m); err != nil {
+	if err := spec.fault(ctx, l, m); err != nil {
 		b.Fatal(err)
 	}
 	select {
@@ -168,7 +198,7 @@ func runFailoverTrial(b *testing.B, fault func(*lab.Host) error) failoverTrial {
 	if newMaster == nil || newMaster == m {
 		b.Fatalf("cannot tell the new master\n%s", out)
 	}
-	var tr failoverTrial
+	tr.detected, tr.phases = managerTimings(out.String(), at)
 	for _, w := range acked {
 		if w.At.After(at) && w.Addr == newMaster.Addr() {
 			tr.toMaster = w.At.Sub(at)

@@ -41,6 +41,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -368,7 +369,7 @@ func (r *run) phases(ctx context.Context) error {
 		err := p.fn(ctx)
 		d := time.Since(start)
 		r.res.Phases = append(r.res.Phases, Phase{Name: p.name, Duration: d})
-		r.log.Info("phase done", "step", p.name, "duration", d.Round(time.Millisecond).String())
+		r.log.Info("phase done", "step", p.name, "duration", d.Round(time.Millisecond).String(), "duration_ms", d.Milliseconds())
 		if err != nil {
 			return err
 		}
@@ -399,9 +400,10 @@ func (r *run) step(ctx context.Context, name, host string, timeout time.Duration
 	}
 	start := time.Now()
 	err := fn(ctx)
-	d := time.Since(start).Round(time.Millisecond).String()
+	took := time.Since(start)
+	d, dms := took.Round(time.Millisecond).String(), took.Milliseconds()
 	if err != nil {
-		r.log.Warn("step failed", "step", name, "host", host, "duration", d, "err", err)
+		r.log.Warn("step failed", "step", name, "host", host, "duration", d, "duration_ms", dms, "err", err)
 		return fmt.Errorf("%s on %s: %w", name, host, err)
 	}
 	if journaled {
@@ -412,7 +414,7 @@ func (r *run) step(ctx context.Context, name, host string, timeout time.Duration
 	if irreversible[name] {
 		failpoint.Hit(failpoint.Name("failover", name, "after"))
 	}
-	r.log.Info("step done", "step", name, "host", host, "duration", d)
+	r.log.Info("step done", "step", name, "host", host, "duration", d, "duration_ms", dms)
 	return nil
 }
 
@@ -894,9 +896,9 @@ func (r *Result) Report(app string) string {
 	if len(r.Failed) > 0 {
 		b.WriteString("Failed: " + strings.Join(r.Failed, "; ") + "\n")
 	}
-	b.WriteString("Timings:")
+	b.WriteString("Timings (ms):")
 	for _, p := range r.Phases {
-		b.WriteString(" " + strings.TrimPrefix(strings.SplitN(p.Name, ":", 2)[0], "Phase ") + "=" + p.Duration.Round(time.Millisecond).String())
+		b.WriteString(" " + strings.TrimPrefix(strings.SplitN(p.Name, ":", 2)[0], "Phase ") + "=" + strconv.FormatInt(p.Duration.Milliseconds(), 10))
 	}
 	b.WriteString("\n")
 	if r.Err != nil {
