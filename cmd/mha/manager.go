@@ -263,7 +263,7 @@ func (l *managerLoop) run(ctx context.Context, pending *deadMaster) error {
 				}
 				return l.fail(err)
 			}
-			log.Warn(fmt.Sprintf("Master %s(%s:%d) is dead!", v.Master.Hostname, v.Master.IP, v.Master.Port), "evidence", strings.Join(v.Evidence, "; "))
+			log.Warn(fmt.Sprintf("Master %s is dead!", v.Master.Label()), "evidence", strings.Join(v.Evidence, "; "))
 			if l.monitorOnly {
 				fmt.Fprintf(l.out, "Master %s is dead!\nIP Address: %s Port: %d\n", v.Master.Hostname, v.Master.IP, v.Master.Port)
 				return &mhacli.ExitError{Code: 20}

@@ -79,7 +79,7 @@ func deadSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error 
 		}
 	}
 	if o.interactive != 0 {
-		fmt.Fprintf(cmd.OutOrStdout(), "Master %s(%s:%d) is dead. Proceed? (yes/NO): ", dead.Hostname, dead.IP, dead.Port)
+		fmt.Fprintf(cmd.OutOrStdout(), "Master %s is dead. Proceed? (yes/NO): ", dead.Label())
 		line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 		if strings.TrimSpace(strings.ToLower(line)) != "yes" {
 			return &mhacli.ExitError{Code: 1, Err: errors.New("not confirmed: stopping")}

@@ -105,7 +105,7 @@ func (s *switcher) open(ctx context.Context, srv config.Server) (Server, error) 
 	c, err := s.w.connect(ctx, s.o.Config, srv, s.o.ConnectTimeout)
 	if err != nil {
 		// The label of topology.Node.Host, as everywhere in the switch.
-		return nil, fmt.Errorf("switchover: connect to %s(%s:%d): %w", srv.Hostname, srv.IP, srv.Port, err)
+		return nil, fmt.Errorf("switchover: connect to %s: %w", srv.Label(), err)
 	}
 	return c, nil
 }

@@ -184,18 +184,14 @@ func (s sqlServer) SetGTIDSlavePos(ctx context.Context, gtid string) error {
 	return err
 }
 
-// gtidPos reads the server's GTID position in mode.
+// gtidPos reads the server's GTID position in mode (mysqlx.Conn.BinlogGTID:
+// gtid_binlog_pos on MariaDB, gtid_executed without line breaks on MySQL),
+// "" without a query when the topology has no GTID mode.
 func gtidPos(ctx context.Context, c *mysqlx.Conn, mode topology.GTIDMode) (string, error) {
-	var gtid string
-	var err error
-	switch mode {
-	case topology.GTIDMariaDB:
-		err = c.QueryRow(ctx, "SELECT @@global.gtid_binlog_pos").Scan(&gtid)
-	case topology.GTIDMySQL:
-		err = c.QueryRow(ctx, "SELECT @@global.gtid_executed").Scan(&gtid)
-		gtid = stripSpace(gtid)
+	if !mode.UsesGTID() {
+		return "", nil
 	}
-	return gtid, err
+	return c.BinlogGTID(ctx)
 }
 
 // LeaseWatchdog is the Watchdog of package lease: `mha-node watchdog`
