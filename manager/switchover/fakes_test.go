@@ -132,6 +132,10 @@ type fakeServer struct {
 	updates, queries Threads
 	blockers         []uint64
 	moving           bool // every BinlogStatus moves the position on
+	// settings are what ReplicationSettings answers; repointedWith the
+	// How.Settings of the last Repoint.
+	settings      repoint.Settings
+	repointedWith *repoint.Settings
 	counts           map[string]int
 	// on is called before each call with its method and how many times it
 	// was called (from 1); a non-nil error is returned by the call.
@@ -372,8 +376,18 @@ func (c *fakeSession) Repoint(ctx context.Context, src repoint.Source, how repoi
 	}
 	c.s.mu.Lock()
 	c.s.replicating, c.s.source = true, fmt.Sprintf("%s:%d", src.Host, src.Port)
+	c.s.repointedWith = how.Settings
 	c.s.mu.Unlock()
 	return nil
+}
+
+func (c *fakeSession) ReplicationSettings(ctx context.Context) (repoint.Settings, error) {
+	if err := c.call(ctx, "ReplicationSettings"); err != nil {
+		return repoint.Settings{}, err
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.s.settings, nil
 }
 
 func (c *fakeSession) SetGTIDSlavePos(ctx context.Context, gtid string) error {

@@ -61,6 +61,9 @@ type Server interface {
 	Repoint(ctx context.Context, src repoint.Source, how repoint.How) error
 	// SetGTIDSlavePos is SET GLOBAL gtid_slave_pos (MariaDB).
 	SetGTIDSlavePos(ctx context.Context, gtid string) error
+	// ReplicationSettings are the connection settings the DBA chose on
+	// the replica (heartbeat, connect retry, TLS...; repoint.SettingsOf).
+	ReplicationSettings(ctx context.Context) (repoint.Settings, error)
 	ResetReplicaAll(ctx context.Context) error
 	Close() error
 }
@@ -177,6 +180,10 @@ func (s sqlServer) StartReplication(ctx context.Context) error {
 
 func (s sqlServer) Repoint(ctx context.Context, src repoint.Source, how repoint.How) error {
 	return repoint.Replica(ctx, s.Conn, src, how)
+}
+
+func (s sqlServer) ReplicationSettings(ctx context.Context) (repoint.Settings, error) {
+	return repoint.SettingsOf(ctx, s.Conn)
 }
 
 func (s sqlServer) SetGTIDSlavePos(ctx context.Context, gtid string) error {
