@@ -136,7 +136,7 @@ type fakeServer struct {
 	// How.Settings of the last Repoint.
 	settings      repoint.Settings
 	repointedWith *repoint.Settings
-	counts           map[string]int
+	counts        map[string]int
 	// on is called before each call with its method and how many times it
 	// was called (from 1); a non-nil error is returned by the call.
 	on func(ctx context.Context, method string, n int) error
