@@ -110,6 +110,9 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 	if err != nil {
 		return err
 	}
+	// A killed online switch is only warned about: the manager monitors
+	// what the servers are now.
+	warnUnfinishedSwitch(workdir, cfg.App, log, echoOf(logOut, cmd.ErrOrStderr()))
 	health := statefile.OpenHealth(workdir, cfg.App)
 	if warning, err := health.Init(); err != nil {
 		return &mhacli.ExitError{Code: 1, Err: err}
