@@ -75,6 +75,21 @@ func mustVersion(t *testing.T, s string) Version {
 func TestParseReplicaStatusFixtures(t *testing.T) {
 	const mariaVersion = "10.11.19-MariaDB-0+deb12u1-log"
 	mariaRunning := "Slave has read all relay log; waiting for more updates"
+	mariaGTID := &ReplicaStatus{
+		SourceHost: "127.0.0.1", SourcePort: 33911, SourceUser: "repl", SourceServerID: 1,
+		Read:      binlog.Pos{File: "mysql-bin.000001", Offset: 1744},
+		Exec:      binlog.Pos{File: "mysql-bin.000001", Offset: 1744},
+		Relay:     binlog.Pos{File: "relay-bin.000002", Offset: 831},
+		IORunning: IOConnected, SQLRunning: true,
+		IOState: "Waiting for master to send event", SQLState: mariaRunning,
+		SecondsBehind: ptr(int64(0)), UsingGTID: "Slave_Pos", GTIDIOPos: "0-1-9",
+		ConnectRetry: ptr(60), SSL: ptr(false), SSLVerifyServerCert: ptr(false),
+	}
+	// mariadb-10.11-tls.txt is mariadb-10.11-gtid.txt with TLS settings.
+	mariaTLS := *mariaGTID
+	mariaTLS.ConnectRetry, mariaTLS.SSL, mariaTLS.SSLVerifyServerCert = ptr(5), ptr(true), ptr(true)
+	mariaTLS.SSLCA, mariaTLS.SSLCAPath, mariaTLS.SSLCert = "/etc/mysql/tls/ca.pem", "/etc/mysql/tls", "/etc/mysql/tls/client-cert.pem"
+	mariaTLS.SSLCipher, mariaTLS.SSLKey, mariaTLS.SSLCRL = "ECDHE-RSA-AES256-GCM-SHA384", "/etc/mysql/tls/client-key.pem", "/etc/mysql/tls/crl.pem"
 	tests := []struct {
 		file    string
 		version string
@@ -90,28 +105,8 @@ func TestParseReplicaStatusFixtures(t *testing.T) {
 			SecondsBehind: ptr(int64(0)), UsingGTID: "No",
 			ConnectRetry: ptr(60), SSL: ptr(false), SSLVerifyServerCert: ptr(false),
 		}},
-		{"mariadb-10.11-gtid.txt", mariaVersion, &ReplicaStatus{
-			SourceHost: "127.0.0.1", SourcePort: 33911, SourceUser: "repl", SourceServerID: 1,
-			Read:      binlog.Pos{File: "mysql-bin.000001", Offset: 1744},
-			Exec:      binlog.Pos{File: "mysql-bin.000001", Offset: 1744},
-			Relay:     binlog.Pos{File: "relay-bin.000002", Offset: 831},
-			IORunning: IOConnected, SQLRunning: true,
-			IOState: "Waiting for master to send event", SQLState: mariaRunning,
-			SecondsBehind: ptr(int64(0)), UsingGTID: "Slave_Pos", GTIDIOPos: "0-1-9",
-			ConnectRetry: ptr(60), SSL: ptr(false), SSLVerifyServerCert: ptr(false),
-		}},
-		{"mariadb-10.11-tls.txt", mariaVersion, &ReplicaStatus{
-			SourceHost: "127.0.0.1", SourcePort: 33911, SourceUser: "repl", SourceServerID: 1,
-			Read:      binlog.Pos{File: "mysql-bin.000001", Offset: 1744},
-			Exec:      binlog.Pos{File: "mysql-bin.000001", Offset: 1744},
-			Relay:     binlog.Pos{File: "relay-bin.000002", Offset: 831},
-			IORunning: IOConnected, SQLRunning: true,
-			IOState: "Waiting for master to send event", SQLState: mariaRunning,
-			SecondsBehind: ptr(int64(0)), UsingGTID: "Slave_Pos", GTIDIOPos: "0-1-9",
-			ConnectRetry: ptr(5), SSL: ptr(true), SSLVerifyServerCert: ptr(true),
-			SSLCA: "/etc/mysql/tls/ca.pem", SSLCAPath: "/etc/mysql/tls", SSLCert: "/etc/mysql/tls/client-cert.pem",
-			SSLCipher: "ECDHE-RSA-AES256-GCM-SHA384", SSLKey: "/etc/mysql/tls/client-key.pem", SSLCRL: "/etc/mysql/tls/crl.pem",
-		}},
+		{"mariadb-10.11-gtid.txt", mariaVersion, mariaGTID},
+		{"mariadb-10.11-tls.txt", mariaVersion, &mariaTLS},
 		{"mariadb-10.11-io-error.txt", mariaVersion, &ReplicaStatus{
 			SourceHost: "127.0.0.1", SourcePort: 33911, SourceUser: "repl", SourceServerID: 1,
 			Read:      binlog.Pos{File: "mysql-bin.000001", Offset: 1744},
