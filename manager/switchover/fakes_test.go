@@ -371,11 +371,11 @@ func (c *fakeSession) StartReplication(ctx context.Context) error {
 }
 
 func (c *fakeSession) Repoint(ctx context.Context, src repoint.Source, how repoint.How) error {
-	if err := c.call(ctx, "Repoint", fmt.Sprintf("%s:%d", src.Host, src.Port), src.User, how.Mode, how.Pos); err != nil {
+	if err := c.call(ctx, "Repoint", config.HostPort(src.Host, src.Port), src.User, how.Mode, how.Pos); err != nil {
 		return err
 	}
 	c.s.mu.Lock()
-	c.s.replicating, c.s.source = true, fmt.Sprintf("%s:%d", src.Host, src.Port)
+	c.s.replicating, c.s.source = true, config.HostPort(src.Host, src.Port)
 	c.s.repointedWith = how.Settings
 	c.s.mu.Unlock()
 	return nil
