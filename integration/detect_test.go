@@ -238,7 +238,7 @@ func TestDetectRunbook(t *testing.T) {
 			t.Errorf("verdict kind %s ssh_reachable %d, want hung and 1 (sshd still runs)", v.Kind, v.SSHReachable)
 		}
 		for _, p := range v.Probes {
-			if p.Reach != detect.ReachHung || p.IO != detect.IORunning || p.Advanced() {
+			if p.Reach != detect.ReachHung || p.IO != mysqlx.IOConnected || p.Advanced() {
 				t.Errorf("%s: reach %s, IO %s, advanced %v; want hung, a stale IO thread (Yes) that did not advance", p.Name, p.Reach, p.IO, p.Advanced())
 			}
 		}

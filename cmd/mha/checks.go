@@ -94,18 +94,46 @@ func newCheckReplCmd() *cobra.Command {
 	return cmd
 }
 
-// printRepl writes check-repl's report: findings, SSH results, the tree.
+// printRepl writes check-repl's report: findings (each replica's detection
+// recommendation under its HeartbeatSlow or SlaveNetTimeoutHigh finding),
+// SSH results, the tree.
 func printRepl(w io.Writer, res check.ReplResult, details bool) {
-	for _, f := range res.Report.Findings {
+	// under[i] are the recommendations printed after finding i: the last
+	// detection finding of their host.
+	under := map[int][]check.Recommendation{}
+	var rest []check.Recommendation
+	for _, r := range res.Recommendations {
+		at := -1
+		for i, f := range res.Report.Findings {
+			if f.Host == r.Host && (f.Code == topology.CodeHeartbeatSlow || f.Code == topology.CodeSlaveNetTimeoutHigh) {
+				at = i
+			}
+		}
+		if at < 0 {
+			rest = append(rest, r)
+			continue
+		}
+		under[at] = append(under[at], r)
+	}
+	for i, f := range res.Report.Findings {
 		if f.Severity == topology.SeverityInfo {
 			continue
 		}
 		fmt.Fprintln(w, f)
+		for _, r := range under[i] {
+			fmt.Fprintln(w, "  "+r.String())
+		}
 	}
-	for _, f := range res.Report.Findings {
+	for i, f := range res.Report.Findings {
 		if f.Severity == topology.SeverityInfo {
 			fmt.Fprintln(w, f)
+			for _, r := range under[i] {
+				fmt.Fprintln(w, "  "+r.String())
+			}
 		}
+	}
+	for _, r := range rest {
+		fmt.Fprintln(w, r)
 	}
 	if res.SSH != nil {
 		printSSH(w, *res.SSH, false)

@@ -124,20 +124,17 @@ func clearForResume(workdir, app string, log *slog.Logger) {
 
 // rerunTarget is the dead master and its SSH reachability to fail over
 // again from a resumeRerun plan.
-func rerunTarget(cfg *config.Config, p *resumePlan) (config.Server, int, error) {
+func rerunTarget(cfg *config.Config, p *resumePlan) (config.Server, sshexec.Reach, error) {
 	name, port := parseHostLabel(p.DeadMaster)
 	if name == "" {
-		return config.Server{}, 0, errors.New("--resume: the journal does not name the dead master")
+		return config.Server{}, sshexec.ReachUnknown, errors.New("--resume: the journal does not name the dead master")
 	}
 	dead, err := failover.FindServer(cfg, name, port)
 	if err != nil {
-		return config.Server{}, 0, fmt.Errorf("--resume: dead master %s: %w", p.DeadMaster, err)
+		return config.Server{}, sshexec.ReachUnknown, fmt.Errorf("--resume: dead master %s: %w", p.DeadMaster, err)
 	}
-	ssh := p.SSHReachable
-	if ssh < 0 {
-		ssh = sshexec.ReachUnknown.MHA()
-	}
-	return dead, ssh, nil
+	// A journal without the number (-1) is unknown reachability.
+	return dead, sshexec.FromMHA(p.SSHReachable), nil
 }
 
 // resumeRecovery finishes an unfinished failover whose new master was

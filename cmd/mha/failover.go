@@ -124,7 +124,7 @@ type failoverRun struct {
 	cfg          *config.Config
 	flags        failoverFlags
 	dead         config.Server
-	sshReachable int
+	sshReachable sshexec.Reach
 	// detectedAt is when the death was confirmed (zero for a manual
 	// switch): the fence_lease is dated from it.
 	detectedAt time.Time
@@ -160,7 +160,7 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 		"dead_master": fr.dead.Label(),
 		"pid":         fmt.Sprint(os.Getpid()),
 		// What a resumed failover needs to run again (crashGuard).
-		"ssh_reachable": fmt.Sprint(fr.sshReachable),
+		"ssh_reachable": fmt.Sprint(fr.sshReachable.MHA()),
 	})
 	if err != nil {
 		return 1, nil, err
@@ -171,7 +171,7 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 		Config:               fr.cfg,
 		DeadMasterHost:       fr.dead.Hostname,
 		DeadMasterPort:       fr.dead.Port,
-		SSHReachable:         sshexec.FromMHA(fr.sshReachable),
+		SSHReachable:         fr.sshReachable,
 		NewMasterHost:        fr.flags.newMasterHost,
 		NewMasterPort:        fr.flags.newMasterPort,
 		Workdir:              workdir,

@@ -23,16 +23,10 @@ import (
 	"github.com/gomha/gomha/manager/failover"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/lease"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/statefile"
 	"github.com/gomha/gomha/manager/topology"
 )
-
-// healthOnlyCodes are check-repl findings the manager does not require at
-// start (MHA checks replication health only with --check_repl_health).
-var healthOnlyCodes = []topology.Code{
-	topology.CodeReplicaIOStopped, topology.CodeReplicaSQLStopped,
-	topology.CodeReplicaLagUnknown, topology.CodeReplicaLagging,
-}
 
 type managerFlags struct {
 	conf                confFlags
@@ -116,6 +110,9 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 	if err != nil {
 		return err
 	}
+	// A killed online switch is only warned about: the manager monitors
+	// what the servers are now.
+	warnUnfinishedSwitch(workdir, cfg.App, log, echoOf(logOut, cmd.ErrOrStderr()))
 	health := statefile.OpenHealth(workdir, cfg.App)
 	if warning, err := health.Init(); err != nil {
 		return &mhacli.ExitError{Code: 1, Err: err}
@@ -263,12 +260,12 @@ func (l *managerLoop) run(ctx context.Context, pending *deadMaster) error {
 				}
 				return l.fail(err)
 			}
-			log.Warn(fmt.Sprintf("Master %s(%s:%d) is dead!", v.Master.Hostname, v.Master.IP, v.Master.Port), "evidence", strings.Join(v.Evidence, "; "))
+			log.Warn(fmt.Sprintf("Master %s is dead!", v.Master.Label()), "evidence", strings.Join(v.Evidence, "; "))
 			if l.monitorOnly {
 				fmt.Fprintf(l.out, "Master %s is dead!\nIP Address: %s Port: %d\n", v.Master.Hostname, v.Master.IP, v.Master.Port)
 				return &mhacli.ExitError{Code: 20}
 			}
-			pending = &deadMaster{srv: v.Master, sshReachable: v.SSHReachable, detectedAt: v.DetectedAt}
+			pending = &deadMaster{srv: v.Master, sshReachable: v.SSH(), detectedAt: v.DetectedAt}
 		}
 		// A failover, once started, runs to its end: a terminate signal
 		// now would leave the cluster half-recovered (`mha stop` refuses
@@ -371,7 +368,7 @@ func echoOf(logOut, stderr io.Writer) io.Writer {
 // deadMaster is a master to fail over.
 type deadMaster struct {
 	srv          config.Server
-	sshReachable int
+	sshReachable sshexec.Reach
 	detectedAt   time.Time
 }
 
@@ -430,25 +427,10 @@ func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log 
 		SecondsBehindMaster: time.Duration(f.secondsBehindMaster) * time.Second,
 	})
 	printRepl(out, res, false)
-	var fatal []string
-	for _, fd := range res.Report.Errors() {
-		if !f.checkReplHealth && slices.Contains(healthOnlyCodes, fd.Code) {
-			continue
-		}
-		fatal = append(fatal, fd.String())
-	}
-	if res.SSH != nil && !res.SSH.OK() {
-		for _, r := range res.SSH.Failures() {
-			fatal = append(fatal, r.String())
-		}
-	}
-	t := res.Topology
-	if t.Master == nil || !t.Master.Alive() {
-		fatal = append(fatal, "the master is not alive at start")
-	}
-	if len(fatal) > 0 {
+	if fatal := check.StartBlockers(res, f.checkReplHealth); len(fatal) > 0 {
 		return config.Server{}, nil, errors.New(strings.Join(fatal, "\n"))
 	}
+	t := res.Topology
 	master := t.Master.Server
 	ep := hooks.EndpointOf(master)
 	runner := hooks.Runner{Log: log, Timeout: f.fo.hookTimeout}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +15,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gomha/gomha/cmd/internal/mhacli"
+	"github.com/gomha/gomha/manager/check"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/detect"
 	"github.com/gomha/gomha/manager/failover"
+	"github.com/gomha/gomha/manager/mysqlx"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/statefile"
+	"github.com/gomha/gomha/manager/topology"
 )
 
 // fakeCycle plays a scripted manager life: each call takes the next entry
@@ -81,7 +86,7 @@ func (f *fakeCycle) monitor(ctx context.Context, master config.Server, replicas 
 }
 
 func (f *fakeCycle) failover(ctx context.Context, dead deadMaster) (int, *failover.Result, error) {
-	f.calls = append(f.calls, fmt.Sprintf("failover %s ssh=%d", dead.srv.Hostname, dead.sshReachable))
+	f.calls = append(f.calls, fmt.Sprintf("failover %s ssh=%d", dead.srv.Hostname, dead.sshReachable.MHA()))
 	if ctx.Done() != nil {
 		f.calls = append(f.calls, "failover ctx can be cancelled")
 	}
@@ -223,7 +228,7 @@ func TestManagerLoop(t *testing.T) {
 			name: "a resumed failover runs before monitoring",
 			cycle: fakeCycle{startups: []fakeStartup{{master: srv("db2")}},
 				failovers: []fakeFailover{{code: 0, res: activated}}},
-			pending:  &deadMaster{srv: srv("db1"), sshReachable: 0},
+			pending:  &deadMaster{srv: srv("db1"), sshReachable: sshexec.Unreachable},
 			want:     []string{"failover db1 ssh=0", "watch db1", "drop db1", "startup db2", "warm db2,db9 every 1s", "monitor db2"},
 			wantCode: 1, wantErr: "context canceled",
 		},
@@ -367,5 +372,72 @@ func TestRefusalShownByCheckStatus(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("check-status output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestStartRefusalsAsBefore pins that the start-up refusal list from
+// check.StartBlockers is the one `mha manager` built by hand before the
+// gate table: every error finding, minus the replication-health codes
+// without --check_repl_health, then the SSH failures, then a master that is
+// not alive. Every finding code is tried alone, all of them together, and
+// an unknown error code.
+func TestStartRefusalsAsBefore(t *testing.T) {
+	healthOnly := []topology.Code{
+		topology.CodeReplicaIOStopped, topology.CodeReplicaSQLStopped,
+		topology.CodeReplicaLagUnknown, topology.CodeReplicaLagging,
+	}
+	before := func(res check.ReplResult, checkReplHealth bool) []string {
+		var fatal []string
+		for _, fd := range res.Report.Errors() {
+			if !checkReplHealth && slices.Contains(healthOnly, fd.Code) {
+				continue
+			}
+			fatal = append(fatal, fd.String())
+		}
+		if res.SSH != nil && !res.SSH.OK() {
+			for _, r := range res.SSH.Failures() {
+				fatal = append(fatal, r.String())
+			}
+		}
+		if t := res.Topology; t.Master == nil || !t.Master.Alive() {
+			fatal = append(fatal, "the master is not alive at start")
+		}
+		return fatal
+	}
+	finding := func(c topology.Code, sev topology.Severity) topology.Finding {
+		return topology.Finding{Code: c, Severity: sev, Host: "db2(10.0.0.2:3306)", Message: "m " + string(c)}
+	}
+	var reports []topology.Report
+	var all topology.Report
+	for _, ci := range topology.Codes() {
+		f := finding(ci.Code, ci.Severity)
+		reports = append(reports, topology.Report{Findings: []topology.Finding{f}})
+		all.Findings = append(all.Findings, f)
+	}
+	reports = append(reports, all, topology.Report{Findings: []topology.Finding{finding("NoSuchCode", topology.SeverityError)}})
+	alive := &topology.Topology{Master: &topology.Node{Server: srv("db1"), State: &mysqlx.State{}}}
+	dead := &topology.Topology{Master: &topology.Node{Server: srv("db1")}}
+	sshDown := &check.SSHReport{Results: []check.SSHResult{{From: "db2", To: "db3", Err: errors.New("refused")}}}
+	blocked := 0
+	for _, rep := range reports {
+		for _, topo := range []*topology.Topology{alive, dead, {}} {
+			for _, ssh := range []*check.SSHReport{nil, sshDown} {
+				for _, health := range []bool{false, true} {
+					res := check.ReplResult{Topology: topo, Report: rep, SSH: ssh}
+					want := before(res, health)
+					got := check.StartBlockers(res, health)
+					if diff := cmp.Diff(want, got); diff != "" {
+						t.Errorf("findings %v, health=%t (-before +StartBlockers):\n%s", rep.Findings, health, diff)
+					}
+					if topo == alive && ssh == nil && len(got) > 0 {
+						blocked++
+					}
+				}
+			}
+		}
+	}
+	// Not vacuous: error findings do block an alive master's start.
+	if blocked == 0 {
+		t.Fatal("no report blocked the start")
 	}
 }

@@ -226,8 +226,24 @@ func aliveSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error
 		}
 		opts.Watchdog = switchover.LeaseWatchdog{Config: cfg, NodeBinary: bin, Log: log}
 	}
+	if o.checkOnly {
+		res, err := switchover.Run(ctx, opts)
+		return switchOutcome(out, res, err)
+	}
+	// The switch's intent journal, beside the failover's: a killed switch
+	// is reported by the next `mha manager` (unfinishedSwitch).
+	workdir := (&failoverFlags{workdir: o.workdir}).workdirOf(cfg)
+	warnUnfinishedSwitch(workdir, cfg.App, log, io.Discard)
+	jr := createSwitchJournal(workdir, cfg.App, o, log)
+	if jr != nil {
+		opts.Journal = jr
+	}
 	res, err := switchover.Run(ctx, opts)
-	return switchOutcome(out, res, err)
+	outcome := switchOutcome(out, res, err)
+	if jr != nil {
+		endSwitchJournal(jr, outcome, log)
+	}
+	return outcome
 }
 
 // switchOutcome prints the switch's last line and maps its outcome to

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/failover"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/statefile"
 )
 
@@ -79,7 +80,7 @@ func deadSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error 
 		}
 	}
 	if o.interactive != 0 {
-		fmt.Fprintf(cmd.OutOrStdout(), "Master %s(%s:%d) is dead. Proceed? (yes/NO): ", dead.Hostname, dead.IP, dead.Port)
+		fmt.Fprintf(cmd.OutOrStdout(), "Master %s is dead. Proceed? (yes/NO): ", dead.Label())
 		line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 		if strings.TrimSpace(strings.ToLower(line)) != "yes" {
 			return &mhacli.ExitError{Code: 1, Err: errors.New("not confirmed: stopping")}
@@ -87,7 +88,7 @@ func deadSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error 
 	}
 	health := statefile.OpenHealth(workdir, cfg.App)
 	defer health.Remove()
-	fr := &failoverRun{cfg: cfg, flags: f, dead: dead, sshReachable: o.sshReachable, log: log, logOut: logOut, health: health}
+	fr := &failoverRun{cfg: cfg, flags: f, dead: dead, sshReachable: sshexec.FromMHA(o.sshReachable), log: log, logOut: logOut, health: health}
 	// Once started, the failover runs to its end (see runManager).
 	code, _, ferr := fr.run(context.WithoutCancel(ctx))
 	return exitFor(code, ferr)

@@ -39,6 +39,10 @@ type ReplResult struct {
 	Report topology.Report
 	// SSH is the SSH check between the alive servers; nil when skipped.
 	SSH *SSHReport
+	// Recommendations are the detection settings to change on replicas
+	// that notice a vanished master slower than the ping interval allows
+	// (RecommendDetection with the master's ping_interval).
+	Recommendations []Recommendation
 	// Elapsed is how long the checks took.
 	Elapsed time.Duration
 }
@@ -87,7 +91,7 @@ func Repl(ctx context.Context, cfg *config.Config, opts ReplOptions) ReplResult 
 		maxLag = DefaultSecondsBehindMaster
 	}
 	rep.Merge(topology.CheckReplHealth(topo, maxLag))
-	res := ReplResult{Topology: topo, Report: rep}
+	res := ReplResult{Topology: topo, Report: rep, Recommendations: RecommendDetection(topo, 0)}
 	if !opts.SkipSSHCheck {
 		var alive []config.Server
 		for _, n := range topo.Alive() {

@@ -11,6 +11,10 @@
 //	{"at":"...","kind":"done","step":"apply missing events","host":"db2(198.18.1.12:3306)"}
 //	{"at":"...","kind":"end","outcome":"0"}
 //
+// An online master switch (`mha switch --master_state=alive`) keeps its own
+// journal, <manager_workdir>/<app>.switch.journal, of the same form (Op,
+// CreateOf, ReadOf): a killed switch can leave the old master read_only=1.
+//
 // A journal without its "end" record is an unfinished failover. Records
 // are appended with O_APPEND and each is fsynced before the call returns;
 // a torn last line (a crash in the middle of a write) is ignored when the
@@ -55,10 +59,24 @@ type Record struct {
 	Outcome string            `json:"outcome,omitempty"`
 }
 
-// Path is the journal file of app in workdir.
-func Path(workdir, app string) string {
-	return filepath.Join(workdir, app+".failover.journal")
+// Op is the operation a journal records; it names the file.
+type Op string
+
+// Operations with a journal.
+const (
+	// OpFailover is a dead-master failover: <app>.failover.journal.
+	OpFailover Op = "failover"
+	// OpSwitch is an online master switch: <app>.switch.journal.
+	OpSwitch Op = "switch"
+)
+
+// PathOf is the journal file of op for app in workdir.
+func PathOf(op Op, workdir, app string) string {
+	return filepath.Join(workdir, app+"."+string(op)+".journal")
 }
+
+// Path is the failover journal file of app in workdir.
+func Path(workdir, app string) string { return PathOf(OpFailover, workdir, app) }
 
 // Journal appends records to one failover's journal. It is safe for
 // concurrent use (replicas are recovered in parallel).
@@ -73,7 +91,12 @@ type Journal struct {
 // journal, finished or not, is kept as <file>.prev, and a "begin" record
 // with detail is written and fsynced before Create returns.
 func Create(workdir, app string, detail map[string]string) (*Journal, error) {
-	p := Path(workdir, app)
+	return CreateOf(OpFailover, workdir, app, detail)
+}
+
+// CreateOf is Create for the journal of op.
+func CreateOf(op Op, workdir, app string, detail map[string]string) (*Journal, error) {
+	p := PathOf(op, workdir, app)
 	if _, err := os.Stat(p); err == nil {
 		if err := os.Rename(p, p+".prev"); err != nil {
 			return nil, fmt.Errorf("journal: keep the previous journal: %w", err)
@@ -178,8 +201,10 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// State is what a journal says about its failover.
+// State is what a journal says about its failover (or switch).
 type State struct {
+	// Op is the operation the journal records.
+	Op Op
 	// File is the journal read.
 	File string
 	// Begin is the "begin" record.
@@ -192,10 +217,13 @@ type State struct {
 	Outcome string
 }
 
-// Read reads app's journal in workdir. It returns nil and no error when
-// there is none.
-func Read(workdir, app string) (*State, error) {
-	p := Path(workdir, app)
+// Read reads app's failover journal in workdir. It returns nil and no
+// error when there is none.
+func Read(workdir, app string) (*State, error) { return ReadOf(OpFailover, workdir, app) }
+
+// ReadOf is Read for the journal of op.
+func ReadOf(op Op, workdir, app string) (*State, error) {
+	p := PathOf(op, workdir, app)
 	b, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -203,11 +231,11 @@ func Read(workdir, app string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	return parse(p, b)
+	return parse(op, p, b)
 }
 
-func parse(path string, b []byte) (*State, error) {
-	s := &State{File: path}
+func parse(op Op, path string, b []byte) (*State, error) {
+	s := &State{Op: op, File: path}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
 	first := true
@@ -246,7 +274,8 @@ func parse(path string, b []byte) (*State, error) {
 	return s, nil
 }
 
-// Unfinished reports whether the failover did not reach its end.
+// Unfinished reports whether the failover (or switch) did not reach its
+// end.
 func (s *State) Unfinished() bool { return s != nil && !s.Ended }
 
 // LastIntent is the last step that was started, and whether its "done"
@@ -266,6 +295,16 @@ func (s *State) LastIntent() (r Record, done, ok bool) {
 		return x, false, true
 	}
 	return Record{}, false, false
+}
+
+// LastDone is the last step confirmed done; ok is false when none was.
+func (s *State) LastDone() (r Record, ok bool) {
+	for i := len(s.Records) - 1; i >= 0; i-- {
+		if s.Records[i].Kind == KindDone {
+			return s.Records[i], true
+		}
+	}
+	return Record{}, false
 }
 
 // Pending lists the steps started and never confirmed done, in order.
@@ -290,12 +329,20 @@ func (s *State) Pending() []Record {
 }
 
 // Summary says in one paragraph what the journal tells: when the
-// failover began, its last step, and the steps that may be half done.
+// failover (or switch) began, its last step, and the steps that may be
+// half done.
 func (s *State) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "failover journal %s: begun at %s", s.File, s.Begin.At.Format(time.RFC3339))
+	op := s.Op
+	if op == "" {
+		op = OpFailover
+	}
+	fmt.Fprintf(&b, "%s journal %s: begun at %s", op, s.File, s.Begin.At.Format(time.RFC3339))
 	if dm := s.Begin.Detail["dead_master"]; dm != "" {
 		fmt.Fprintf(&b, " (dead master %s)", dm)
+	}
+	if nm := s.Begin.Detail["new_master"]; nm != "" {
+		fmt.Fprintf(&b, " (new master %s)", nm)
 	}
 	if s.Ended {
 		fmt.Fprintf(&b, ", ended with outcome %s", s.Outcome)

@@ -165,3 +165,57 @@ func TestOpenAppends(t *testing.T) {
 		t.Fatalf("after Open and End: %+v", s)
 	}
 }
+
+// A switch journal is its own file beside the failover journal: written,
+// read and summed up as a switch, never seen by Read (the failover's).
+func TestSwitchJournal(t *testing.T) {
+	dir := t.TempDir()
+	if got, want := PathOf(OpSwitch, dir, "app1"), dir+"/app1.switch.journal"; got != want {
+		t.Fatalf("PathOf(OpSwitch) = %q, want %q", got, want)
+	}
+	if got, want := PathOf(OpFailover, dir, "app1"), Path(dir, "app1"); got != want {
+		t.Fatalf("PathOf(OpFailover) = %q, Path = %q", got, want)
+	}
+	fj, err := Create(dir, "app1", map[string]string{"dead_master": "db9(10.0.0.9:3306)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, fj.End("0"))
+	j, err := CreateOf(OpSwitch, dir, "app1", map[string]string{"new_master": "db2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	must(t, j.Intent("set read_only on old master", "db1(10.0.0.1:3306)", nil))
+	must(t, j.Done("set read_only on old master", "db1(10.0.0.1:3306)", nil))
+	must(t, j.Intent("promote new master", "db2(10.0.0.2:3306)", nil))
+
+	s, err := ReadOf(OpSwitch, dir, "app1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Op != OpSwitch || !s.Unfinished() {
+		t.Fatalf("switch journal: op %q unfinished %t", s.Op, s.Unfinished())
+	}
+	r, ok := s.LastDone()
+	if !ok || r.Step != "set read_only on old master" || r.Host != "db1(10.0.0.1:3306)" {
+		t.Errorf("LastDone = %+v, %t", r, ok)
+	}
+	sum := s.Summary()
+	for _, want := range []string{"switch journal " + PathOf(OpSwitch, dir, "app1"), "(new master db2)", `NOT confirmed done: "promote new master"`} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("Summary %q lacks %q", sum, want)
+		}
+	}
+	f, err := Read(dir, "app1")
+	if err != nil || f.Unfinished() || f.Op != OpFailover || f.Begin.Detail["dead_master"] != "db9(10.0.0.9:3306)" {
+		t.Fatalf("the failover journal was touched by the switch's: %+v, %v", f, err)
+	}
+	if !strings.HasPrefix(f.Summary(), "failover journal ") {
+		t.Errorf("failover Summary %q", f.Summary())
+	}
+	empty := &State{}
+	if _, ok := empty.LastDone(); ok {
+		t.Error("LastDone of a journal without records is ok")
+	}
+}

@@ -21,6 +21,9 @@ type replicaColumn struct {
 
 func always(Version) bool { return true }
 
+// never marks a column that may be missing on any server.
+func never(Version) bool { return false }
+
 // mysqlGTIDColumns: MySQL 5.6.5 added Retrieved_Gtid_Set, Executed_Gtid_Set
 // and Auto_Position (with SQL_Delay, Slave_SQL_Running_State and
 // Master_Server_Id from 5.6.2 and earlier).
@@ -54,6 +57,23 @@ func setInt(f func(*ReplicaStatus) *int) func(*ReplicaStatus, any) error {
 		n, err := toInt(v)
 		*f(rs) = n
 		return err
+	}
+}
+
+// setYesNo sets *f(rs) to whether the value is one of yes (any case),
+// and leaves it nil for NULL or a value that is neither yes nor "No".
+func setYesNo(f func(*ReplicaStatus) **bool, yes ...string) func(*ReplicaStatus, any) error {
+	return func(rs *ReplicaStatus, v any) error {
+		s, null := text(v)
+		s = strings.TrimSpace(s)
+		if null {
+			return nil
+		}
+		on := slices.ContainsFunc(yes, func(y string) bool { return strings.EqualFold(s, y) })
+		if on || strings.EqualFold(s, "No") {
+			*f(rs) = &on
+		}
+		return nil
 	}
 }
 
@@ -128,6 +148,29 @@ var replicaColumns = []replicaColumn{
 	}},
 	{[]string{"Using_Gtid"}, mariaDBGTIDColumns, setString(func(r *ReplicaStatus) *string { return &r.UsingGTID })},
 	{[]string{"Gtid_IO_Pos"}, mariaDBGTIDColumns, setString(func(r *ReplicaStatus) *string { return &r.GTIDIOPos })},
+	// Connection settings (see ReplicaStatus.ConnectRetry): never needed,
+	// and never an error.
+	{[]string{"Connect_Retry"}, never, func(r *ReplicaStatus, v any) error {
+		if n, err := toInt(v); err == nil {
+			r.ConnectRetry = &n
+		}
+		return nil
+	}},
+	{[]string{"Master_Retry_Count", "Source_Retry_Count"}, never, func(r *ReplicaStatus, v any) error {
+		if n, err := toUint64(v); err == nil {
+			r.RetryCount = &n
+		}
+		return nil
+	}},
+	{[]string{"Master_SSL_Allowed", "Source_SSL_Allowed"}, never, setYesNo(func(r *ReplicaStatus) **bool { return &r.SSL }, "Yes", "Ignored")},
+	{[]string{"Master_SSL_Verify_Server_Cert", "Source_SSL_Verify_Server_Cert"}, never, setYesNo(func(r *ReplicaStatus) **bool { return &r.SSLVerifyServerCert }, "Yes")},
+	{[]string{"Master_SSL_CA_File", "Source_SSL_CA_File"}, never, setString(func(r *ReplicaStatus) *string { return &r.SSLCA })},
+	{[]string{"Master_SSL_CA_Path", "Source_SSL_CA_Path"}, never, setString(func(r *ReplicaStatus) *string { return &r.SSLCAPath })},
+	{[]string{"Master_SSL_Cert", "Source_SSL_Cert"}, never, setString(func(r *ReplicaStatus) *string { return &r.SSLCert })},
+	{[]string{"Master_SSL_Cipher", "Source_SSL_Cipher"}, never, setString(func(r *ReplicaStatus) *string { return &r.SSLCipher })},
+	{[]string{"Master_SSL_Key", "Source_SSL_Key"}, never, setString(func(r *ReplicaStatus) *string { return &r.SSLKey })},
+	{[]string{"Master_SSL_Crl", "Source_SSL_Crl"}, never, setString(func(r *ReplicaStatus) *string { return &r.SSLCRL })},
+	{[]string{"Master_SSL_Crlpath", "Source_SSL_Crlpath"}, never, setString(func(r *ReplicaStatus) *string { return &r.SSLCRLPath })},
 }
 
 // channelColumn names the replication channel in MySQL >= 5.7's replica

@@ -75,6 +75,21 @@ func mustVersion(t *testing.T, s string) Version {
 func TestParseReplicaStatusFixtures(t *testing.T) {
 	const mariaVersion = "10.11.19-MariaDB-0+deb12u1-log"
 	mariaRunning := "Slave has read all relay log; waiting for more updates"
+	mariaGTID := &ReplicaStatus{
+		SourceHost: "127.0.0.1", SourcePort: 33911, SourceUser: "repl", SourceServerID: 1,
+		Read:      binlog.Pos{File: "mysql-bin.000001", Offset: 1744},
+		Exec:      binlog.Pos{File: "mysql-bin.000001", Offset: 1744},
+		Relay:     binlog.Pos{File: "relay-bin.000002", Offset: 831},
+		IORunning: IOConnected, SQLRunning: true,
+		IOState: "Waiting for master to send event", SQLState: mariaRunning,
+		SecondsBehind: ptr(int64(0)), UsingGTID: "Slave_Pos", GTIDIOPos: "0-1-9",
+		ConnectRetry: ptr(60), SSL: ptr(false), SSLVerifyServerCert: ptr(false),
+	}
+	// mariadb-10.11-tls.txt is mariadb-10.11-gtid.txt with TLS settings.
+	mariaTLS := *mariaGTID
+	mariaTLS.ConnectRetry, mariaTLS.SSL, mariaTLS.SSLVerifyServerCert = ptr(5), ptr(true), ptr(true)
+	mariaTLS.SSLCA, mariaTLS.SSLCAPath, mariaTLS.SSLCert = "/etc/mysql/tls/ca.pem", "/etc/mysql/tls", "/etc/mysql/tls/client-cert.pem"
+	mariaTLS.SSLCipher, mariaTLS.SSLKey, mariaTLS.SSLCRL = "ECDHE-RSA-AES256-GCM-SHA384", "/etc/mysql/tls/client-key.pem", "/etc/mysql/tls/crl.pem"
 	tests := []struct {
 		file    string
 		version string
@@ -88,16 +103,10 @@ func TestParseReplicaStatusFixtures(t *testing.T) {
 			IORunning: IOConnected, SQLRunning: true,
 			IOState: "Waiting for master to send event", SQLState: mariaRunning,
 			SecondsBehind: ptr(int64(0)), UsingGTID: "No",
+			ConnectRetry: ptr(60), SSL: ptr(false), SSLVerifyServerCert: ptr(false),
 		}},
-		{"mariadb-10.11-gtid.txt", mariaVersion, &ReplicaStatus{
-			SourceHost: "127.0.0.1", SourcePort: 33911, SourceUser: "repl", SourceServerID: 1,
-			Read:      binlog.Pos{File: "mysql-bin.000001", Offset: 1744},
-			Exec:      binlog.Pos{File: "mysql-bin.000001", Offset: 1744},
-			Relay:     binlog.Pos{File: "relay-bin.000002", Offset: 831},
-			IORunning: IOConnected, SQLRunning: true,
-			IOState: "Waiting for master to send event", SQLState: mariaRunning,
-			SecondsBehind: ptr(int64(0)), UsingGTID: "Slave_Pos", GTIDIOPos: "0-1-9",
-		}},
+		{"mariadb-10.11-gtid.txt", mariaVersion, mariaGTID},
+		{"mariadb-10.11-tls.txt", mariaVersion, &mariaTLS},
 		{"mariadb-10.11-io-error.txt", mariaVersion, &ReplicaStatus{
 			SourceHost: "127.0.0.1", SourcePort: 33911, SourceUser: "repl", SourceServerID: 1,
 			Read:      binlog.Pos{File: "mysql-bin.000001", Offset: 1744},
@@ -108,6 +117,7 @@ func TestParseReplicaStatusFixtures(t *testing.T) {
 			LastIOErrno: 1045,
 			LastIOError: "error connecting to master 'repl@127.0.0.1:33911' - retry-time: 1  maximum-retries: 100000  message: Access denied for user 'repl'@'127.0.0.1' (using password: YES)",
 			UsingGTID:   "Slave_Pos", GTIDIOPos: "0-1-9",
+			ConnectRetry: ptr(1), SSL: ptr(false), SSLVerifyServerCert: ptr(false),
 		}},
 		{"mysql-5.7.txt", "5.7.21-0ubuntu0.16.04.1-log", &ReplicaStatus{
 			SourceHost: "10.0.0.11", SourcePort: 3306, SourceUser: "repl", SourceServerID: 1,
@@ -121,6 +131,7 @@ func TestParseReplicaStatusFixtures(t *testing.T) {
 			RetrievedGTIDSet: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5",
 			ExecutedGTIDSet:  "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5,4a6a4b83-71ca-11e1-9e33-c80aa9429562:1-2",
 			AutoPosition:     true,
+			ConnectRetry:     ptr(60), RetryCount: ptr(uint64(86400)), SSL: ptr(false), SSLVerifyServerCert: ptr(false),
 		}},
 		{"mysql-8.0.21.txt", "8.0.21", &ReplicaStatus{
 			SourceHost: "db1.example.com", SourcePort: 3307, SourceUser: "repl", SourceServerID: 101,
@@ -132,6 +143,7 @@ func TestParseReplicaStatusFixtures(t *testing.T) {
 			LastSQLErrno: 1062,
 			LastSQLError: "Could not execute Write_rows event on table app.t; Duplicate entry '7' for key 't.PRIMARY'",
 			SQLDelay:     3600,
+			ConnectRetry: ptr(60), RetryCount: ptr(uint64(86400)), SSL: ptr(false), SSLVerifyServerCert: ptr(false),
 		}},
 		{"mysql-8.0.36.txt", "8.0.36", &ReplicaStatus{
 			SourceHost: "192.0.2.11", SourcePort: 3306, SourceUser: "repl", SourceServerID: 11,
@@ -145,6 +157,7 @@ func TestParseReplicaStatusFixtures(t *testing.T) {
 			RetrievedGTIDSet: "5a1b8f2e-3c44-11ee-9f7e-0242ac120002:1000-2000",
 			ExecutedGTIDSet:  "5a1b8f2e-3c44-11ee-9f7e-0242ac120002:1-1990",
 			AutoPosition:     true,
+			ConnectRetry:     ptr(60), RetryCount: ptr(uint64(86400)), SSL: ptr(true), SSLVerifyServerCert: ptr(false),
 		}},
 		{"mysql-8.4.txt", "8.4.3", &ReplicaStatus{
 			SourceHost: "2001:db8::11", SourcePort: 3306, SourceUser: "repl",
@@ -156,6 +169,7 @@ func TestParseReplicaStatusFixtures(t *testing.T) {
 			LastIOErrno:  2061,
 			LastIOError:  "Error connecting to source 'repl@[2001:db8::11]:3306'. This was attempt 3/86400, with a delay of 60 seconds between attempts. Message: Authentication plugin 'caching_sha2_password' reported error: Authentication requires secure connection.",
 			AutoPosition: true,
+			ConnectRetry: ptr(60), RetryCount: ptr(uint64(86400)), SSL: ptr(false), SSLVerifyServerCert: ptr(false),
 		}},
 	}
 	for _, tt := range tests {
@@ -233,6 +247,57 @@ func TestParseReplicaStatusBadValue(t *testing.T) {
 		if _, err := parseReplicaStatus(v, cols, [][]any{r}); err == nil || !strings.Contains(err.Error(), col) {
 			t.Errorf("bad %s: want an error naming it, got %v", col, err)
 		}
+	}
+}
+
+// TestParseReplicaStatusSettingsValues: the connection-setting columns are
+// best effort. A NULL, a value that does not parse or a missing column
+// leaves the setting unknown (nil) instead of failing the status;
+// Master_SSL_Allowed "Ignored" (MySQL: MASTER_SSL=1 without TLS support)
+// is on.
+func TestParseReplicaStatusSettingsValues(t *testing.T) {
+	v := mustVersion(t, "10.11.19-MariaDB")
+	cols, row := readVertical(t, filepath.Join("testdata", "replica-status", "mariadb-10.11-pos.txt"))
+	type got struct {
+		ConnectRetry *int
+		SSL, Verify  *bool
+	}
+	for _, tt := range []struct {
+		name  string
+		col   string
+		value any // nil: NULL; "drop": the column is missing
+		want  got
+	}{
+		{"recorded", "", nil, got{ptr(60), ptr(false), ptr(false)}},
+		{"connect retry NULL", "Connect_Retry", nil, got{nil, ptr(false), ptr(false)}},
+		{"connect retry bad", "Connect_Retry", []byte("soon"), got{nil, ptr(false), ptr(false)}},
+		{"connect retry missing", "Connect_Retry", "drop", got{nil, ptr(false), ptr(false)}},
+		{"ssl yes", "Master_SSL_Allowed", []byte("Yes"), got{ptr(60), ptr(true), ptr(false)}},
+		{"ssl ignored", "Master_SSL_Allowed", []byte("Ignored"), got{ptr(60), ptr(true), ptr(false)}},
+		{"ssl unknown word", "Master_SSL_Allowed", []byte("maybe"), got{ptr(60), nil, ptr(false)}},
+		{"ssl missing", "Master_SSL_Allowed", "drop", got{ptr(60), nil, ptr(false)}},
+		{"verify yes", "Master_SSL_Verify_Server_Cert", []byte("yes"), got{ptr(60), ptr(false), ptr(true)}},
+		{"verify ignored is not yes", "Master_SSL_Verify_Server_Cert", []byte("Ignored"), got{ptr(60), ptr(false), nil}},
+		{"verify NULL", "Master_SSL_Verify_Server_Cert", nil, got{ptr(60), ptr(false), nil}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, r := slices.Clone(cols), slices.Clone(row)
+			if tt.col != "" {
+				i := slices.Index(c, tt.col)
+				if tt.value == "drop" {
+					c, r = slices.Delete(c, i, i+1), slices.Delete(r, i, i+1)
+				} else {
+					r[i] = tt.value
+				}
+			}
+			rs, err := parseReplicaStatus(v, c, [][]any{r})
+			if err != nil {
+				t.Fatalf("a connection setting failed the status: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got{rs.ConnectRetry, rs.SSL, rs.SSLVerifyServerCert}); diff != "" {
+				t.Errorf("settings (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -86,6 +86,31 @@ type ReplicaStatus struct {
 	// "Slave_Pos" or "Current_Pos"; Gtid_IO_Pos is empty unless GTID is used.
 	UsingGTID string
 	GTIDIOPos string
+
+	// Connection settings, which a repoint gives again (package repoint).
+	// They are best effort: a missing column or a value that does not
+	// parse leaves the pointer nil (unknown), never an error.
+	//
+	// ConnectRetry is Connect_Retry, MASTER_CONNECT_RETRY in seconds (every
+	// MySQL and MariaDB).
+	ConnectRetry *int
+	// RetryCount is Master_Retry_Count / Source_Retry_Count, the
+	// connection's MASTER_RETRY_COUNT: MySQL >= 5.6 and MariaDB versions
+	// that took MASTER_RETRY_COUNT into CHANGE MASTER. MariaDB 10.x and
+	// 11.x have no such column: their retry count is the server option
+	// master_retry_count, which CHANGE MASTER neither changes nor accepts.
+	RetryCount *uint64
+	// SSL is Master_SSL_Allowed / Source_SSL_Allowed: MASTER_SSL=1 when
+	// "Yes", or "Ignored" (MySQL: MASTER_SSL=1 on a server built without
+	// TLS).
+	SSL *bool
+	// SSLVerifyServerCert is Master_SSL_Verify_Server_Cert /
+	// Source_SSL_Verify_Server_Cert.
+	SSLVerifyServerCert *bool
+	// The MASTER_SSL_* files and the cipher list: Master_SSL_CA_File,
+	// _CA_Path, _Cert, _Cipher, _Key, _Crl, _Crlpath (Source_SSL_* on
+	// MySQL >= 8.0.22); "" when not set.
+	SSLCA, SSLCAPath, SSLCert, SSLCipher, SSLKey, SSLCRL, SSLCRLPath string
 }
 
 // Filters are the replication and binlog filters that must agree across a

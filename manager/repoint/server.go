@@ -86,17 +86,18 @@ func (s conn) ApplySettings(ctx context.Context, stmt string) error {
 // beyond mysqlx.ReplicaStatus:
 //   - MySQL >= 5.7: performance_schema.replication_connection_configuration
 //     (heartbeat, connect retry and retry count, MASTER_SSL*);
-//   - MariaDB and MySQL 5.6: the Slave_heartbeat_period status variable.
+//   - MariaDB and MySQL 5.6: the Slave_heartbeat_period status variable,
+//     and the rest from rs (statusSettings: Connect_Retry, Master_SSL_*, and
+//     Master_Retry_Count where the server has the column).
 //
 // MASTER_DELAY comes from rs (SQL_Delay). A server error (performance_schema
 // off, no such variable) leaves the settings unknown; only a lost session
 // is an error.
 //
-// MariaDB's Connect_Retry and Master_SSL_* are SHOW SLAVE STATUS columns
-// that mysqlx.ReplicaStatus does not map; CHANGE MASTER keeps them anyway
-// when it does not name them (MariaDB 10.x, MySQL 5.6-8.4): only the
-// heartbeat period is reset, to slave_net_timeout/2, whenever MASTER_HOST or
-// MASTER_PORT is given.
+// CHANGE MASTER keeps the settings it does not name (MariaDB 10.x, MySQL
+// 5.6-8.4); only the heartbeat period is reset, to slave_net_timeout/2,
+// whenever MASTER_HOST or MASTER_PORT is given. The others are given again
+// so that they survive a RESET SLAVE ALL too.
 func (s conn) Settings(ctx context.Context, rs *mysqlx.ReplicaStatus) (Settings, error) {
 	var st Settings
 	if rs != nil && rs.SQLDelay > 0 {
@@ -115,12 +116,29 @@ func (s conn) Settings(ctx context.Context, rs *mysqlx.ReplicaStatus) (Settings,
 		r.fill(&st)
 		return st, nil
 	}
+	statusSettings(rs, &st)
 	var name, value string
 	if err := s.c.QueryRow(ctx, "SHOW GLOBAL STATUS LIKE 'Slave_heartbeat_period'").Scan(&name, &value); err != nil {
 		return st, bestEffort(err)
 	}
 	st.HeartbeatPeriod = heartbeatStatus(value)
 	return st, nil
+}
+
+// statusSettings copies into st the connection settings SHOW SLAVE STATUS
+// tells (MariaDB, MySQL 5.6): connect retry, retry count, MASTER_SSL and
+// its files. What rs does not know stays unknown. MariaDB 10.x and 11.x
+// have no Master_Retry_Count column, so no MASTER_RETRY_COUNT is given
+// again there (their CHANGE MASTER does not take it; the master_retry_count
+// server option applies).
+func statusSettings(rs *mysqlx.ReplicaStatus, st *Settings) {
+	if rs == nil {
+		return
+	}
+	st.ConnectRetry, st.RetryCount = rs.ConnectRetry, rs.RetryCount
+	st.SSL, st.SSLVerifyServerCert = rs.SSL, rs.SSLVerifyServerCert
+	st.SSLCA, st.SSLCAPath, st.SSLCert, st.SSLCipher, st.SSLKey, st.SSLCRL, st.SSLCRLPath =
+		rs.SSLCA, rs.SSLCAPath, rs.SSLCert, rs.SSLCipher, rs.SSLKey, rs.SSLCRL, rs.SSLCRLPath
 }
 
 // connConfig is MySQL's performance_schema.replication_connection_configuration

@@ -8,6 +8,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gomha/gomha/manager/mysqlx"
 )
 
 func TestConnConfigFill(t *testing.T) {
@@ -59,5 +61,48 @@ func TestBestEffort(t *testing.T) {
 		if got := bestEffort(tt.err); got != tt.want {
 			t.Errorf("bestEffort(%v) = %v; want %v", tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestStatusSettings: on MariaDB (and MySQL 5.6) the settings a repoint
+// gives again come from SHOW SLAVE STATUS; the rows are those of
+// mysqlx/testdata/replica-status (mariadb-10.11-tls.txt, -pos.txt). No
+// MASTER_RETRY_COUNT without a Master_Retry_Count column: MariaDB 10.11's
+// CHANGE MASTER does not take it.
+func TestStatusSettings(t *testing.T) {
+	maria := mysqlx.Version{Major: 10, Minor: 11, Patch: 19, Flavor: mysqlx.MariaDB}
+	tls := &mysqlx.ReplicaStatus{ConnectRetry: ptr(5), SSL: ptr(true), SSLVerifyServerCert: ptr(true),
+		SSLCA: "/etc/mysql/tls/ca.pem", SSLCAPath: "/etc/mysql/tls", SSLCert: "/etc/mysql/tls/client-cert.pem",
+		SSLCipher: "ECDHE-RSA-AES256-GCM-SHA384", SSLKey: "/etc/mysql/tls/client-key.pem", SSLCRL: "/etc/mysql/tls/crl.pem"}
+	for _, tt := range []struct {
+		name string
+		rs   *mysqlx.ReplicaStatus
+		want Settings
+		stmt string
+	}{
+		{"TLS replica", tls, Settings{ConnectRetry: ptr(5), SSL: ptr(true), SSLVerifyServerCert: ptr(true),
+			SSLCA: "/etc/mysql/tls/ca.pem", SSLCAPath: "/etc/mysql/tls", SSLCert: "/etc/mysql/tls/client-cert.pem",
+			SSLCipher: "ECDHE-RSA-AES256-GCM-SHA384", SSLKey: "/etc/mysql/tls/client-key.pem", SSLCRL: "/etc/mysql/tls/crl.pem"},
+			"CHANGE MASTER TO MASTER_CONNECT_RETRY = 5, MASTER_SSL = 1, MASTER_SSL_CA = '/etc/mysql/tls/ca.pem', MASTER_SSL_CAPATH = '/etc/mysql/tls', " +
+				"MASTER_SSL_CERT = '/etc/mysql/tls/client-cert.pem', MASTER_SSL_KEY = '/etc/mysql/tls/client-key.pem', " +
+				"MASTER_SSL_CIPHER = 'ECDHE-RSA-AES256-GCM-SHA384', MASTER_SSL_CRL = '/etc/mysql/tls/crl.pem', MASTER_SSL_VERIFY_SERVER_CERT = 1"},
+		{"plain replica", &mysqlx.ReplicaStatus{ConnectRetry: ptr(60), SSL: ptr(false), SSLVerifyServerCert: ptr(false)},
+			Settings{ConnectRetry: ptr(60), SSL: ptr(false), SSLVerifyServerCert: ptr(false)},
+			"CHANGE MASTER TO MASTER_CONNECT_RETRY = 60, MASTER_SSL = 0, MASTER_SSL_VERIFY_SERVER_CERT = 0"},
+		{"with a retry count column", &mysqlx.ReplicaStatus{RetryCount: ptr(uint64(100))}, Settings{RetryCount: ptr(uint64(100))},
+			"CHANGE MASTER TO MASTER_RETRY_COUNT = 100"},
+		{"nothing known", &mysqlx.ReplicaStatus{}, Settings{}, ""},
+		{"not a replica", nil, Settings{}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got Settings
+			statusSettings(tt.rs, &got)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("settings (-want +got):\n%s", diff)
+			}
+			if s := got.Statement(maria); s != tt.stmt {
+				t.Errorf("Statement =\n  %s\nwant\n  %s", s, tt.stmt)
+			}
+		})
 	}
 }

@@ -24,8 +24,9 @@ type Settings struct {
 	HeartbeatPeriod *float64
 	// ConnectRetry is MASTER_CONNECT_RETRY in seconds.
 	ConnectRetry *int
-	// RetryCount is MASTER_RETRY_COUNT (MySQL; MariaDB has only the
-	// master_retry_count server option).
+	// RetryCount is MASTER_RETRY_COUNT (MySQL; MariaDB 10.x and 11.x
+	// have only the master_retry_count server option, and no
+	// Master_Retry_Count column to read it from).
 	RetryCount *uint64
 	// Delay is MASTER_DELAY in seconds (a delayed replica stays delayed).
 	Delay *int64

@@ -46,6 +46,7 @@ func (s *switcher) phase1(ctx context.Context) error {
 	if err := s.locks(ctx); err != nil {
 		return err
 	}
+	s.readNewSettings(ctx)
 	th, err := s.origConn.LongThreads(ctx, p.UpdatesSecs, ThreadFilter{})
 	if err != nil {
 		return refuse("reading the master's process list: %v", err)
@@ -166,6 +167,25 @@ func (s *switcher) locks(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// readNewSettings reads, for an old master that joins as a replica, the
+// new master's replication connection settings, which its RESET SLAVE ALL
+// at the end forgets: the old master gets them (heartbeat, connect retry,
+// TLS), not the server defaults. MASTER_DELAY is left out: it belongs to
+// the replica that had it, not to the connection. Best effort: without
+// them the old master takes the defaults, as before.
+func (s *switcher) readNewSettings(ctx context.Context) {
+	if !s.o.OrigMasterIsNewSlave {
+		return
+	}
+	st, err := s.conns[s.plan.New].ReplicationSettings(ctx)
+	if err != nil {
+		s.log.Warn("cannot read the new master's replication settings; the old master replicates with the server defaults", "host", s.plan.New.Host(), "err", err)
+		return
+	}
+	st.Delay = nil
+	s.newSettings = &st
 }
 
 // printPlan logs the topology from and to, and the plan.

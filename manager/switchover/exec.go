@@ -12,6 +12,7 @@ import (
 	"github.com/gomha/gomha/manager/failpoint"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/mysqlx"
+	"github.com/gomha/gomha/manager/repoint"
 	"github.com/gomha/gomha/manager/topology"
 	"github.com/gomha/gomha/node/binlog"
 )
@@ -31,6 +32,10 @@ type switcher struct {
 
 	origConn Server                    // Phase 1 session on the old master (monitor lock)
 	conns    map[*topology.Node]Server // replicas, new master included (failover lock)
+	// newSettings are the new master's replication connection settings,
+	// read in Phase 1 for an old master that joins as a replica; nil
+	// when not read.
+	newSettings *repoint.Settings
 
 	// set during the write block
 	lockConn, ctlConn Server
@@ -105,7 +110,7 @@ func (s *switcher) open(ctx context.Context, srv config.Server) (Server, error) 
 	c, err := s.w.connect(ctx, s.o.Config, srv, s.o.ConnectTimeout)
 	if err != nil {
 		// The label of topology.Node.Host, as everywhere in the switch.
-		return nil, fmt.Errorf("switchover: connect to %s(%s:%d): %w", srv.Hostname, srv.IP, srv.Port, err)
+		return nil, fmt.Errorf("switchover: connect to %s: %w", srv.Label(), err)
 	}
 	return c, nil
 }

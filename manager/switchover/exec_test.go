@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/mysqlx"
+	"github.com/gomha/gomha/manager/repoint"
 	"github.com/gomha/gomha/node/binlog"
 )
 
@@ -219,6 +221,61 @@ func TestRunOrigMasterIsNewSlave(t *testing.T) {
 					t.Error("GTID: want db1's gtid_slave_pos set, db3 waiting by GTID and repointed by GTID")
 				}
 				contains(t, "log", c.log.String(), "gtid_mode=\"3 (MariaDB GTID)\"")
+			}
+		})
+	}
+}
+
+// With orig_master_is_new_slave the old master replicates with the
+// connection settings the new master had as a replica (read in Phase 1,
+// before its RESET SLAVE ALL; MASTER_DELAY left out); the other replicas
+// keep their own. A failed read only costs the settings.
+func TestRunOrigMasterIsNewSlaveSettings(t *testing.T) {
+	hb, retry, ssl, delay := 1.0, 2, true, int64(30)
+	dba := repoint.Settings{HeartbeatPeriod: &hb, ConnectRetry: &retry, SSL: &ssl, SSLCA: "/etc/mysql/ca.pem", Delay: &delay}
+	want := dba
+	want.Delay = nil
+	for _, tt := range []struct {
+		name    string
+		on      bool
+		readErr error
+		want    *repoint.Settings
+	}{
+		{"on", true, nil, &want},
+		{"off", false, nil, nil},
+		{"read fails", true, errors.New("lost connection"), nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCluster(t, 2, nil)
+			c.opts.OrigMasterIsNewSlave = tt.on
+			c.server("db2").settings = dba
+			c.server("db2").on = func(_ context.Context, m string, _ int) error {
+				if m == "ReplicationSettings" {
+					return tt.readErr
+				}
+				return nil
+			}
+			if _, err := c.run(t); err != nil {
+				t.Fatalf("switch failed: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, c.server("db1").repointedWith); diff != "" {
+				t.Errorf("old master repointed with settings (-want +got):\n%s", diff)
+			}
+			if got := c.server("db3").repointedWith; got != nil {
+				t.Errorf("db3 repointed with the new master's settings %+v; want its own", got)
+			}
+			read := c.w.index("db2 ReplicationSettings")
+			if !tt.on {
+				if read >= 0 {
+					t.Error("the new master's settings read without orig_master_is_new_slave")
+				}
+				return
+			}
+			if read < 0 || read > c.w.index("db1 SetReadOnly") || read > c.w.index("db2 ResetReplicaAll") {
+				t.Errorf("want the new master's settings read in Phase 1, before the write block and its RESET SLAVE ALL:\n%s", c.w.callLog())
+			}
+			if tt.readErr != nil {
+				contains(t, "log", c.log.String(), "cannot read the new master's replication settings")
 			}
 		})
 	}

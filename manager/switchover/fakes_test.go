@@ -132,7 +132,11 @@ type fakeServer struct {
 	updates, queries Threads
 	blockers         []uint64
 	moving           bool // every BinlogStatus moves the position on
-	counts           map[string]int
+	// settings are what ReplicationSettings answers; repointedWith the
+	// How.Settings of the last Repoint.
+	settings      repoint.Settings
+	repointedWith *repoint.Settings
+	counts        map[string]int
 	// on is called before each call with its method and how many times it
 	// was called (from 1); a non-nil error is returned by the call.
 	on func(ctx context.Context, method string, n int) error
@@ -367,13 +371,23 @@ func (c *fakeSession) StartReplication(ctx context.Context) error {
 }
 
 func (c *fakeSession) Repoint(ctx context.Context, src repoint.Source, how repoint.How) error {
-	if err := c.call(ctx, "Repoint", fmt.Sprintf("%s:%d", src.Host, src.Port), src.User, how.Mode, how.Pos); err != nil {
+	if err := c.call(ctx, "Repoint", config.HostPort(src.Host, src.Port), src.User, how.Mode, how.Pos); err != nil {
 		return err
 	}
 	c.s.mu.Lock()
-	c.s.replicating, c.s.source = true, fmt.Sprintf("%s:%d", src.Host, src.Port)
+	c.s.replicating, c.s.source = true, config.HostPort(src.Host, src.Port)
+	c.s.repointedWith = how.Settings
 	c.s.mu.Unlock()
 	return nil
+}
+
+func (c *fakeSession) ReplicationSettings(ctx context.Context) (repoint.Settings, error) {
+	if err := c.call(ctx, "ReplicationSettings"); err != nil {
+		return repoint.Settings{}, err
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.s.settings, nil
 }
 
 func (c *fakeSession) SetGTIDSlavePos(ctx context.Context, gtid string) error {

@@ -131,6 +131,9 @@ func (s *switcher) repoint(ctx context.Context, r Repoint) error {
 			return fmt.Errorf("switchover: %s did not apply the old master's last transaction: %w", r.Node.Host(), err)
 		}
 	}
+	if r.Node == s.plan.Orig && s.newSettings != nil {
+		r.How.Settings = s.newSettings
+	}
 	if r.ResetSlavePos {
 		if err := c.SetGTIDSlavePos(ctx, s.origGTID); err != nil {
 			return fmt.Errorf("switchover: SET GLOBAL gtid_slave_pos='%s' on %s: %w", s.origGTID, r.Node.Host(), err)

@@ -61,6 +61,9 @@ type Server interface {
 	Repoint(ctx context.Context, src repoint.Source, how repoint.How) error
 	// SetGTIDSlavePos is SET GLOBAL gtid_slave_pos (MariaDB).
 	SetGTIDSlavePos(ctx context.Context, gtid string) error
+	// ReplicationSettings are the connection settings the DBA chose on
+	// the replica (heartbeat, connect retry, TLS...; repoint.SettingsOf).
+	ReplicationSettings(ctx context.Context) (repoint.Settings, error)
 	ResetReplicaAll(ctx context.Context) error
 	Close() error
 }
@@ -179,23 +182,23 @@ func (s sqlServer) Repoint(ctx context.Context, src repoint.Source, how repoint.
 	return repoint.Replica(ctx, s.Conn, src, how)
 }
 
+func (s sqlServer) ReplicationSettings(ctx context.Context) (repoint.Settings, error) {
+	return repoint.SettingsOf(ctx, s.Conn)
+}
+
 func (s sqlServer) SetGTIDSlavePos(ctx context.Context, gtid string) error {
 	_, err := s.Exec(ctx, "SET GLOBAL gtid_slave_pos = ?", gtid)
 	return err
 }
 
-// gtidPos reads the server's GTID position in mode.
+// gtidPos reads the server's GTID position in mode (mysqlx.Conn.BinlogGTID:
+// gtid_binlog_pos on MariaDB, gtid_executed without line breaks on MySQL),
+// "" without a query when the topology has no GTID mode.
 func gtidPos(ctx context.Context, c *mysqlx.Conn, mode topology.GTIDMode) (string, error) {
-	var gtid string
-	var err error
-	switch mode {
-	case topology.GTIDMariaDB:
-		err = c.QueryRow(ctx, "SELECT @@global.gtid_binlog_pos").Scan(&gtid)
-	case topology.GTIDMySQL:
-		err = c.QueryRow(ctx, "SELECT @@global.gtid_executed").Scan(&gtid)
-		gtid = stripSpace(gtid)
+	if !mode.UsesGTID() {
+		return "", nil
 	}
-	return gtid, err
+	return c.BinlogGTID(ctx)
 }
 
 // LeaseWatchdog is the Watchdog of package lease: `mha-node watchdog`

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomha/gomha/manager/check"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/repoint"
 	"github.com/gomha/gomha/manager/topology"
@@ -194,7 +195,7 @@ func NewPlan(topo *topology.Topology, rep topology.Report, o PlanOptions) Plan {
 			p.Warnings = append(p.Warnings, f.String())
 		}
 	}
-	if errs := rep.Errors(); len(errs) > 0 {
+	if errs := check.Blockers(rep, check.Switch); len(errs) > 0 {
 		var lines []string
 		for _, f := range errs {
 			lines = append(lines, f.String())
@@ -379,7 +380,7 @@ func (p Plan) String() string {
 		b.WriteString("\n")
 	}
 	for _, r := range p.Repoints {
-		fmt.Fprintf(&b, "repoint %s: %s:%d user %s", r.Node.Host(), r.Source.Host, r.Source.Port, r.Source.User)
+		fmt.Fprintf(&b, "repoint %s: %s user %s", r.Node.Host(), config.HostPort(r.Source.Host, r.Source.Port), r.Source.User)
 		if r.WaitApplied {
 			b.WriteString(", after the old master's final position")
 		}

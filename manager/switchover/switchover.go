@@ -44,7 +44,9 @@
 //     master's final coordinate, then is pointed at the new master (at the
 //     new master's coordinate taken after the catch-up, or by GTID: MariaDB
 //     replicas stay on slave_pos), in parallel; with OrigMasterIsNewSlave the
-//     old master (still read-only) replicates from the new one; with
+//     old master (still read-only) replicates from the new one, with the
+//     connection settings the new master had as a replica (heartbeat,
+//     connect retry, TLS; read in Phase 1); with
 //     fence_lease the new master's watchdog is started (lease.Ensure); the
 //     new master forgets its replication settings (RESET SLAVE ALL) unless
 //     skip_reset_slave.

@@ -75,6 +75,3 @@ func longThreads(ctx context.Context, c *mysqlx.Conn, secs int64, f ThreadFilter
 	}
 	return th, nil
 }
-
-// stripSpace removes all white space (gtid_executed has newlines).
-func stripSpace(s string) string { return strings.Join(strings.Fields(s), "") }

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gomha/gomha/manager/check"
+	"github.com/gomha/gomha/manager/topology"
+)
+
+// TestPrintReplRecommendations: each detection recommendation is printed
+// under its host's HeartbeatSlow or SlaveNetTimeoutHigh finding (the last
+// of them when the host has both), one for a host without such a finding
+// after all findings, and nothing when there are none.
+func TestPrintReplRecommendations(t *testing.T) {
+	db2, db3, db4 := "db2(10.0.0.2:3306)", "db3(10.0.0.3:3306)", "db4(10.0.0.4:3306)"
+	rec := func(host string) check.Recommendation {
+		return check.Recommendation{Host: host, Changes: []string{"slave_net_timeout 1m0s -> 4s"}, SQL: "SET GLOBAL slave_net_timeout=4"}
+	}
+	findings := []topology.Finding{
+		{Code: topology.CodeSlaveNetTimeoutHigh, Severity: topology.SeverityWarning, Host: db2, Message: "net2"},
+		{Code: topology.CodeRelayLogPurge, Severity: topology.SeverityWarning, Host: db3, Message: "purge3"},
+		{Code: topology.CodeHeartbeatSlow, Severity: topology.SeverityWarning, Host: db2, Message: "hb2"},
+		{Code: topology.CodeHeartbeatSlow, Severity: topology.SeverityWarning, Host: db3, Message: "hb3"},
+		{Code: topology.CodeReplicaWritable, Severity: topology.SeverityInfo, Host: db2, Message: "writable2"},
+	}
+	for _, tc := range []struct {
+		name     string
+		findings []topology.Finding
+		recs     []check.Recommendation
+		want     []string
+	}{
+		{"under the host's finding", findings, []check.Recommendation{rec(db3), rec(db2), rec(db4)}, []string{
+			findings[0].String(),
+			findings[1].String(),
+			findings[2].String(),
+			"  " + rec(db2).String(),
+			findings[3].String(),
+			"  " + rec(db3).String(),
+			findings[4].String(),
+			rec(db4).String(),
+		}},
+		{"no finding of the host", findings[1:2], []check.Recommendation{rec(db2)}, []string{
+			findings[1].String(),
+			rec(db2).String(),
+		}},
+		{"no recommendation", findings[:2], nil, []string{
+			findings[0].String(),
+			findings[1].String(),
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			res := check.ReplResult{Topology: &topology.Topology{}, Report: topology.Report{Findings: tc.findings}, Recommendations: tc.recs}
+			printRepl(&b, res, false)
+			got := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("printRepl (-want +got):\n%s\nfull output:\n%s", diff, b.String())
+			}
+		})
+	}
+}
