@@ -20,7 +20,7 @@ const (
 	erBadField          = 1054 // ER_BAD_FIELD_ERROR: no TIME_MS column (MySQL)
 	erNoSuchThread      = 1094 // ER_NO_SUCH_THREAD: the session ended by itself
 	erUnknownSystemVar  = 1193 // ER_UNKNOWN_SYSTEM_VARIABLE: no super_read_only (MariaDB, MySQL < 5.7.8)
-	localLockWaitSecond = 2    // lock_wait_timeout of SET GLOBAL read_only
+	localLockWaitSecond = 1    // lock_wait_timeout of SET GLOBAL read_only
 )
 
 // queryTag marks the watchdog's statements in the processlist and logs.
@@ -195,20 +195,23 @@ func keepSession(user, command string) bool {
 
 // Demote makes the local server refuse writes, in this order:
 //
-//  1. SET GLOBAL read_only = 1, with lock_wait_timeout 2 s: it waits for
-//     running writes to finish, and a long one must not stall the
-//     demotion (it is retried after step 2).
-//  2. KILL CONNECTION of every client session but the watchdog's own, the
-//     replication threads and the server's threads: sessions with SUPER (or
-//     READ_ONLY ADMIN, MariaDB >= 10.11) ignore read_only, and open
-//     transactions are rolled back.
-//  3. read_only again if step 1 failed.
-//  4. SET GLOBAL super_read_only = 1 where the server has it (MySQL >=
+//  1. KILL CONNECTION of every client session but the watchdog's own, the
+//     replication threads and the server's threads: open transactions are
+//     rolled back (so that read_only does not wait for them), and sessions
+//     with SUPER (or READ_ONLY ADMIN, MariaDB >= 10.11), which ignore
+//     read_only, are gone.
+//  2. SET GLOBAL read_only = 1, with lock_wait_timeout 1 s: a write that
+//     started between the kills and this step must not stall the demotion.
+//  3. KILL CONNECTION again, for the sessions that connected meanwhile.
+//  4. read_only again if step 2 failed.
+//  5. SET GLOBAL super_read_only = 1 where the server has it (MySQL >=
 //     5.7.8; MariaDB has no super_read_only, the step is then reported as
 //     not applicable).
-//  5. Check that @@global.read_only is 1.
+//  6. Check that @@global.read_only is 1.
 //
-// Every step is reported; the demotion is complete when all are OK.
+// Every step is reported; the demotion is complete when all are OK. The
+// whole fits in DemoteSQLBudget on a server that answers; one that does
+// not is stopped by the caller (Killer).
 func (m *MySQL) Demote(ctx context.Context) []Step {
 	conn, err := m.db.Conn(ctx)
 	if err != nil {
@@ -229,9 +232,12 @@ func (m *MySQL) Demote(ctx context.Context) []Step {
 		st.OK, st.Detail = true, "SET GLOBAL read_only = 1"
 		return st
 	}
+	steps = append(steps, m.killClients(ctx, conn))
 	ro := readOnly()
 	steps = append(steps, ro)
-	steps = append(steps, m.killClients(ctx, conn))
+	again := m.killClients(ctx, conn)
+	again.Name += " (again)"
+	steps = append(steps, again)
 	if !ro.OK {
 		ro = readOnly()
 		ro.Name = "read_only (after kill)"
