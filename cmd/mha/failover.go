@@ -128,6 +128,9 @@ type failoverRun struct {
 	// detectedAt is when the death was confirmed (zero for a manual
 	// switch): the fence_lease is dated from it.
 	detectedAt time.Time
+	// hung: the detection saw the dead master's port accept without a
+	// greeting (fence.Options.Hung).
+	hung bool
 	log        *slog.Logger
 	// logOut is where the report is printed (the log's destination).
 	logOut io.Writer
@@ -181,7 +184,7 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 		NodeBinary:           bin,
 		Hooks:                runner,
 		HookTimeout:          fr.flags.hookTimeout,
-		Fencer:               fencer{cfg: fr.cfg, lastContact: fr.detectedAt, log: fr.log},
+		Fencer:               fencer{cfg: fr.cfg, lastContact: fr.detectedAt, hung: fr.hung, log: fr.log},
 		Log:                  fr.log,
 	})
 	if err := jr.End(fmt.Sprint(res.Code)); err != nil {

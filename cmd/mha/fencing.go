@@ -41,7 +41,10 @@ type fencer struct {
 	// lastContact is when the death was confirmed (detect's verdict); zero
 	// for a manual switch, which then dates the lease from the call.
 	lastContact time.Time
-	log         *slog.Logger
+	// hung: the detection saw the port accept without a greeting: fence
+	// over SSH without SQL first (fence.Options.Hung).
+	hung bool
+	log  *slog.Logger
 }
 
 // fenceOptions says how to reach and fence srv.
@@ -71,6 +74,7 @@ func (f fencer) Fence(ctx context.Context, old config.Server, ssh sshexec.Reach)
 	if err != nil {
 		return failover.FenceResult{}, err
 	}
+	o.Hung = f.hung
 	r, err := fence.Fence(ctx, o)
 	if err != nil {
 		return failover.FenceResult{}, err

@@ -79,6 +79,13 @@ type Options struct {
 	MySQLDialer MySQLDialer
 	// Log receives one line per step (keys host, step, err); nil discards.
 	Log *slog.Logger
+	// Hung says the detection saw the master's port accept connections
+	// without sending a greeting (a stopped or stuck mysqld): SQL to it,
+	// over the network or through the local client, would only run into
+	// its timeouts, so Fence goes straight to SSH and stops mysqld. A
+	// mysqld that resumed meanwhile is stopped all the same, which fences
+	// it too.
+	Hung bool
 }
 
 // Result is what Fence achieved.
@@ -137,6 +144,12 @@ func orDefault(d, def time.Duration) time.Duration {
 func Fence(ctx context.Context, o Options) (Result, error) {
 	log := o.logger().With("host", o.name())
 	f := Facts{SSHConfigured: o.SSH != nil}
+	if o.Hung && f.SSHConfigured {
+		// Skipped, not tried: see Options.Hung. Without SSH there is
+		// nothing else to try, so MySQL is tried all the same.
+		f.MySQL, f.LocalSQL = Unreachable, Failed
+		log.Info("fence: the master was seen hung: no SQL to it, stopping mysqld over SSH", "step", "plan")
+	}
 	var host Host
 	defer func() {
 		if host != nil {

@@ -42,7 +42,22 @@ func TestFence(t *testing.T) {
 		errIs   error
 		check   func(t *testing.T, srv *fakeServer, d *fakeDialer)
 		noStmts bool
+		hung    bool // Options.Hung
 	}{
+		{name: "seen hung: straight to SSH and SIGKILL, no SQL at all",
+			hung:   true,
+			server: &fakeServer{version: mariaDB()},
+			ssh:    &fakeDialer{host: &fakeHost{local: &fakeServer{version: mariaDB()}, inspect: []string{hungInspection(), goneInspection}}},
+			fenced: true, method: MethodKill, proof: "gone",
+			check: func(t *testing.T, srv *fakeServer, d *fakeDialer) {
+				if srv.opens != 0 || len(d.host.local.stmts) != 0 {
+					t.Errorf("SQL sent to a master seen hung: %d opens, local client %q", srv.opens, d.host.local.stmts)
+				}
+			}},
+		{name: "seen hung without SSH: MySQL is tried all the same",
+			hung:   true,
+			server: &fakeServer{version: mariaDB()},
+			fenced: true, method: MethodMySQL, proof: "read back"},
 		{name: "reachable MariaDB: read_only, connections killed, read back",
 			server: &fakeServer{version: mariaDB(), conns: []uint64{7, 9}},
 			fenced: true, method: MethodMySQL, proof: "read_only=1 (MariaDB has no super_read_only) read back on 10.11.6 (MariaDB); 2 client connections killed (7,9)",
@@ -141,6 +156,7 @@ func TestFence(t *testing.T) {
 			if tc.ssh != nil {
 				o.SSH = tc.ssh
 			}
+			o.Hung = tc.hung
 			res, err := Fence(t.Context(), o)
 			if tc.errIs == nil && err != nil {
 				t.Fatalf("Fence: %v", err)
