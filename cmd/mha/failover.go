@@ -131,7 +131,7 @@ type failoverRun struct {
 	// hung: the detection saw the dead master's port accept without a
 	// greeting (fence.Options.Hung).
 	hung bool
-	log        *slog.Logger
+	log  *slog.Logger
 	// logOut is where the report is printed (the log's destination).
 	logOut io.Writer
 	health *statefile.Health
