@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -16,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gomha/gomha/node/arp/arptest"
 )
 
 // TestNetns sends real frames between two network namespaces of its own
@@ -27,61 +27,18 @@ import (
 // and run as root; it touches nothing but its own namespaces, which it
 // removes whatever happens.
 func TestNetns(t *testing.T) {
-	if os.Getenv("GOMHA_LAB") != "1" {
-		t.Skip("set GOMHA_LAB=1 (and run as root) to send real ARP frames between test namespaces")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("GOMHA_LAB=1 but not root: network namespaces and packet sockets need root")
-	}
-	ipBin, err := exec.LookPath("ip")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"} {
-			if _, err := os.Stat(p); err == nil {
-				ipBin = p
-			}
-		}
-		if ipBin == "" {
-			t.Fatal("GOMHA_LAB=1 but ip (iproute2) is not installed")
-		}
-	}
-	ip := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(ipBin, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	base := fmt.Sprintf("gomha-arptest-%d", rand.IntN(1<<30))
-	nsA, nsB := base+"-a", base+"-b"
-	t.Cleanup(func() {
-		for _, ns := range []string{nsA, nsB} {
-			if out, err := exec.Command(ipBin, "netns", "del", ns).CombinedOutput(); err != nil && !strings.Contains(string(out), "No such file") {
-				t.Errorf("cleanup: ip netns del %s: %v: %s", ns, err, out)
-			}
-		}
-	})
-	ip("netns", "add", nsA)
-	ip("netns", "add", nsB)
-	ip("link", "add", "gomha-arp-a", "netns", nsA, "type", "veth", "peer", "name", "gomha-arp-b", "netns", nsB)
+	arptest.Skip(t)
 	var (
 		addrA = netip.MustParseAddr("198.51.100.1")
 		addrB = netip.MustParseAddr("198.51.100.2")
 		vip   = netip.MustParseAddr("198.51.100.100")
 		stale = "02:00:5e:00:53:99" // a MAC nobody has (RFC 7042 documentation range)
 	)
-	ip("-n", nsA, "link", "set", "gomha-arp-a", "name", "eth0")
-	ip("-n", nsB, "link", "set", "gomha-arp-b", "name", "eth0")
-	ip("-n", nsA, "addr", "add", addrA.String()+"/24", "dev", "eth0")
-	ip("-n", nsA, "addr", "add", vip.String()+"/24", "dev", "eth0")
-	ip("-n", nsB, "addr", "add", addrB.String()+"/24", "dev", "eth0")
-	for _, ns := range []string{nsA, nsB} {
-		ip("-n", ns, "link", "set", "lo", "up")
-		ip("-n", ns, "link", "set", "eth0", "up")
-	}
+	pair := arptest.NewPair(t, []string{addrA.String() + "/24", vip.String() + "/24"}, []string{addrB.String() + "/24"})
+	nsA, nsB := pair.A, pair.B
 	// B believes the VIP is at a stale MAC (the old master's), as a
 	// neighbour does right after a failover.
-	ip("-n", nsB, "neigh", "replace", vip.String(), "lladdr", stale, "dev", "eth0", "nud", "stale")
+	arptest.StaleNeighbour(t, nsB, vip.String(), stale)
 
 	a := openIn(t, nsA, "eth0")
 	b := openIn(t, nsB, "eth0")
@@ -95,7 +52,6 @@ func TestNetns(t *testing.T) {
 			t.Fatalf("Holds(%s) in %s = %v, %v; want %v", vip, c.ns, held, err, c.want)
 		}
 	}
-	waitUp(t, ip, nsA, nsB)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -146,7 +102,7 @@ func TestNetns(t *testing.T) {
 		}
 	}
 	// B's kernel took the announcement: the VIP now points at A's MAC.
-	if neigh := ip("-n", nsB, "neigh", "show", vip.String(), "dev", "eth0"); !strings.Contains(neigh, a.HardwareAddr().String()) {
+	if neigh := arptest.Neighbour(t, nsB, vip.String()); !strings.Contains(neigh, a.HardwareAddr().String()) {
 		t.Errorf("neighbour entry in %s after the announcement: %q, want %s", nsB, neigh, a.HardwareAddr())
 	}
 
@@ -168,7 +124,7 @@ func TestNetns(t *testing.T) {
 		}
 	}
 	// The probe leaves no trace in A's neighbour table (sender IP 0.0.0.0).
-	if neigh := ip("-n", nsA, "neigh", "show", "dev", "eth0"); strings.Contains(neigh, "0.0.0.0") {
+	if neigh := arptest.IP(t, "-n", nsA, "neigh", "show", "dev", "eth0"); strings.Contains(neigh, "0.0.0.0") {
 		t.Errorf("neighbours in %s after the probes: %q", nsA, neigh)
 	}
 }
@@ -215,18 +171,4 @@ func inNetns(ns string, fn func() error) error {
 		return errors.Join(ferr, fmt.Errorf("setns back: %w", err))
 	}
 	return ferr
-}
-
-// waitUp waits until both ends of the veth report carrier.
-func waitUp(t *testing.T, ip func(...string) string, namespaces ...string) {
-	t.Helper()
-	for _, ns := range namespaces {
-		deadline := time.Now().Add(5 * time.Second)
-		for !strings.Contains(ip("-n", ns, "-o", "link", "show", "eth0"), "LOWER_UP") {
-			if time.Now().After(deadline) {
-				t.Fatalf("eth0 in %s has no carrier", ns)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 }
