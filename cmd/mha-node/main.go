@@ -42,7 +42,7 @@ func newRoot() *cobra.Command {
 		fmt.Fprint(c.ErrOrStderr(), c.UsageString())
 		return err
 	})
-	root.AddCommand(newSaveCmd(), newPurgeCmd(), newApplyDiffCmd(), newWatchdogCmd())
+	root.AddCommand(newSaveCmd(), newPurgeCmd(), newApplyDiffCmd(), newWatchdogCmd(), newARPCmd())
 	return root
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"path"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +15,7 @@ import (
 	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/hooks/consul"
 	"github.com/gomha/gomha/manager/hooks/vip"
+	"github.com/gomha/gomha/manager/nodeinstall"
 	"github.com/gomha/gomha/manager/sshexec"
 )
 
@@ -119,11 +122,21 @@ type vipFlags struct {
 	vip, iface, arping string
 	arpingCount        int
 	timeout            time.Duration
+	// nodeARP sends the gratuitous ARP with mha-node in remoteWorkdir
+	// when it is on the new master.
+	nodeARP       bool
+	remoteWorkdir string
 }
 
 // vipRequest builds the request from parsed arguments.
 func vipRequest(a hookArgs, f vipFlags) (vip.Request, error) {
 	r := vip.Request{Command: a.command, Interface: f.iface, Arping: f.arping, ArpingCount: f.arpingCount}
+	if f.nodeARP {
+		if !path.IsAbs(f.remoteWorkdir) {
+			return r, fmt.Errorf("%w: --remote_workdir=%q: want an absolute path", vip.ErrRequest, f.remoteWorkdir)
+		}
+		r.NodeTools = []string{path.Join(f.remoteWorkdir, nodeinstall.BinaryName)}
+	}
 	if f.vip != "" {
 		p, err := netip.ParsePrefix(f.vip)
 		if err != nil {
@@ -183,10 +196,25 @@ func newHookCmd() *cobra.Command {
 	return newHookCmdWith(hookRunners{
 		vip: func(ctx context.Context, r vip.Request) (vip.Outcome, error) {
 			m := &vip.Mover{Remote: vip.SSH{}, Memo: vip.FileMemo{}}
-			return m.Do(ctx, r)
+			return m.Do(ctx, withOwnNodeTool(r, nodeBinary))
 		},
 		consul: consul.Do,
 	})
+}
+
+// withOwnNodeTool adds the path of this host's mha-node (own: the node
+// binary the manager ships, see nodeBinary) to the request's node tools,
+// after the remote_workdir copy: database hosts with gomha installed at the
+// same path as here (a package, or the lab's one file system) have it
+// there. A request that asks for no mha-node is left alone.
+func withOwnNodeTool(r vip.Request, own func() (string, error)) vip.Request {
+	if len(r.NodeTools) == 0 {
+		return r
+	}
+	if p, err := own(); err == nil && path.IsAbs(p) {
+		r.NodeTools = append(slices.Clone(r.NodeTools), p)
+	}
+	return r
 }
 
 func newHookCmdWith(run hookRunners) *cobra.Command {
@@ -207,12 +235,14 @@ func newHookVIPCmd(do func(context.Context, vip.Request) (vip.Outcome, error)) *
 	var f vipFlags
 	cmd := tolerant(&cobra.Command{
 		Use:   "vip --vip=ADDR/PREFIX --interface=DEV [--ssh_options=OPTS] <MHA hook arguments>",
-		Short: "Move a virtual IP address to the new master over SSH (ip addr, arping)",
+		Short: "Move a virtual IP address to the new master over SSH (ip addr, gratuitous ARP)",
 		Long: "stop/stopssh: `ip addr del` the address on the orig master (absent is fine). If the orig master\n" +
 			"cannot be reached over SSH, a TCP connection to ADDR:orig_master_port decides: nothing answers ->\n" +
 			"exit 10 (released, with a warning); something answers (even a refusal) -> exit 1.\n" +
-			"start: the same removal on the orig master, then `ip addr add` on the new master, `arping -U`,\n" +
-			"and a check with `ip -o addr show`. status: SSH to the orig master works; says where the address is.\n" +
+			"start: the same removal on the orig master, then `ip addr add` on the new master, a check with\n" +
+			"`ip -o addr show`, and gratuitous ARP: `mha-node arp` from --remote_workdir (where the manager\n" +
+			"installs it) or from the path of this host's mha-node, else `arping -U` (iputils' or Habets').\n" +
+			"status: SSH to the orig master works; says where the address is.\n" +
 			"Host keys are verified against known_hosts; --ssh_options (e.g. \"-i KEY -o UserKnownHostsFile=F\")\n" +
 			"applies to every host MHA passes no --*_ssh_options for.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -231,8 +261,10 @@ func newHookVIPCmd(do func(context.Context, vip.Request) (vip.Outcome, error)) *
 	fs.StringVar(&a.sshOptions, "ssh_options", "", "ssh_options for hosts MHA passes none for (the new master always)")
 	fs.StringVar(&f.vip, "vip", "", "virtual address with prefix length, e.g. 192.0.2.10/24 (required)")
 	fs.StringVar(&f.iface, "interface", "", "network device that carries it, e.g. eth0 (required)")
-	fs.StringVar(&f.arping, "arping", "arping", "arping program on the new master; empty to send no gratuitous ARP")
-	fs.IntVar(&f.arpingCount, "arping_count", 3, "gratuitous ARP packets to send")
+	fs.StringVar(&f.arping, "arping", "arping", "arping program on the new master when mha-node is not there; empty for none")
+	fs.IntVar(&f.arpingCount, "arping_count", 3, "gratuitous ARP announcements to send, one a second")
+	fs.BoolVar(&f.nodeARP, "node_arp", true, "send the gratuitous ARP with mha-node arp when mha-node is on the new master")
+	fs.StringVar(&f.remoteWorkdir, "remote_workdir", "/var/tmp", "the new master's remote_workdir, where the manager installs mha-node")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "bound on the whole hook")
 	return cmd
 }

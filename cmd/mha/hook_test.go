@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,6 +64,8 @@ func TestHookVIPArgs(t *testing.T) {
 	}
 	vipFlags := []string{"hook", "vip", "--vip=198.18.7.100/24", "--interface=eth0", "--ssh_options=" + key}
 	prefix := netip.MustParsePrefix("198.18.7.100/24")
+	node := []string{"/var/tmp/mha-node"} // remote_workdir's default
+	db2 := &vip.Host{Name: "db2", IP: "198.18.7.12", SSH: sshexec.Target{Host: "198.18.7.12", Options: keyOpts}}
 	tests := []struct {
 		name    string
 		args    []string
@@ -73,7 +76,7 @@ func TestHookVIPArgs(t *testing.T) {
 			// MHA 0.58's exact status line, with an unknown option added.
 			name: "status",
 			args: []string{"--command=status", "--ssh_user=root", "--orig_master_host=db1", "--orig_master_ip=198.18.7.11", "--orig_master_port=3306", "--future_option=x"},
-			want: &vip.Request{Command: "status", VIP: prefix, Interface: "eth0", Arping: "arping", ArpingCount: 3,
+			want: &vip.Request{Command: "status", VIP: prefix, Interface: "eth0", Arping: "arping", ArpingCount: 3, NodeTools: node,
 				Orig: &vip.Host{Name: "db1", IP: "198.18.7.11", Port: 3306, SSH: sshexec.Target{Host: "198.18.7.11", User: "root", Options: keyOpts}}},
 		},
 		{
@@ -82,7 +85,7 @@ func TestHookVIPArgs(t *testing.T) {
 			name: "stop with ssh extras",
 			args: []string{"--orig_master_host=db1", "--orig_master_ip=198.18.7.11", "--orig_master_port=3306", "--command=stop",
 				"--orig_master_ssh_ip=10.0.0.1", "--orig_master_ssh_port=2222", "--orig_master_ssh_options='-i /k/orig'"},
-			want: &vip.Request{Command: "stop", VIP: prefix, Interface: "eth0", Arping: "arping", ArpingCount: 3,
+			want: &vip.Request{Command: "stop", VIP: prefix, Interface: "eth0", Arping: "arping", ArpingCount: 3, NodeTools: node,
 				Orig: &vip.Host{Name: "db1", IP: "198.18.7.11", Port: 3306, SSH: sshexec.Target{Host: "10.0.0.1", Port: 2222, Options: origOpts}}},
 		},
 		{
@@ -90,7 +93,7 @@ func TestHookVIPArgs(t *testing.T) {
 			name: "start",
 			args: []string{"--command=start", "--ssh_user=admin", "--orig_master_host=db1", "--orig_master_ip=198.18.7.11", "--orig_master_port=3306",
 				"--new_master_host=db2", "--new_master_ip=198.18.7.12", "--new_master_port=3307", "--new_master_user='mha'", "--new_master_password='p\\$w'"},
-			want: &vip.Request{Command: "start", VIP: prefix, Interface: "eth0", Arping: "arping", ArpingCount: 3,
+			want: &vip.Request{Command: "start", VIP: prefix, Interface: "eth0", Arping: "arping", ArpingCount: 3, NodeTools: node,
 				Orig: &vip.Host{Name: "db1", IP: "198.18.7.11", Port: 3306, SSH: sshexec.Target{Host: "198.18.7.11", User: "admin", Options: keyOpts}},
 				New:  &vip.Host{Name: "db2", IP: "198.18.7.12", Port: 3307, SSH: sshexec.Target{Host: "198.18.7.12", User: "admin", Options: keyOpts}}},
 		},
@@ -101,16 +104,34 @@ func TestHookVIPArgs(t *testing.T) {
 			args: []string{"--command=stop", "--orig_master_host=db1", "--orig_master_ip=198.18.7.11", "--orig_master_port=3306", "--orig_master_user=mha",
 				"--new_master_host=db2", "--new_master_ip=198.18.7.12", "--new_master_port=3306", "--new_master_user=mha",
 				"--orig_master_ssh_user=u1", "--new_master_ssh_user=u2", "--orig_master_is_new_slave", "--orig_master_password=x", "--new_master_password=y"},
-			want: &vip.Request{Command: "stop", VIP: prefix, Interface: "eth0", Arping: "arping", ArpingCount: 3,
+			want: &vip.Request{Command: "stop", VIP: prefix, Interface: "eth0", Arping: "arping", ArpingCount: 3, NodeTools: node,
 				Orig: &vip.Host{Name: "db1", IP: "198.18.7.11", Port: 3306, SSH: sshexec.Target{Host: "198.18.7.11", User: "u1", Options: keyOpts}},
 				New:  &vip.Host{Name: "db2", IP: "198.18.7.12", Port: 3306, SSH: sshexec.Target{Host: "198.18.7.12", User: "u2", Options: keyOpts}}},
 		},
 		{
 			name: "dash spelling and a stray argument",
 			args: []string{"--command=stopssh", "--orig-master-host=db1", "--orig-master-ip=198.18.7.11", "stray"},
-			want: &vip.Request{Command: "stopssh", VIP: prefix, Interface: "eth0", Arping: "arping", ArpingCount: 3,
+			want: &vip.Request{Command: "stopssh", VIP: prefix, Interface: "eth0", Arping: "arping", ArpingCount: 3, NodeTools: node,
 				Orig: &vip.Host{Name: "db1", IP: "198.18.7.11", SSH: sshexec.Target{Host: "198.18.7.11", Options: keyOpts}}},
 		},
+		{
+			// The gratuitous ARP: mha-node from the cluster's remote_workdir
+			// first, then another arping.
+			name: "remote workdir and arping program",
+			args: []string{"--command=start", "--new_master_host=db2", "--new_master_ip=198.18.7.12", "--remote_workdir=/data/mha/", "--arping=/usr/sbin/arping", "--arping_count=5"},
+			want: &vip.Request{Command: "start", VIP: prefix, Interface: "eth0", Arping: "/usr/sbin/arping", ArpingCount: 5, NodeTools: []string{"/data/mha/mha-node"}, New: db2},
+		},
+		{
+			name: "arping only",
+			args: []string{"--command=start", "--new_master_host=db2", "--new_master_ip=198.18.7.12", "--node_arp=false"},
+			want: &vip.Request{Command: "start", VIP: prefix, Interface: "eth0", Arping: "arping", ArpingCount: 3, New: db2},
+		},
+		{
+			name: "mha-node only",
+			args: []string{"--command=start", "--new_master_host=db2", "--new_master_ip=198.18.7.12", "--arping="},
+			want: &vip.Request{Command: "start", VIP: prefix, Interface: "eth0", ArpingCount: 3, NodeTools: node, New: db2},
+		},
+		{name: "relative remote workdir", args: []string{"--command=start", "--new_master_host=db2", "--remote_workdir=tmp"}, wantErr: `--remote_workdir="tmp": want an absolute path`},
 		{name: "no command", args: []string{"--orig_master_host=db1"}, wantErr: "--command=status|stop|stopssh|start is required"},
 		{name: "bad port", args: []string{"--command=status", "--orig_master_host=db1", "--orig_master_port=x"}, wantErr: "orig-master-port"},
 		{name: "start without new", args: []string{"--command=start", "--orig_master_host=db1"}, wantErr: "needs --new_master_host"},
@@ -205,5 +226,30 @@ func TestHookConsulArgs(t *testing.T) {
 				t.Errorf("request (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestWithOwnNodeTool(t *testing.T) {
+	at := func(p string) func() (string, error) { return func() (string, error) { return p, nil } }
+	missing := func() (string, error) { return "", errors.New("node tools: /opt/gomha/bin/mha-node not found") }
+	for _, tc := range []struct {
+		name  string
+		tools []string
+		own   func() (string, error)
+		want  []string
+	}{
+		{"appended after the remote workdir's", []string{"/var/tmp/mha-node"}, at("/opt/gomha/bin/mha-node"), []string{"/var/tmp/mha-node", "/opt/gomha/bin/mha-node"}},
+		{"no local mha-node", []string{"/var/tmp/mha-node"}, missing, []string{"/var/tmp/mha-node"}},
+		{"relative GOMHA_NODE_BINARY is no remote path", []string{"/var/tmp/mha-node"}, at("bin/mha-node"), []string{"/var/tmp/mha-node"}},
+		{"--node_arp=false stays off", nil, at("/opt/gomha/bin/mha-node"), nil},
+	} {
+		orig := slices.Clone(tc.tools)
+		got := withOwnNodeTool(vip.Request{NodeTools: tc.tools}, tc.own)
+		if !slices.Equal(got.NodeTools, tc.want) {
+			t.Errorf("%s: NodeTools %q, want %q", tc.name, got.NodeTools, tc.want)
+		}
+		if !slices.Equal(tc.tools, orig) {
+			t.Errorf("%s: the request's slice was changed", tc.name)
+		}
 	}
 }

@@ -14,16 +14,21 @@ import (
 )
 
 // requiredBins are the programs the lab (and the integration tests built on
-// it) run. A missing one makes Start install the Debian packages.
+// it) run. A missing one makes Start install the Debian packages. arping is
+// not among them: the VIP hook sends gratuitous ARP with `mha-node arp`,
+// and runs arping (iputils' or Thomas Habets', whichever is installed) only
+// when mha-node is not on the new master.
 var requiredBins = []string{
 	"mariadbd", "mariadb", "mariadb-binlog", "mariadb-install-db",
-	"sshd", "ssh", "ssh-keygen", "keepalived", "ip", "arping",
+	"sshd", "ssh", "ssh-keygen", "keepalived", "ip",
 }
 
-// debianPackages provide requiredBins on Debian 12.
+// debianPackages provide requiredBins on Debian 12. (install-deps.sh also
+// installs iputils-arping when no arping package is installed; that needs
+// dpkg's answer, so this fallback leaves it out.)
 var debianPackages = []string{
 	"mariadb-server", "mariadb-client", "openssh-server", "openssh-client",
-	"keepalived", "iproute2", "iputils-arping",
+	"keepalived", "iproute2",
 }
 
 // binDirs are searched after $PATH: sshd and mariadbd live in sbin, which a
@@ -98,7 +103,7 @@ func EnsureDeps(ctx context.Context, log io.Writer) error {
 	if script := installScript(); script != "" {
 		cmd = exec.CommandContext(ctx, "bash", script)
 	} else {
-		sh := "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y " + strings.Join(debianPackages, " ")
+		sh := "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-remove " + strings.Join(debianPackages, " ")
 		cmd = exec.CommandContext(ctx, "sh", "-c", sh)
 	}
 	var out strings.Builder

@@ -26,16 +26,22 @@
 //   - start: make sure the orig master no longer holds the address (remove
 //     it over SSH and check `ip -o addr show` there; when SSH fails, the probe
 //     decides as for stop), then `ip addr add` it on the new master, check
-//     that it is there and announce it with gratuitous ARP (`arping -U`), so
-//     that neighbours replace an entry that still points at the old host's
-//     MAC. When the orig master could not be checked, the announcements go on
+//     that it is there and announce it with gratuitous ARP, so that
+//     neighbours replace an entry that still points at the old host's MAC.
+//     When the orig master could not be checked, the announcements go on
 //     for longer (see [Request.ArpingCount]).
 //
-// arping comes in two flavours that both take -U -c N -I DEV ADDR: iputils'
-// (Debian's iputils-arping) exits 0 in -U mode, Thomas Habets' (Debian's
-// arping package) exits 1 whenever no reply came, which is always the case
-// for an unsolicited announcement. An exit status 1 whose output says that
-// packets were sent counts as sent (see [ARPSent]).
+// The gratuitous ARP needs no arping binary: start first runs `mha-node
+// arp` on the new master (gomha's node tool sends it on an AF_PACKET
+// socket; the manager installs mha-node in every host's remote_workdir),
+// trying each of [Request.NodeTools] in turn, and only when none of them
+// is there (or none works) the arping program the request names (see
+// [Request.ARPTools], [ARPTool.Judge]). arping comes in two flavours that
+// both take -U -c N -I DEV ADDR: iputils' (Debian's iputils-arping) exits 0
+// in -U mode, Thomas Habets' (Debian's arping package) exits 1 whenever no
+// reply came, which is always the case for an unsolicited announcement. An
+// exit status 1 whose output says that packets were sent counts as sent
+// (see [ARPSent]).
 //
 // The online switch calls stop (writes must stop reaching the orig master)
 // and start (the new master takes the address) with the same meanings.
@@ -113,13 +119,18 @@ type Request struct {
 	Orig *Host
 	// New is the new master; required for start.
 	New *Host
+	// NodeTools are the paths where mha-node may be on the new master
+	// (its remote_workdir's copy first), tried in order for the gratuitous
+	// ARP (`mha-node arp`) before Arping. None means arping only.
+	NodeTools []string
 	// Arping is the arping program run on the new master after the address
-	// is added ("" = skip). Debian's iputils-arping and the arping package
-	// (Thomas Habets') both accept the arguments used: -U -c N -I DEV ADDR.
+	// is added when no NodeTools entry sent the announcement ("" = none).
+	// Debian's iputils-arping and the arping package (Thomas Habets') both
+	// accept the arguments used: -U -c N -I DEV ADDR.
 	Arping string
-	// ArpingCount is how many gratuitous ARP packets to send, one a second;
-	// 0 means 3. When the orig master could not be checked (it may still
-	// hold the address), at least [UnverifiedArpingCount] are sent.
+	// ArpingCount is how many gratuitous ARP announcements to send, one a
+	// second; 0 means 3. When the orig master could not be checked (it may
+	// still hold the address), at least [UnverifiedArpingCount] are sent.
 	ArpingCount int
 }
 
@@ -347,7 +358,7 @@ func (m *Mover) start(ctx context.Context, r Request, o *Outcome) error {
 		o.note("added %s to %s on new master %s", r.VIP, r.Interface, r.New)
 	}
 
-	if r.Arping != "" {
+	if tools := r.ARPTools(); len(tools) > 0 {
 		n := r.ArpingCount
 		if n <= 0 {
 			n = 3
@@ -358,27 +369,44 @@ func (m *Mover) start(ctx context.Context, r Request, o *Outcome) error {
 			// where it is for longer.
 			n = max(n, UnverifiedArpingCount)
 		}
-		// The first packet is sent before the hook returns (writes are
-		// enabled right after it); arping waits a second between packets,
-		// so the others follow in the background on the host instead of
-		// delaying the failover by n-1 seconds.
-		out, err := m.run(ctx, ns, ARPArgv(r.Arping, r.Interface, r.VIP.Addr(), 1)...)
-		if sent, _ := ARPSent(out, err); sent {
-			err = nil
-		}
-		if err == nil && n > 1 {
-			// In the background the exit status is lost anyway (both
-			// flavours); only starting it can fail.
-			bg := sshexec.Join(ARPArgv(r.Arping, r.Interface, r.VIP.Addr(), n-1))
-			_, err = m.run(ctx, ns, "sh", "-c", "(sleep 1; "+bg+") >/dev/null 2>&1 </dev/null &")
-		}
-		if err != nil {
-			o.warn("gratuitous ARP for %s on new master %s failed (neighbours learn the new address when their ARP entries expire): %v", r.VIP.Addr(), r.New, err)
-		} else {
-			o.note("sent %d gratuitous ARP packets for %s from new master %s", n, r.VIP.Addr(), r.New)
-		}
+		m.announce(ctx, ns, r, tools, n, o)
 	}
 	return nil
+}
+
+// announce sends n gratuitous ARP announcements for the VIP from the new
+// master with the first of tools that works. The first announcement is
+// sent before the hook returns (writes are enabled right after it); the
+// tools wait a second between announcements, so the others follow in the
+// background on the host instead of delaying the failover by n-1 seconds.
+// A failure is a warning: neighbours still learn the new address when
+// their ARP entries expire.
+func (m *Mover) announce(ctx context.Context, ns Session, r Request, tools []ARPTool, n int, o *Outcome) {
+	addr := r.VIP.Addr()
+	var why []string
+	for _, t := range tools {
+		out, err := m.run(ctx, ns, t.Argv(r.Interface, addr, 1)...)
+		v, reason := t.Judge(out, err)
+		if v != ARPDone {
+			why = append(why, t.String()+": "+reason)
+			continue
+		}
+		if len(why) > 0 {
+			o.note("gratuitous ARP on new master %s: %s", r.New, strings.Join(why, "; "))
+		}
+		if n > 1 {
+			// In the background the exit status is lost anyway; only
+			// starting it can fail.
+			bg := sshexec.Join(t.Argv(r.Interface, addr, n-1))
+			if _, err := m.run(ctx, ns, "sh", "-c", "(sleep 1; "+bg+") >/dev/null 2>&1 </dev/null &"); err != nil {
+				o.warn("sent 1 gratuitous ARP announcement for %s from new master %s with %s; starting the other %d failed (neighbours learn the new address when their ARP entries expire): %v", addr, r.New, t, n-1, err)
+				return
+			}
+		}
+		o.note("sent %d gratuitous ARP announcements for %s from new master %s with %s", n, addr, r.New, t)
+		return
+	}
+	o.warn("gratuitous ARP for %s on new master %s failed (neighbours learn the new address when their ARP entries expire): %s", addr, r.New, strings.Join(why, "; "))
 }
 
 // unreachable decides what an SSH failure to the orig master means: fine

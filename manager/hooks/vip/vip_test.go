@@ -23,6 +23,10 @@ type fakeHost struct {
 	// after sending (with arpOut on stdout).
 	arpExit1 bool
 	arpOut   string
+	// nodeAt is where mha-node is installed ("" = nowhere); nodeExit what
+	// its arp command exits with (1: an mha-node without it).
+	nodeAt   string
+	nodeExit int
 	ran      []string
 }
 
@@ -68,6 +72,19 @@ func (s fakeSession) Run(_ context.Context, argv []string) (string, error) {
 			s.h.addrs = slices.Delete(s.h.addrs, i, i+1)
 		}
 		return "", nil
+	case strings.HasSuffix(argv[0], "/mha-node") && len(argv) > 1 && argv[1] == "arp",
+		strings.HasPrefix(cmd, "sh -c (sleep 1; /") && strings.Contains(cmd, "/mha-node arp "):
+		prog := argv[0]
+		if prog == "sh" {
+			prog = strings.Fields(strings.TrimPrefix(argv[2], "(sleep 1; "))[0]
+		}
+		if prog != s.h.nodeAt {
+			return "", &sshexec.ExitError{Host: "root@db", Program: prog, Code: 127, Stderr: []byte("sh: 1: " + prog + ": not found")}
+		}
+		if s.h.nodeExit != 0 && argv[0] != "sh" {
+			return "", &sshexec.ExitError{Host: "root@db", Program: prog, Code: s.h.nodeExit, Stderr: []byte("mha-node: unknown command \"arp\" for \"mha-node\"")}
+		}
+		return "", nil
 	case strings.HasPrefix(cmd, "arping "), strings.HasPrefix(cmd, "sh -c (sleep 1; arping "):
 		if s.h.arpFail {
 			return "", &sshexec.ExitError{Host: "root@db", Program: argv[0], Code: 127, Stderr: []byte("sh: arping: not found")}
@@ -101,6 +118,9 @@ func TestMover(t *testing.T) {
 		want       map[string][]string // addresses afterwards, by name
 		wantLine   string
 		wantRan    map[string]string // a command that must have run, by host name
+		wantNotRan map[string]string // a prefix no command may have, by host name
+		nodeTools  []string
+		noArping   bool
 	}{
 		{name: "status held", command: "status", orig: db1,
 			hosts:    map[string]fakeHost{"db1": {addrs: []string{"198.18.7.100/24"}}},
@@ -139,11 +159,11 @@ func TestMover(t *testing.T) {
 		{name: "start orig down and silent", command: "start", orig: db1, new: db2, probe: silent,
 			hosts:  map[string]fakeHost{"db1": {down: true, addrs: []string{"198.18.7.100/24"}}, "db2": {}},
 			warned: true, unverified: true, want: map[string][]string{"db2": {"198.18.7.100/24"}},
-			wantLine: "sent 10 gratuitous ARP packets", wantRan: map[string]string{"db2": "sh -c (sleep 1; arping -U -c 9 -I eth0 198.18.7.100) >/dev/null 2>&1 </dev/null &"}},
+			wantLine: "sent 10 gratuitous ARP announcements", wantRan: map[string]string{"db2": "sh -c (sleep 1; arping -U -c 9 -I eth0 198.18.7.100) >/dev/null 2>&1 </dev/null &"}},
 		{name: "start with Habets' arping exiting 1 after sending", command: "start", orig: db1, new: db2,
 			hosts: map[string]fakeHost{"db1": {}, "db2": {arpExit1: true,
 				arpOut: "ARPING 198.18.7.100\nTimeout\n\n--- 198.18.7.100 statistics ---\n1 packets transmitted, 0 packets received, 100% unanswered (0 extra)\n"}},
-			want: map[string][]string{"db2": {"198.18.7.100/24"}}, wantLine: "sent 3 gratuitous ARP packets",
+			want: map[string][]string{"db2": {"198.18.7.100/24"}}, wantLine: "sent 3 gratuitous ARP announcements for 198.18.7.100 from new master db2 (198.18.7.12) with arping",
 			wantRan: map[string]string{"db2": "arping -U -c 1 -I eth0 198.18.7.100"}},
 		{name: "start arping exit 1 without sending warns", command: "start", orig: db1, new: db2,
 			hosts:  map[string]fakeHost{"db1": {}, "db2": {arpExit1: true, arpOut: "usage: arping [ -0aAbBdDeFhpPqrRuUv ]\n"}},
@@ -160,6 +180,28 @@ func TestMover(t *testing.T) {
 		{name: "start arping fails warns", command: "start", orig: db1, new: db2,
 			hosts:  map[string]fakeHost{"db1": {}, "db2": {arpFail: true}},
 			warned: true, want: map[string][]string{"db2": {"198.18.7.100/24"}}, wantLine: "gratuitous ARP"},
+		{name: "start with mha-node and no arping", command: "start", orig: db1, new: db2, nodeTools: []string{"/var/tmp/mha-node"},
+			hosts: map[string]fakeHost{"db1": {}, "db2": {nodeAt: "/var/tmp/mha-node", arpFail: true}},
+			want:  map[string][]string{"db2": {"198.18.7.100/24"}}, wantLine: "sent 3 gratuitous ARP announcements for 198.18.7.100 from new master db2 (198.18.7.12) with mha-node arp (/var/tmp/mha-node)",
+			wantRan:    map[string]string{"db2": "sh -c (sleep 1; /var/tmp/mha-node arp '--interface=eth0' '--address=198.18.7.100' '--count=2') >/dev/null 2>&1 </dev/null &"},
+			wantNotRan: map[string]string{"db2": "arping"}},
+		{name: "start with mha-node in the second place", command: "start", new: db2, nodeTools: []string{"/var/tmp/mha-node", "/opt/gomha/bin/mha-node", "/var/tmp/mha-node"},
+			hosts:    map[string]fakeHost{"db2": {nodeAt: "/opt/gomha/bin/mha-node"}},
+			wantLine: "with mha-node arp (/opt/gomha/bin/mha-node)", wantNotRan: map[string]string{"db2": "arping"}},
+		{name: "start without mha-node falls back to Habets' arping", command: "start", new: db2, nodeTools: []string{"/var/tmp/mha-node"},
+			hosts:    map[string]fakeHost{"db2": {arpExit1: true, arpOut: "--- 198.18.7.100 statistics ---\n1 packets transmitted, 0 packets received, 100% unanswered (0 extra)\n"}},
+			wantLine: "sent 3 gratuitous ARP announcements for 198.18.7.100 from new master db2 (198.18.7.12) with arping",
+			wantRan:  map[string]string{"db2": "sh -c (sleep 1; arping -U -c 2 -I eth0 198.18.7.100) >/dev/null 2>&1 </dev/null &"}},
+		{name: "start with an old mha-node falls back to arping", command: "start", new: db2, nodeTools: []string{"/var/tmp/mha-node"},
+			hosts:    map[string]fakeHost{"db2": {nodeAt: "/var/tmp/mha-node", nodeExit: 1}},
+			wantLine: "no arp command", wantRan: map[string]string{"db2": "arping -U -c 1 -I eth0 198.18.7.100"}},
+		{name: "start with neither mha-node nor arping warns", command: "start", new: db2, nodeTools: []string{"/var/tmp/mha-node"},
+			hosts:  map[string]fakeHost{"db2": {arpFail: true}},
+			warned: true, want: map[string][]string{"db2": {"198.18.7.100/24"}},
+			wantLine: "gratuitous ARP for 198.18.7.100 on new master db2 (198.18.7.12) failed (neighbours learn the new address when their ARP entries expire): mha-node arp (/var/tmp/mha-node): not installed; arping: not installed"},
+		{name: "start asked for no gratuitous ARP", command: "start", new: db2, noArping: true,
+			hosts: map[string]fakeHost{"db2": {}}, want: map[string][]string{"db2": {"198.18.7.100/24"}},
+			wantNotRan: map[string]string{"db2": "arping"}},
 		{name: "no command", command: "", orig: db1, wantErr: ErrRequest},
 		{name: "unknown command", command: "restart", orig: db1, wantErr: ErrRequest},
 		{name: "start needs new", command: "start", orig: db1, wantErr: ErrRequest},
@@ -182,7 +224,11 @@ func TestMover(t *testing.T) {
 				}
 			}
 			m := &Mover{Remote: remote, Probe: probe}
-			o, err := m.Do(t.Context(), Request{Command: tc.command, VIP: vip, Interface: "eth0", Orig: tc.orig, New: tc.new, Arping: "arping"})
+			arping := "arping"
+			if tc.noArping {
+				arping = ""
+			}
+			o, err := m.Do(t.Context(), Request{Command: tc.command, VIP: vip, Interface: "eth0", Orig: tc.orig, New: tc.new, NodeTools: tc.nodeTools, Arping: arping})
 			switch {
 			case tc.wantErr == nil && tc.wantMsg == "" && err != nil:
 				t.Fatalf("Do: %v", err)
@@ -204,6 +250,16 @@ func TestMover(t *testing.T) {
 				if !slices.Contains(byName[name].ran, cmd) {
 					t.Errorf("%s ran %q, want %q among them", name, byName[name].ran, cmd)
 				}
+			}
+			for name, prefix := range tc.wantNotRan {
+				for _, cmd := range byName[name].ran {
+					if strings.HasPrefix(cmd, prefix) || strings.HasPrefix(cmd, "sh -c (sleep 1; "+prefix) {
+						t.Errorf("%s ran %q", name, cmd)
+					}
+				}
+			}
+			if tc.noArping && strings.Contains(strings.Join(o.Lines, "\n"), "ARP") {
+				t.Errorf("lines %q mention ARP", o.Lines)
 			}
 			if tc.wantLine != "" && !strings.Contains(strings.Join(o.Lines, "\n"), tc.wantLine) {
 				t.Errorf("lines %q lack %q", o.Lines, tc.wantLine)
