@@ -184,7 +184,7 @@ func waitExecuted(ctx context.Context, h *lab.Host) error {
 
 var (
 	logTime   = regexp.MustCompile(`^time=(\S+)`)
-	phaseDone = regexp.MustCompile(`msg="phase done" step="Phase (\d)[^"]*".* duration=(\S+)`)
+	phaseDone = regexp.MustCompile(`msg="phase done".* step="Phase (\d)[^"]*".* duration=(\S+)`)
 )
 
 // managerTimings reads, from the manager's text log, the time from fault

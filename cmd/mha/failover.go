@@ -168,7 +168,7 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 	if err != nil {
 		return 1, nil, err
 	}
-	runner := hooks.Runner{Log: fr.log, Timeout: fr.flags.hookTimeout}
+	runner := hooks.Runner{Log: fr.log, Timeout: fr.flags.hookTimeout, InProcess: builtinHook}
 	res := failover.Run(ctx, failover.Options{
 		Journal:              jr,
 		Config:               fr.cfg,

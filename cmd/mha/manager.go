@@ -176,7 +176,7 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 
 	l := &managerLoop{
 		c: &liveCycle{cfg: &cfg, f: f, log: log, logOut: logOut, health: health,
-			runner: hooks.Runner{Log: log, Timeout: f.fo.hookTimeout}, drop: failedOver},
+			runner: hooks.Runner{Log: log, Timeout: f.fo.hookTimeout, InProcess: builtinHook}, drop: failedOver},
 		health: health, workdir: workdir, app: cfg.App, log: log, out: cmd.OutOrStdout(),
 		exitAfterFailover: exitAfterFailover, monitorOnly: f.monitorOnly, fail: fail,
 	}
@@ -435,7 +435,7 @@ func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log 
 	t := res.Topology
 	master := t.Master.Server
 	ep := hooks.EndpointOf(master)
-	runner := hooks.Runner{Log: log, Timeout: f.fo.hookTimeout}
+	runner := hooks.Runner{Log: log, Timeout: f.fo.hookTimeout, InProcess: builtinHook}
 	for _, h := range []struct {
 		name, cmd string
 		args      []string

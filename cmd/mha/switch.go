@@ -205,7 +205,7 @@ func aliveSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error
 		MaxWriteBlock:        o.maxWriteBlock,
 		KillBlocking:         o.killBlocking,
 		Log:                  log,
-		Hooks:                hooks.Runner{Log: log, Timeout: o.hookTimeout},
+		Hooks:                hooks.Runner{Log: log, Timeout: o.hookTimeout, InProcess: builtinHook},
 	}
 	if o.flushTables < 0 || o.flushTables > 2 {
 		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("--flush_tables must be 0, 1 or 2, not %d", o.flushTables)}

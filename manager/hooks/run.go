@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -79,6 +80,14 @@ type Runner struct {
 	// Env is added to the manager's environment for the hook ("NAME=value"
 	// entries, later ones winning).
 	Env []string
+	// InProcess, when set, is offered every hook's argv first and may run
+	// it inside the manager instead of as a child process, writing its
+	// output to out; it returns handled=false for a command it does not
+	// own. gomha's own built-in hooks (`mha hook vip|consul`) run this
+	// way, on the manager's warm SSH connections, without a fork and a
+	// dial per host. It is not used when Env is set. The result is read as
+	// a child's would be (Result.Proceed).
+	InProcess func(ctx context.Context, argv []string, out io.Writer) (code int, handled bool)
 }
 
 // Run runs the hook configured as command for parameter name (e.g.
@@ -108,6 +117,12 @@ func (r Runner) Run(ctx context.Context, name, command string, args []string) (R
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, r.Timeout, fmt.Errorf("timed out after %s", r.Timeout))
 		defer cancel()
+	}
+
+	if r.InProcess != nil && len(r.Env) == 0 {
+		if res, ok, err := r.runInProcess(ctx, log, name, argv); ok {
+			return res, err
+		}
 	}
 
 	// Output goes to an unlinked temporary file, not a pipe: a process
@@ -152,6 +167,33 @@ func (r Runner) Run(ctx context.Context, name, command string, args []string) (R
 	}
 	log.Info("hook finished", "hook", name, "code", res.Code, "signal", res.Signal, "duration", res.Duration.Round(time.Millisecond))
 	return res, nil
+}
+
+// runInProcess runs argv through InProcess when it handles it, logging
+// like Run.
+func (r Runner) runInProcess(ctx context.Context, log *slog.Logger, name string, argv []string) (Result, bool, error) {
+	var buf bytes.Buffer
+	start := time.Now()
+	code, ok := r.InProcess(ctx, argv, &buf)
+	if !ok {
+		return Result{}, false, nil
+	}
+	log.Info("executed hook in-process (built-in)", "hook", name, "command", sshexec.Join(MaskPasswords(argv)))
+	out := strings.TrimSuffix(buf.String(), "\n")
+	if out != "" {
+		for _, line := range strings.Split(out, "\n") {
+			log.Info(line, "hook", name)
+		}
+	}
+	if len(out) > maxOutput {
+		out = out[:maxOutput]
+	}
+	res := Result{Code: code, Output: out, Duration: time.Since(start)}
+	if ctx.Err() != nil {
+		return res, true, fmt.Errorf("hooks: %s: %s: %w", name, argv[0], context.Cause(ctx))
+	}
+	log.Info("hook finished", "hook", name, "code", res.Code, "signal", res.Signal, "duration", res.Duration.Round(time.Millisecond))
+	return res, true, nil
 }
 
 // MaskPasswords returns a copy of argv fit for a log: the value of every

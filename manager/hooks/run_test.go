@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -243,5 +245,41 @@ func TestMaskPasswords(t *testing.T) {
 	}
 	if in[1] != "--new_master_password=a b" {
 		t.Error("MaskPasswords changed its argument")
+	}
+}
+
+func TestRunInProcess(t *testing.T) {
+	var logs bytes.Buffer
+	r := Runner{
+		Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		InProcess: func(_ context.Context, argv []string, out io.Writer) (int, bool) {
+			if argv[0] != "builtin" {
+				return 0, false
+			}
+			fmt.Fprintln(out, "line one")
+			fmt.Fprintln(out, "line two")
+			return 10, true
+		},
+	}
+	res, err := r.Run(t.Context(), "master_ip_failover_script", "builtin --x=1", []string{"--new_master_password=pw"})
+	if err != nil || res.Code != 10 || res.Output != "line one\nline two" {
+		t.Fatalf("Run = %+v, %v; want code 10 and both lines", res, err)
+	}
+	if ok, warned := res.Proceed(); !ok || !warned {
+		t.Errorf("Proceed = %v, %v; want the child's reading of exit 10", ok, warned)
+	}
+	l := logs.String()
+	if !strings.Contains(l, "line two") || strings.Contains(l, "=pw") || !strings.Contains(l, "in-process") {
+		t.Errorf("log %q: want the output lines, the masked command and the in-process note", l)
+	}
+	// Not handled: a real child runs.
+	res, err = r.Run(t.Context(), "master_ip_failover_script", "sh -c 'exit 3'", nil)
+	if err != nil || res.Code != 3 {
+		t.Errorf("child Run = %+v, %v; want exit 3", res, err)
+	}
+	// With Env set the child always runs (the built-in cannot take it).
+	r.Env = []string{"X=1"}
+	if res, _ := r.Run(t.Context(), "h", "builtin", nil); res.Output == "line one\nline two" {
+		t.Error("InProcess used although Env is set")
 	}
 }
