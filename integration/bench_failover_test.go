@@ -102,7 +102,7 @@ type speedSpec struct {
 
 func runSpeedTrial(b *testing.B, spec speedSpec) failoverTrial {
 	b.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	// Each trial's lab is closed at its end (lab.New would keep them all
 	// until the benchmark ends).
@@ -199,6 +199,11 @@ func runSpeedTrial(b *testing.B, spec speedSpec) failoverTrial {
 		b.Fatalf("cannot tell the new master\n%s", out)
 	}
 	tr.detected, tr.phases = managerTimings(out.String(), at)
+	if dir := os.Getenv("GOMHA_BENCH_LOGDIR"); dir != "" {
+		// The manager's output of every trial, for a look at where the time went.
+		name := strings.NewReplacer("/", "_", " ", "_").Replace(b.Name())
+		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.log", name, time.Now().UnixNano())), []byte(fmt.Sprintf("fault at %s\n%s", at.Format(time.RFC3339Nano), out.String())), 0o644)
+	}
 	for _, w := range acked {
 		if w.At.After(at) && w.Addr == newMaster.Addr() {
 			tr.toMaster = w.At.Sub(at)
