@@ -134,7 +134,7 @@ func TestCheckMaster(t *testing.T) {
 
 func TestCheckMasterExplains(t *testing.T) {
 	v := CheckMaster(MasterFacts{
-		Server: &Server{Channels: []Channel{stoppedTo("db1"), {Name: "ch2", SourceHost: "fd00::3", SourcePort: 3306, IO: "Yes", SQL: "No"}}},
+		Server:   &Server{Channels: []Channel{stoppedTo("db1"), {Name: "ch2", SourceHost: "fd00::3", SourcePort: 3306, IO: "Yes", SQL: "No"}}},
 		Watchdog: WatchdogFacts{State: demoted("demoted"), BootID: boot, NowMono: time.Minute},
 		Mark:     &Mark{Kind: MarkFenced, Reason: "online switch\nto db2", At: time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC)},
 	}, MasterOptions{})
