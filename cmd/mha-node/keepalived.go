@@ -68,9 +68,10 @@ func (f localFlags) validate() []error {
 	return errs
 }
 
-// lookLocal reads the credentials and the local mysqld within the timeout;
-// on failure it returns the error as one line.
-func (f localFlags) lookLocal(ctx context.Context, env checkEnv) (*keepalived.Server, string) {
+// lookLocal reads the credentials, lets adjust change the address, and
+// reads the server within the timeout; on failure it returns the error as
+// one line.
+func (f localFlags) lookLocal(ctx context.Context, env checkEnv, adjust func(*watchdog.Client)) (*keepalived.Server, string) {
 	b, err := os.ReadFile(f.defaultsFile)
 	if err != nil {
 		return nil, "credentials: " + err.Error()
@@ -78,6 +79,9 @@ func (f localFlags) lookLocal(ctx context.Context, env checkEnv) (*keepalived.Se
 	client, err := watchdog.ParseDefaults(b)
 	if err != nil {
 		return nil, fmt.Sprintf("credentials in %s: %v", f.defaultsFile, err)
+	}
+	if adjust != nil {
+		adjust(&client)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(f.timeout*float64(time.Second)))
 	defer cancel()
@@ -120,7 +124,7 @@ func newKeepalivedCheckCmd(env checkEnv) *cobra.Command {
 			"manager's keepalived hook runs them over SSH). Credentials come from --defaults_file,\n" +
 			"never from argv. Example:\n\n" +
 			"  vrrp_script gomha_master {\n" +
-			"      script \"/var/tmp/mha-node keepalived-check --defaults_file=/etc/keepalived/gomha-check.cnf --workdir=/var/tmp --port=3306\"\n" +
+			"      script \"/usr/local/bin/mha-node keepalived-check --defaults_file=/etc/keepalived/gomha-check.cnf --workdir=/var/tmp --port=3306\"\n" +
 			"      interval 2\n" +
 			"      timeout 3\n" +
 			"      fall 1\n" +
@@ -183,7 +187,7 @@ func runKeepalivedCheck(cmd *cobra.Command, env checkEnv, f keepalivedFlags) err
 
 	facts := keepalived.MasterFacts{Watchdog: env.watchdogFacts(watchdog.PathsFor(f.workdir, f.port))}
 	facts.Mark, facts.MarkErr = keepalived.ReadMark(markPath)
-	facts.Server, facts.ServerErr = f.lookLocal(cmd.Context(), env)
+	facts.Server, facts.ServerErr = f.lookLocal(cmd.Context(), env, nil)
 	v := keepalived.CheckMaster(facts, o)
 	code := 0
 	if !v.OK {
@@ -217,12 +221,16 @@ type lvsFlags struct {
 	maxLag  int
 	dynamic bool
 	weight  int
+	// host and port, when set, replace the option file's address: a
+	// director checking several real servers with one credentials file.
+	host string
+	port int
 }
 
 func newLVSCheckCmd(env checkEnv) *cobra.Command {
 	var f lvsFlags
 	c := &cobra.Command{
-		Use:   "lvs-check --defaults_file=FILE [--max_lag=SECONDS] [--dynamic [--weight=N]]",
+		Use:   "lvs-check --defaults_file=FILE [--host=ADDR [--port=PORT]] [--max_lag=SECONDS] [--dynamic [--weight=N]]",
 		Short: "Exit 0 while this replica may serve reads (for an LVS real server's MISC_CHECK)",
 		Long: "For keepalived's MISC_CHECK on the real servers of a read virtual_server, or standalone:\n" +
 			"healthy when the local mysqld answers within --timeout, replicates from a source, both\n" +
@@ -231,9 +239,11 @@ func newLVSCheckCmd(env checkEnv) *cobra.Command {
 			"real server leaves the pool). With --dynamic, for misc_dynamic only: a healthy replica\n" +
 			"exits 2+weight, the weight falling linearly from --weight at no lag to 1 at --max_lag\n" +
 			"(misc_dynamic sets the weight to the exit status minus 2; without misc_dynamic any status\n" +
-			"but 0 is a failure, so never use --dynamic there). Each reason is printed on its own line.\n\n" +
+			"but 0 is a failure, so never use --dynamic there). Each reason is printed on its own line.\n" +
+			"MISC_CHECK runs on the director: --host/--port name the real server there, the option\n" +
+			"file holds the credentials only.\n\n" +
 			"  MISC_CHECK {\n" +
-			"      misc_path \"/var/tmp/mha-node lvs-check --defaults_file=/etc/keepalived/gomha-check.cnf --max_lag=10\"\n" +
+			"      misc_path \"/usr/local/bin/mha-node lvs-check --defaults_file=/etc/keepalived/gomha-check.cnf --host=198.18.0.13 --max_lag=10\"\n" +
 			"      misc_timeout 3\n" +
 			"  }",
 		Args: cobra.NoArgs,
@@ -245,6 +255,8 @@ func newLVSCheckCmd(env checkEnv) *cobra.Command {
 	fs := c.Flags()
 	fs.IntVar(&f.maxLag, "max_lag", 10, "seconds a healthy replica may lag (Seconds_Behind_Master)")
 	fs.BoolVar(&f.dynamic, "dynamic", false, "exit 2+weight when healthy, for MISC_CHECK's misc_dynamic")
+	fs.StringVar(&f.host, "host", "", "check this server instead of the option file's host/socket (an LVS director checking a real server)")
+	fs.IntVar(&f.port, "port", 0, "with --host: its port (default: the option file's, else 3306)")
 	fs.IntVar(&f.weight, "weight", 100, fmt.Sprintf("with --dynamic: the weight of a replica with no lag, 1..%d", keepalived.MaxWeight))
 	return c
 }
@@ -256,11 +268,21 @@ func runLVSCheck(cmd *cobra.Command, env checkEnv, f lvsFlags) error {
 	if err := o.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if f.port < 0 || f.port > 65535 {
+		errs = append(errs, fmt.Errorf("--port=%d is not a port number", f.port))
+	}
 	if len(errs) > 0 {
 		// Exit 1 is MISC_CHECK's "unhealthy", in either mode.
 		return &mhacli.ExitError{Code: keepalived.MiscUnhealthy, Err: fmt.Errorf("lvs-check: %w", errors.Join(errs...))}
 	}
-	s, serr := f.lookLocal(cmd.Context(), env)
+	s, serr := f.lookLocal(cmd.Context(), env, func(c *watchdog.Client) {
+		if f.host != "" {
+			c.Host, c.Socket = f.host, ""
+		}
+		if f.port != 0 {
+			c.Port = f.port
+		}
+	})
 	v := keepalived.CheckRealServer(s, serr, o)
 	switch {
 	case f.jsonOut:

@@ -222,6 +222,23 @@ func TestLVSCheck(t *testing.T) {
 	}
 }
 
+func TestLVSCheckHost(t *testing.T) {
+	_, cnf := writeCnf(t)
+	f := &fakeChecks{srv: &keepalived.Server{}}
+	runChecks(f, "lvs-check", "--defaults_file="+cnf, "--host=198.18.0.13", "--port=3307")
+	if f.got.Host != "198.18.0.13" || f.got.Port != 3307 || f.got.Socket != "" || f.got.User != "gomha_check" {
+		t.Errorf("--host/--port: client %+v", f.got)
+	}
+	f = &fakeChecks{srv: &keepalived.Server{}}
+	runChecks(f, "lvs-check", "--defaults_file="+cnf)
+	if f.got.Socket != "/run/mysqld/mysqld.sock" {
+		t.Errorf("without --host: client %+v", f.got)
+	}
+	if code, _, errOut := runChecks(f, "lvs-check", "--defaults_file="+cnf, "--port=70000"); code != 1 || !strings.Contains(errOut, "not a port") {
+		t.Errorf("bad port: exit %d %q", code, errOut)
+	}
+}
+
 func TestChecksRegistered(t *testing.T) {
 	for _, sub := range []string{"keepalived-check", "lvs-check"} {
 		if c, _, err := newRoot().Find([]string{sub}); err != nil || c.Name() != sub {
