@@ -246,3 +246,75 @@ func TestChecksRegistered(t *testing.T) {
 		}
 	}
 }
+
+// TestSampleConfigCommands runs every mha-node command line of the
+// keepalived samples in configs/ (script, misc_path, and the ones in
+// comments) against a healthy fake server: each must parse and pass, so
+// that a sample never carries a misspelled option.
+func TestSampleConfigCommands(t *testing.T) {
+	dir, cnf := writeCnf(t)
+	files, err := filepath.Glob(filepath.Join("..", "..", "configs", "keepalived-*.conf"))
+	if err != nil || len(files) < 3 {
+		t.Fatalf("samples: %v %v", files, err)
+	}
+	lag := int64(0)
+	seen := 0
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			at := strings.Index(line, "mha-node keepalived-check ")
+			if at < 0 {
+				at = strings.Index(line, "mha-node lvs-check ")
+			}
+			if at < 0 {
+				continue
+			}
+			cmdline, _, _ := strings.Cut(line[at+len("mha-node "):], "\"")
+			args := strings.Fields(cmdline)
+			if len(args) < 2 || !strings.HasPrefix(args[1], "--") {
+				continue // prose naming the command
+			}
+			var f *fakeChecks
+			switch args[0] {
+			case "keepalived-check":
+				f = &fakeChecks{srv: &keepalived.Server{Channels: []keepalived.Channel{{SourceHost: "198.18.0.12", SourcePort: 3306, IO: "Yes", SQL: "Yes"}}}}
+				if strings.Contains(cmdline, "--require_watchdog") {
+					continue
+				}
+				if !strings.Contains(cmdline, "--allow_source") {
+					f.srv.Channels = nil
+				}
+			case "lvs-check":
+				f = &fakeChecks{srv: &keepalived.Server{Channels: []keepalived.Channel{{SourceHost: "db1", IO: "Yes", SQL: "Yes", Lag: &lag}}}}
+			default:
+				t.Errorf("%s:%d: unknown command %q", file, i+1, args[0])
+				continue
+			}
+			for j, a := range args {
+				switch {
+				case strings.HasPrefix(a, "--defaults_file="):
+					args[j] = "--defaults_file=" + cnf
+				case strings.HasPrefix(a, "--workdir="):
+					args[j] = "--workdir=" + dir
+				}
+			}
+			seen++
+			code, _, errOut := runChecks(f, args...)
+			if strings.Contains(cmdline, "--mark") || strings.Contains(cmdline, "--unmark") {
+				if code != 0 {
+					t.Errorf("%s:%d: %s: exit %d: %s", file, i+1, cmdline, code, errOut)
+				}
+				continue
+			}
+			if code != 0 && !(strings.Contains(cmdline, "--dynamic") && code == 102) {
+				t.Errorf("%s:%d: %s: exit %d: %s", file, i+1, cmdline, code, errOut)
+			}
+		}
+	}
+	if seen < 8 {
+		t.Errorf("only %d mha-node command lines in the samples", seen)
+	}
+}
