@@ -19,6 +19,24 @@ func row(vals ...string) []sql.NullString {
 	return r
 }
 
+// compare checks a parser's result: an error containing wantErr when set,
+// else no error and got equal to want.
+func compare[T any](t *testing.T, want, got T, err error, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want one containing %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
 func TestReplicaStatusStatement(t *testing.T) {
 	tests := map[string]string{
 		"10.11.19-MariaDB-0+deb12u1-log": "SHOW ALL SLAVES STATUS",
@@ -59,18 +77,7 @@ func TestParseVariables(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseVariables(cols, tc.rows)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error %v, want one containing %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
+			compare(t, tc.want, got, err, tc.err)
 		})
 	}
 }
@@ -118,18 +125,7 @@ func TestParseChannels(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseChannels(tc.cols, tc.rows)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error %v, want one containing %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
+			compare(t, tc.want, got, err, tc.err)
 		})
 	}
 }
