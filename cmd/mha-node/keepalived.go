@@ -125,11 +125,13 @@ func newKeepalivedCheckCmd(env checkEnv) *cobra.Command {
 			"never from argv. Example:\n\n" +
 			"  vrrp_script gomha_master {\n" +
 			"      script \"/usr/local/bin/mha-node keepalived-check --defaults_file=/etc/keepalived/gomha-check.cnf --workdir=/var/tmp --port=3306\"\n" +
-			"      interval 2\n" +
-			"      timeout 3\n" +
-			"      fall 1\n" +
-			"      rise 2\n" +
-			"  }",
+			"      interval 1\n" +
+			"      timeout 2\n" +
+			"      weight 0      # failing = FAULT: no VIP, whatever the priorities\n" +
+			"      fall 2\n" +
+			"      rise 1\n" +
+			"  }\n\n" +
+			"See configs/keepalived-master.conf for a complete, commented configuration.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runKeepalivedCheck(cmd, env, f)
