@@ -43,6 +43,8 @@ func newRoot() *cobra.Command {
 		return err
 	})
 	root.AddCommand(newSaveCmd(), newPurgeCmd(), newApplyDiffCmd(), newWatchdogCmd(), newARPCmd())
+	root.AddCommand(newKeepalivedCheckCmd(liveChecks()))
+	root.AddCommand(newLVSCheckCmd(liveChecks()))
 	return root
 }
 
