@@ -129,9 +129,10 @@ type failoverRun struct {
 	// switch): the fence_lease is dated from it.
 	detectedAt time.Time
 	// hung: the detection saw the dead master's port accept without a
-	// greeting (fence.Options.Hung).
-	hung bool
-	log  *slog.Logger
+	// greeting (fence.Options.Hung); silent, that every replica found its
+	// host silent (the fencer's MySQL attempt is then short).
+	hung, silent bool
+	log          *slog.Logger
 	// logOut is where the report is printed (the log's destination).
 	logOut io.Writer
 	health *statefile.Health
@@ -184,7 +185,7 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 		NodeBinary:           bin,
 		Hooks:                runner,
 		HookTimeout:          fr.flags.hookTimeout,
-		Fencer:               fencer{cfg: fr.cfg, lastContact: fr.detectedAt, hung: fr.hung, log: fr.log},
+		Fencer:               fencer{cfg: fr.cfg, lastContact: fr.detectedAt, hung: fr.hung, silent: fr.silent, log: fr.log},
 		Log:                  fr.log,
 	})
 	if err := jr.End(fmt.Sprint(res.Code)); err != nil {

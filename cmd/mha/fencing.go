@@ -44,7 +44,11 @@ type fencer struct {
 	// hung: the detection saw the port accept without a greeting: fence
 	// over SSH without SQL first (fence.Options.Hung).
 	hung bool
-	log  *slog.Logger
+	// silent: every replica found the host silent, and the failover's
+	// double check got no answer either: the MySQL attempt gets the short
+	// recheckTimeout (a host back on a LAN answers in milliseconds).
+	silent bool
+	log    *slog.Logger
 }
 
 // fenceOptions says how to reach and fence srv.
@@ -75,6 +79,9 @@ func (f fencer) Fence(ctx context.Context, old config.Server, ssh sshexec.Reach)
 		return failover.FenceResult{}, err
 	}
 	o.Hung = f.hung
+	if f.silent {
+		o.MySQL.Timeout = recheckTimeout
+	}
 	r, err := fence.Fence(ctx, o)
 	if err != nil {
 		return failover.FenceResult{}, err

@@ -265,7 +265,7 @@ func (l *managerLoop) run(ctx context.Context, pending *deadMaster) error {
 				fmt.Fprintf(l.out, "Master %s is dead!\nIP Address: %s Port: %d\n", v.Master.Hostname, v.Master.IP, v.Master.Port)
 				return &mhacli.ExitError{Code: 20}
 			}
-			pending = &deadMaster{srv: v.Master, sshReachable: v.SSH(), detectedAt: v.DetectedAt, hung: v.Kind == detect.FailureHung}
+			pending = &deadMaster{srv: v.Master, sshReachable: v.SSH(), detectedAt: v.DetectedAt, hung: v.Kind == detect.FailureHung, silent: v.Kind == detect.FailureSilent}
 		}
 		// A failover, once started, runs to its end: a terminate signal
 		// now would leave the cluster half-recovered (`mha stop` refuses
@@ -333,7 +333,7 @@ func (c *liveCycle) monitor(ctx context.Context, master config.Server, replicas 
 }
 
 func (c *liveCycle) failover(ctx context.Context, dead deadMaster) (int, *failover.Result, error) {
-	fr := &failoverRun{cfg: *c.cfg, flags: c.f.fo, dead: dead.srv, sshReachable: dead.sshReachable, detectedAt: dead.detectedAt, hung: dead.hung, log: c.log, logOut: c.logOut, health: c.health}
+	fr := &failoverRun{cfg: *c.cfg, flags: c.f.fo, dead: dead.srv, sshReachable: dead.sshReachable, detectedAt: dead.detectedAt, hung: dead.hung, silent: dead.silent, log: c.log, logOut: c.logOut, health: c.health}
 	return fr.run(ctx)
 }
 
@@ -370,8 +370,9 @@ type deadMaster struct {
 	srv          config.Server
 	sshReachable sshexec.Reach
 	detectedAt   time.Time
-	// hung says the replicas saw its port accept without a greeting.
-	hung bool
+	// hung says the replicas saw its port accept without a greeting;
+	// silent that every replica found its host silent or unreachable.
+	hung, silent bool
 }
 
 // refusedFailover says whether a failover's error is a refusal to start

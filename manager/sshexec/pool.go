@@ -30,7 +30,10 @@ type Pool struct {
 }
 
 type entry struct {
-	mu     sync.Mutex // held while the connection is checked or dialled
+	// lock is held while the connection is checked or dialled: a channel,
+	// so that a caller waiting behind a dial (the background Refresh's,
+	// into a dead host's connect timeout) gives up when its context ends.
+	lock   chan struct{}
 	target Target
 	c      *Client // nil until dialled, or after it died
 	// failedAt and err are the last failed dial's end and error: a caller
@@ -81,7 +84,7 @@ func (p *Pool) entry(t Target) (*entry, error) {
 	}
 	e := p.entries[k]
 	if e == nil {
-		e = &entry{target: t}
+		e = &entry{target: t, lock: make(chan struct{}, 1)}
 		p.entries[k] = e
 	}
 	return e, nil
@@ -95,8 +98,12 @@ func (p *Pool) get(ctx context.Context, t Target) (*Client, error) {
 		return dial(ctx, t)
 	}
 	asked := time.Now()
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	select {
+	case e.lock <- struct{}{}:
+	case <-ctx.Done():
+		return nil, &DialError{Addr: t.Host, User: t.User, Reason: "gave up waiting for another dial to the same host", Err: ctx.Err()}
+	}
+	defer func() { <-e.lock }()
 	if e.c == nil && e.err != nil && e.failedAt.After(asked) {
 		return nil, e.err
 	}
@@ -187,11 +194,11 @@ func (p *Pool) Close() {
 	p.entries = map[string]*entry{}
 	p.mu.Unlock()
 	for _, e := range entries {
-		e.mu.Lock()
+		e.lock <- struct{}{}
 		if e.c != nil {
 			_ = e.c.Close()
 			e.c = nil
 		}
-		e.mu.Unlock()
+		<-e.lock
 	}
 }

@@ -2,6 +2,9 @@ package sshexec
 
 import (
 	"context"
+	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -97,5 +100,29 @@ func TestPoolFailedDialIsShared(t *testing.T) {
 	// A later caller dials again (the failure is not cached for ever).
 	if _, err := Dial(context.Background(), tgt); err == nil {
 		t.Fatal("Dial to a closed port worked")
+	}
+}
+
+// A caller queued behind another dial to the same host (the background
+// refresh into a dead host's connect timeout) gives up when its context
+// ends, not when that dial does.
+func TestPoolWaitHonoursContext(t *testing.T) {
+	e := newEnv(t)
+	withPool(t)
+	addr := silentListener(t)
+	host, port, _ := strings.Cut(addr, ":")
+	p, _ := strconv.Atoi(port)
+	tgt := Target{Host: host, Port: p, User: "tester", Options: e.options(t, ""), ConnectTimeout: 3 * time.Second}
+	go func() { _, _ = Dial(context.Background(), tgt) }() // holds the host's dial
+	time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := Dial(ctx, tgt)
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Dial = %v, want the caller's deadline", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the waiting Dial took %s, want about its own 200ms", d)
 	}
 }

@@ -293,6 +293,49 @@ func (m *Mover) stop(ctx context.Context, r Request, o *Outcome) error {
 		// on a live host, which answers in milliseconds.)
 		orig.SSH.ConnectTimeout = StopConnectTimeout
 	}
+	// For stop, the probe that decides when SSH fails starts alongside the
+	// dial once it has not connected within probeAfter (a live host
+	// connects sooner, and is then not probed): one timeout instead of two.
+	type probed struct {
+		answered bool
+		detail   string
+	}
+	var early chan probed
+	if r.Command == CommandStop {
+		early = make(chan probed, 1)
+		pctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		t := time.AfterFunc(probeAfter, func() {
+			a, d := m.probeVIP(pctx, r)
+			early <- probed{a, d}
+		})
+		defer t.Stop()
+		s, err := m.Remote.Connect(ctx, orig)
+		if err == nil {
+			t.Stop()
+			cancel()
+			defer s.Close()
+			if err := m.remove(ctx, s, r, o); err != nil {
+				return fmt.Errorf("vip %s: orig master %s: %w", r.Command, r.Orig, err)
+			}
+			return nil
+		}
+		if m.Memo != nil {
+			m.Memo.Unreachable(*r.Orig, r.VIP)
+		}
+		var p probed
+		if t.Stop() {
+			// The dial failed before the probe started: probe now.
+			p.answered, p.detail = m.probeVIP(ctx, r)
+		} else {
+			select {
+			case p = <-early:
+			case <-ctx.Done():
+				return fmt.Errorf("vip stop: orig master %s: %w", r.Orig, ctx.Err())
+			}
+		}
+		return m.unreachableAfter(r, o, "vip stop", err, p.answered, p.detail)
+	}
 	s, err := m.Remote.Connect(ctx, orig)
 	if err != nil {
 		if m.Memo != nil {
@@ -306,6 +349,10 @@ func (m *Mover) stop(ctx context.Context, r Request, o *Outcome) error {
 	}
 	return nil
 }
+
+// probeAfter is how long stop's dial may take before the address probe
+// starts beside it.
+const probeAfter = 100 * time.Millisecond
 
 func (m *Mover) start(ctx context.Context, r Request, o *Outcome) error {
 	ns, err := m.Remote.Connect(ctx, *r.New)
@@ -413,15 +460,30 @@ func (m *Mover) announce(ctx context.Context, ns Session, r Request, tools []ARP
 // (with a warning) when the address does not answer, ErrStillAnswers when
 // it does.
 func (m *Mover) unreachable(ctx context.Context, r Request, o *Outcome, step string, sshErr error) error {
-	port := r.Orig.Port
-	if port == 0 {
-		port = 3306
-	}
+	answered, detail := m.probeVIP(ctx, r)
+	return m.unreachableAfter(r, o, step, sshErr, answered, detail)
+}
+
+// probeVIP probes the address on the orig master's MySQL port.
+func (m *Mover) probeVIP(ctx context.Context, r Request) (bool, string) {
 	probe := m.Probe
 	if probe == nil {
 		probe = TCPProbe(DefaultProbeTimeout)
 	}
-	answered, detail := probe(ctx, r.VIP.Addr(), port)
+	return probe(ctx, r.VIP.Addr(), origPort(r))
+}
+
+func origPort(r Request) int {
+	if r.Orig.Port == 0 {
+		return 3306
+	}
+	return r.Orig.Port
+}
+
+// unreachableAfter decides, from the probe's answer, what an orig master
+// that SSH could not reach means (see unreachable).
+func (m *Mover) unreachableAfter(r Request, o *Outcome, step string, sshErr error, answered bool, detail string) error {
+	port := origPort(r)
 	if answered {
 		return fmt.Errorf("%s: orig master %s: %w: cannot reach it over SSH (%v) and %s still answers (%s); remove the address by hand or power the host off",
 			step, r.Orig, ErrStillAnswers, sshErr, netip.AddrPortFrom(r.VIP.Addr(), uint16(port)), detail)

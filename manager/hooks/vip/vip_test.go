@@ -393,3 +393,37 @@ func TestFileMemoExpires(t *testing.T) {
 		t.Error("another host's finding was trusted")
 	}
 }
+
+type slowDownRemote struct{ d time.Duration }
+
+func (s slowDownRemote) Connect(ctx context.Context, h Host) (Session, error) {
+	select {
+	case <-time.After(s.d):
+	case <-ctx.Done():
+	}
+	return nil, fmt.Errorf("sshexec: cannot connect to root@%s:22: connection timed out", h.IP)
+}
+
+// stop's address probe runs beside a dial that does not connect at once:
+// a host that answers neither costs one timeout, not two.
+func TestMoverStopProbesBesideTheDial(t *testing.T) {
+	vip := netip.MustParsePrefix("198.18.7.100/24")
+	db1 := &Host{Name: "db1", IP: "198.18.7.11", Port: 3306}
+	probe := func(ctx context.Context, _ netip.Addr, _ int) (bool, string) {
+		select {
+		case <-time.After(400 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		return false, "no answer within 400ms"
+	}
+	m := &Mover{Remote: slowDownRemote{d: 500 * time.Millisecond}, Probe: probe}
+	start := time.Now()
+	o, err := m.Do(t.Context(), Request{Command: CommandStop, VIP: vip, Interface: "eth0", Orig: db1})
+	d := time.Since(start)
+	if err != nil || !o.Unverified {
+		t.Fatalf("stop: %v, unverified %v", err, o.Unverified)
+	}
+	if d > 800*time.Millisecond {
+		t.Errorf("stop took %s: the probe (400ms) did not run beside the dial (500ms)", d)
+	}
+}
