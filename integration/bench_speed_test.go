@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/gomha/gomha/integration/lab"
+	"github.com/gomha/gomha/node/binlog"
 )
 
 // benchSpeedTrials is the number of trials per scenario of
@@ -137,8 +138,8 @@ func replicaPos(ctx context.Context, h *lab.Host) (read, exec string, err error)
 	return r["Master_Log_File"] + ":" + r["Read_Master_Log_Pos"], r["Relay_Master_Log_File"] + ":" + r["Exec_Master_Log_Pos"], nil
 }
 
-// waitIORead waits until h's IO thread has read everything the master
-// wrote.
+// waitIORead waits until h's IO thread has read at least what the master
+// had written when it was called.
 func waitIORead(ctx context.Context, l *lab.Lab, h *lab.Host) error {
 	want, err := l.Master().SQL(ctx, "SHOW MASTER STATUS")
 	if err != nil {
@@ -148,36 +149,63 @@ func waitIORead(ctx context.Context, l *lab.Lab, h *lab.Host) error {
 	if len(f) < 2 {
 		return fmt.Errorf("SHOW MASTER STATUS on %s: %q", l.Master().Name, want)
 	}
+	off, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return fmt.Errorf("SHOW MASTER STATUS on %s: %q", l.Master().Name, want)
+	}
+	target := binlog.Pos{File: f[0], Offset: off}
 	for {
 		read, _, err := replicaPos(ctx, h)
 		if err != nil {
 			return err
 		}
-		if read == f[0]+":"+f[1] {
-			return nil
+		if p, err := parsePos(read); err == nil {
+			if c, err := binlog.Compare(p, target); err == nil && c >= 0 {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s's IO thread at %s, want %s:%s: %w", h.Name, read, f[0], f[1], ctx.Err())
+			return fmt.Errorf("%s's IO thread at %s, want %s: %w", h.Name, read, target, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
 
-// waitExecuted waits until h's SQL thread has executed everything its IO
-// thread read, polling every 20 ms.
+// parsePos reads "file:offset".
+func parsePos(s string) (binlog.Pos, error) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return binlog.Pos{}, fmt.Errorf("position %q", s)
+	}
+	off, err := strconv.ParseUint(s[i+1:], 10, 64)
+	return binlog.Pos{File: s[:i], Offset: off}, err
+}
+
+// waitExecuted waits until h's SQL thread has executed at least what its
+// IO thread had read when it was called, polling every 20 ms.
 func waitExecuted(ctx context.Context, h *lab.Host) error {
+	read, _, err := replicaPos(ctx, h)
+	if err != nil {
+		return err
+	}
+	target, err := parsePos(read)
+	if err != nil {
+		return err
+	}
 	for {
-		read, exec, err := replicaPos(ctx, h)
+		_, exec, err := replicaPos(ctx, h)
 		if err != nil {
 			return err
 		}
-		if read == exec {
-			return nil
+		if p, err := parsePos(exec); err == nil {
+			if c, err := binlog.Compare(p, target); err == nil && c >= 0 {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s's SQL thread at %s, read %s: %w", h.Name, exec, read, ctx.Err())
+			return fmt.Errorf("%s's SQL thread at %s, want %s: %w", h.Name, exec, target, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
