@@ -156,6 +156,19 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 		wg.Wait()
 	}()
 
+	// A ping runs in the background, so that a confirmation result that
+	// arrives while a ping to a silent master runs into its deadline is
+	// decided on at once, not a ping timeout later. One ping at a time: a
+	// tick that comes while one runs is taken as soon as it ends.
+	type pinged struct {
+		r   PingResult
+		err error
+	}
+	pingCtx, cancelPing := context.WithCancel(ctx)
+	defer cancelPing() // runs first: the ping in flight returns, then wg.Wait
+	pingDone := make(chan pinged, 1)
+	inFlight, tickMissed := false, false
+
 	ticker := io.newTicker(interval)
 	defer ticker.Stop()
 	cadence := interval
@@ -166,11 +179,17 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			acts = acts[1:]
 			switch a.Kind {
 			case ActPing:
-				r, err := io.ping(ctx, a.Reconnect)
-				if err != nil {
-					return Verdict{}, err
+				if inFlight || ctx.Err() != nil {
+					tickMissed = inFlight
+					continue
 				}
-				acts = append(acts, mach.Ping(r)...)
+				inFlight = true
+				wg.Add(1)
+				go func(reconnect bool) {
+					defer wg.Done()
+					r, err := io.ping(pingCtx, reconnect)
+					pingDone <- pinged{r, err}
+				}(a.Reconnect)
 			case ActSetState:
 				if m.OnState != nil {
 					m.OnState(a.State)
@@ -199,6 +218,9 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			cadence = want
 			ticker.Reset(cadence)
 		}
+		if ctx.Err() != nil && !inFlight {
+			return Verdict{}, fmt.Errorf("detect: monitoring %s: %w", name, ctx.Err())
+		}
 		// Confirmation results first: when pings run into their deadline
 		// (a hung or cut-off master) the ticker is always ready after one,
 		// and a random choice would leave a finished confirmation waiting
@@ -211,6 +233,17 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 		}
 		select {
 		case <-ctx.Done():
+			if inFlight {
+				// The ping in flight ends with ctx; its answer is taken
+				// (and its error returned) as a synchronous ping's was.
+				p := <-pingDone
+				inFlight = false
+				if p.err != nil {
+					return Verdict{}, p.err
+				}
+				acts = mach.Ping(p.r)
+				continue
+			}
 			return Verdict{}, fmt.Errorf("detect: monitoring %s: %w", name, ctx.Err())
 		case <-ticker.C():
 			acts = mach.Tick()
@@ -220,6 +253,16 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			ticker.Reset(cadence)
 		case feed := <-results:
 			acts = feed()
+		case p := <-pingDone:
+			inFlight = false
+			if p.err != nil {
+				return Verdict{}, p.err
+			}
+			acts = mach.Ping(p.r)
+			if tickMissed {
+				tickMissed = false
+				acts = append(acts, mach.Tick()...)
+			}
 		}
 	}
 }

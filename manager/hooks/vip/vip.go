@@ -277,6 +277,23 @@ func (m *Mover) status(ctx context.Context, r Request, o *Outcome) error {
 	return nil
 }
 
+// remember records, when err is nil (SSH failed and nothing answered on
+// the address), that the orig master was found unreachable, for the start
+// that follows; it returns err.
+func (m *Mover) remember(r Request, err error) error {
+	if err == nil && m.Memo != nil {
+		m.Memo.Unreachable(*r.Orig, r.VIP)
+	}
+	return err
+}
+
+// forget drops a finding about orig (it answered SSH now).
+func (m *Mover) forget(orig Host, vip netip.Prefix) {
+	if m.Memo != nil {
+		m.Memo.WasUnreachable(orig, vip)
+	}
+}
+
 func (m *Mover) wasUnreachable(orig Host, vip netip.Prefix) (bool, time.Duration) {
 	if m.Memo == nil {
 		return false, 0
@@ -314,14 +331,12 @@ func (m *Mover) stop(ctx context.Context, r Request, o *Outcome) error {
 		if err == nil {
 			t.Stop()
 			cancel()
+			m.forget(*r.Orig, r.VIP)
 			defer s.Close()
 			if err := m.remove(ctx, s, r, o); err != nil {
 				return fmt.Errorf("vip %s: orig master %s: %w", r.Command, r.Orig, err)
 			}
 			return nil
-		}
-		if m.Memo != nil {
-			m.Memo.Unreachable(*r.Orig, r.VIP)
 		}
 		var p probed
 		if t.Stop() {
@@ -334,15 +349,13 @@ func (m *Mover) stop(ctx context.Context, r Request, o *Outcome) error {
 				return fmt.Errorf("vip stop: orig master %s: %w", r.Orig, ctx.Err())
 			}
 		}
-		return m.unreachableAfter(r, o, "vip stop", err, p.answered, p.detail)
+		return m.remember(r, m.unreachableAfter(r, o, "vip stop", err, p.answered, p.detail))
 	}
 	s, err := m.Remote.Connect(ctx, orig)
 	if err != nil {
-		if m.Memo != nil {
-			m.Memo.Unreachable(*r.Orig, r.VIP)
-		}
-		return m.unreachable(ctx, r, o, "vip "+r.Command, err)
+		return m.remember(r, m.unreachable(ctx, r, o, "vip "+r.Command, err))
 	}
+	m.forget(*r.Orig, r.VIP)
 	defer s.Close()
 	if err := m.remove(ctx, s, r, o); err != nil {
 		return fmt.Errorf("vip %s: orig master %s: %w", r.Command, r.Orig, err)
@@ -368,12 +381,20 @@ func (m *Mover) start(ctx context.Context, r Request, o *Outcome) error {
 	if r.Orig != nil && r.Orig.IP != r.New.IP {
 		var osess Session
 		err := error(nil)
-		if was, ago := m.wasUnreachable(*r.Orig, r.VIP); was {
+		was, ago := m.wasUnreachable(*r.Orig, r.VIP)
+		if was {
 			err = fmt.Errorf("not dialled again: stop found it unreachable %s ago", ago.Round(time.Millisecond))
 		} else {
 			osess, err = m.Remote.Connect(ctx, *r.Orig)
 		}
-		if err != nil {
+		if err != nil && was && onNew == "" {
+			// The stop got this far only because its probe of the address
+			// found nothing answering (an answer fails the stop): not
+			// probed again seconds later.
+			if err := m.unreachableAfter(r, o, "vip start", err, false, "not probed again: the stop's probe found nothing answering"); err != nil {
+				return err
+			}
+		} else if err != nil {
 			if onNew != "" {
 				// The probe would only hear the new master answer.
 				o.warn("cannot reach orig master %s to check it lost %s (%v); the new master already holds it", r.Orig, r.VIP.Addr(), err)
