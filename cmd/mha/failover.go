@@ -99,6 +99,16 @@ func (f *failoverFlags) openLog(cfg *config.Config, stderr io.Writer) (*slog.Log
 	return logger(fh).With("cluster", cfg.App), fh, func() { fh.Close() }, nil
 }
 
+// doubleCheckTimeout is the failover's double-check connect timeout: short
+// (recheckTimeout) for a master the replicas found silent or hung, MHA's
+// second otherwise.
+func (fr *failoverRun) doubleCheckTimeout() time.Duration {
+	if fr.hung || fr.silent {
+		return recheckTimeout
+	}
+	return time.Second
+}
+
 // nodeBinary is the mha-node executable the failover installs on the
 // database hosts: $GOMHA_NODE_BINARY, else mha-node next to this program.
 func nodeBinary() (string, error) {
@@ -185,6 +195,7 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 		NodeBinary:           bin,
 		Hooks:                runner,
 		HookTimeout:          fr.flags.hookTimeout,
+		DoubleCheckTimeout:   fr.doubleCheckTimeout(),
 		Fencer:               fencer{cfg: fr.cfg, lastContact: fr.detectedAt, hung: fr.hung, silent: fr.silent, log: fr.log},
 		Log:                  fr.log,
 	})

@@ -113,6 +113,11 @@ type Options struct {
 	StepTimeout  time.Duration
 	ApplyTimeout time.Duration
 	HookTimeout  time.Duration
+	// DoubleCheckTimeout bounds the connect of Phase 1's MySQL double
+	// check of the dead master; 0 means one second. The detection sets it
+	// shorter for a master every replica found silent or hung: one that is
+	// back on a LAN answers in milliseconds.
+	DoubleCheckTimeout time.Duration
 	// Fencer makes the old master unable to take writes in Phase 2; nil
 	// skips fencing with a warning (a shutdown_script that powered the host
 	// off fences it too).
@@ -695,9 +700,13 @@ func (r *run) replicas() []*topology.Node {
 }
 
 func (r *run) doubleCheck(ctx context.Context, dead config.Server) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	timeout := r.opts.DoubleCheckTimeout
+	if timeout <= 0 {
+		timeout = time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*timeout)
 	defer cancel()
-	c, err := r.opts.world.connect(ctx, r.cfg, dead, time.Second)
+	c, err := r.opts.world.connect(ctx, r.cfg, dead, timeout)
 	if err == nil {
 		c.Close()
 		return fmt.Errorf("%w: %s answered: stop failover", ErrMasterAlive, hostInfo(dead))
