@@ -274,7 +274,7 @@ func BenchmarkFailoverSpeed(b *testing.B) {
 	}
 	var out strings.Builder
 	tw := tabwriter.NewWriter(&out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\ttrials\tfault->VIP write min/median/max\tfault->new master write min/median/max\tverdict\tphase 1|2|3|4|5 medians\tlost acked\town SQL catch-up")
+	fmt.Fprintln(tw, "scenario\ttrials\tfault->VIP write min/median/max\tfault->new master write min/median/max\tverdict\tphase 1|2|3|4|5 medians\tlost acked (of them held by a survivor)\town SQL catch-up")
 	for _, rw := range rows {
 		var vip, master, det, catch []time.Duration
 		phases := map[string][]time.Duration{}
