@@ -73,8 +73,14 @@ func newCheckReplCmd() *cobra.Command {
 			opts.SecondsBehindMaster = time.Duration(seconds) * time.Second
 			res := check.Repl(ctx, cfg, opts)
 			printRepl(out, res, details)
+			ok := res.OK()
+			if m := res.Topology.Master; m != nil && m.Alive() {
+				if fails := checkSecondaryHosts(ctx, m.Server, check.DialSSH, out); len(fails) > 0 {
+					ok = false
+				}
+			}
 			log.Info("checks done", "elapsed", res.Elapsed.Round(time.Millisecond))
-			if !res.OK() {
+			if !ok {
 				fmt.Fprintln(out, "\nMySQL Replication Health is NOT OK!")
 				return &mhacli.ExitError{Code: 1}
 			}

@@ -456,6 +456,8 @@ func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log 
 	}
 	if master.SecondaryCheckScript == "" {
 		log.Warn("secondary_check_script is not defined: the master's failure is confirmed through the replicas only.")
+	} else if fails := checkSecondaryHosts(ctx, master, check.DialSSH, out); len(fails) > 0 {
+		return config.Server{}, nil, errors.New(strings.Join(fails, "\n"))
 	}
 	var replicas []config.Server
 	for _, n := range t.Nodes {
