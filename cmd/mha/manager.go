@@ -38,7 +38,24 @@ type managerFlags struct {
 	secondsBehindMaster int
 	interactive         int
 	monitorOnly         bool
+	checkOnly           bool
 	resume              bool
+}
+
+// newMasterMonitorCmd is MHA's masterha_master_monitor: `mha manager
+// --monitor_only`. It exits 20 when the master is confirmed dead (after
+// "Master <host> is dead!" and "IP Address: <ip> Port: <port>"), 1 on an
+// error, and never fails over.
+func newMasterMonitorCmd() *cobra.Command {
+	cmd := newManagerCmd()
+	cmd.Use = "master-monitor --conf=FILE"
+	cmd.Short = "Monitor the master only; exit 20 when it is dead (masterha_master_monitor)"
+	cmd.Long = "mha manager --monitor_only: the start-up checks, then monitoring; when the master is\n" +
+		"confirmed dead it prints \"Master <host> is dead!\" and \"IP Address: <ip> Port: <port>\" and\n" +
+		"exits 20, as MHA's masterha_master_monitor does. Errors exit 1. It never fails over."
+	_ = cmd.Flags().Set("monitor_only", "true")
+	cmd.Flags().Lookup("monitor_only").DefValue = "true"
+	return cmd
 }
 
 func newManagerCmd() *cobra.Command {
@@ -80,6 +97,7 @@ func newManagerCmd() *cobra.Command {
 	fs.IntVar(&f.interactive, "interactive", 0, "accepted for MHA compatibility (the manager never asks)")
 	fs.BoolVar(&f.resume, "resume", false, "gomha: go on with a failover a killed manager left unfinished (<app>.failover.journal), when its journal allows it")
 	fs.BoolVar(&f.monitorOnly, "monitor_only", false, "exit with code 20 when the master is confirmed dead, without failing over")
+	fs.BoolVar(&f.checkOnly, "check_only", false, "run the start-up checks (check-repl's) and exit 0 or 1, without monitoring")
 	return cmd
 }
 
@@ -99,6 +117,11 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 		return err
 	}
 	defer closeLog()
+	if f.checkOnly {
+		// MHA's --check_only: the checks masterha_check_repl runs, no
+		// state files, no monitoring.
+		return checkOnly(ctx, cfg, f, log, cmd.OutOrStdout())
+	}
 	workdir := f.fo.workdirOf(cfg)
 	if err := os.MkdirAll(workdir, 0o750); err != nil {
 		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("create manager workdir: %w", err)}
@@ -181,6 +204,19 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 		exitAfterFailover: exitAfterFailover, monitorOnly: f.monitorOnly, fail: fail,
 	}
 	return l.run(ctx, pending)
+}
+
+// checkOnly runs the start-up checks and reports them as
+// masterha_check_repl does: exit 0 with "MySQL Replication Health is OK."
+// or 1 with the reasons.
+func checkOnly(ctx context.Context, cfg *config.Config, f managerFlags, log *slog.Logger, out io.Writer) error {
+	if _, _, err := startupChecks(ctx, cfg, f, log, out); err != nil {
+		log.Error("Error happened on checking configurations.", "err", err)
+		fmt.Fprintln(out, "\nMySQL Replication Health is NOT OK!")
+		return &mhacli.ExitError{Code: 1}
+	}
+	fmt.Fprintln(out, "\nMySQL Replication Health is OK.")
+	return nil
 }
 
 // cycle is what the manager's monitoring loop does to the world: the
