@@ -282,7 +282,7 @@ func (l *managerLoop) run(ctx context.Context, pending *deadMaster) error {
 				}
 				_ = l.health.Set(statefile.PingOK, master.Hostname)
 				if !warm {
-					l.c.keepWarm(ctx, append([]config.Server{master}, replicas...), master.PingInterval)
+					l.c.keepWarm(ctx, warmable(append([]config.Server{master}, replicas...)), master.PingInterval)
 					warm = true
 				}
 				log.Info("Ping("+master.PingType+") succeeded, waiting until MySQL doesn't respond..", "host", master.Hostname)
@@ -342,6 +342,12 @@ func (l *managerLoop) run(ctx context.Context, pending *deadMaster) error {
 		master = config.Server{}
 		log.Info("Failover done; monitoring the new master.", "code", code)
 	}
+}
+
+// warmable leaves out the servers with skip_init_ssh_check=1: the manager
+// does not contact them over SSH at start (MHA skips them in its SSH check).
+func warmable(servers []config.Server) []config.Server {
+	return slices.DeleteFunc(servers, func(s config.Server) bool { return s.SkipInitSSHCheck })
 }
 
 // liveCycle is cycle on the real servers. cfg points at the manager's
