@@ -456,6 +456,34 @@ func healthOnState(health *statefile.Health, master string) func(detect.State) {
 	}
 }
 
+// hookStatus runs master_ip_failover_script and shutdown_script with
+// --command=status for master, as MHA's check_scripts does at monitor start
+// and in masterha_check_repl: a hook that is set must exit 0.
+func hookStatus(ctx context.Context, master config.Server, runner hooks.Runner, log *slog.Logger) error {
+	ep := hooks.EndpointOf(master)
+	for _, h := range []struct {
+		name, cmd string
+		args      []string
+	}{
+		{"master_ip_failover_script", master.MasterIPFailoverScript, hooks.FailoverStatusArgs(ep)},
+		{"shutdown_script", master.ShutdownScript, hooks.ShutdownStatusArgs(ep)},
+	} {
+		if h.cmd == "" {
+			log.Warn(h.name + " is not set.")
+			continue
+		}
+		r, err := runner.Run(ctx, h.name, h.cmd, h.args)
+		if err != nil {
+			return err
+		}
+		if r.Code != 0 {
+			return fmt.Errorf("failed to get %s status with return code %s", h.name, r.MHACode())
+		}
+		log.Info(h.name+" status OK", "host", master.Hostname)
+	}
+	return nil
+}
+
 // startupChecks runs MHA's start-up checks (check-repl's, without the
 // replication health part unless --check_repl_health) and the hooks'
 // status calls, and returns the alive master and the alive replicas.
@@ -474,27 +502,8 @@ func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log 
 	}
 	t := res.Topology
 	master := t.Master.Server
-	ep := hooks.EndpointOf(master)
-	runner := hooks.Runner{Log: log, Timeout: f.fo.hookTimeout}
-	for _, h := range []struct {
-		name, cmd string
-		args      []string
-	}{
-		{"master_ip_failover_script", master.MasterIPFailoverScript, hooks.FailoverStatusArgs(ep)},
-		{"shutdown_script", master.ShutdownScript, hooks.ShutdownStatusArgs(ep)},
-	} {
-		if h.cmd == "" {
-			log.Warn(h.name + " is not set.")
-			continue
-		}
-		r, err := runner.Run(ctx, h.name, h.cmd, h.args)
-		if err != nil {
-			return config.Server{}, nil, err
-		}
-		if r.Code != 0 {
-			return config.Server{}, nil, fmt.Errorf("failed to get %s status with return code %s", h.name, r.MHACode())
-		}
-		log.Info(h.name+" status OK", "host", master.Hostname)
+	if err := hookStatus(ctx, master, hooks.Runner{Log: log, Timeout: f.fo.hookTimeout}, log); err != nil {
+		return config.Server{}, nil, err
 	}
 	if master.SecondaryCheckScript == "" {
 		log.Warn("secondary_check_script is not defined: the master's failure is confirmed through the replicas only.")
