@@ -491,6 +491,10 @@ func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log 
 	if errs := hooks.CheckConfig(cfg); len(errs) > 0 {
 		return config.Server{}, nil, errors.Join(errs...)
 	}
+	for _, err := range hooks.MissingReportScript(cfg) {
+		// MHA starts, and logs an error when the report is sent.
+		log.Warn("report_script cannot run; the failover report will not be sent", "err", err)
+	}
 	res := check.Repl(ctx, cfg, check.ReplOptions{
 		SkipSSHCheck:        f.skipSSHCheck,
 		IgnoreFailOnStart:   f.ignoreFailOnStart,
