@@ -488,3 +488,30 @@ func TestMasterMonitorIsMonitorOnly(t *testing.T) {
 		t.Fatal("manager: monitor_only on by default")
 	}
 }
+
+// TestFinalizeOnError: a partial failover (10) shows 51:FAILOVER_ERROR as
+// an error (1) does, as MHA's finalize_on_error; a success leaves the state.
+func TestFinalizeOnError(t *testing.T) {
+	for _, tt := range []struct {
+		code int
+		want statefile.Status
+	}{
+		{failover.ExitOK, statefile.FailoverRunning},
+		{failover.ExitPartial, statefile.FailoverError},
+		{failover.ExitError, statefile.FailoverError},
+	} {
+		dir := t.TempDir()
+		h := statefile.OpenHealth(dir, "app1")
+		if err := h.Set(statefile.FailoverRunning, "db1"); err != nil {
+			t.Fatal(err)
+		}
+		var dead config.Server
+		dead.Hostname = "db1"
+		fr := &failoverRun{health: h, dead: dead}
+		fr.finalizeOnError(context.Background(), tt.code)
+		_, st, _, _, err := statefile.ReadHealth(h.Path())
+		if err != nil || st != tt.want {
+			t.Errorf("code %d: status %v, %v; want %v", tt.code, st, err, tt.want)
+		}
+	}
+}
