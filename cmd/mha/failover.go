@@ -142,6 +142,9 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 	if err := os.MkdirAll(workdir, 0o750); err != nil {
 		return 1, nil, fmt.Errorf("create manager workdir: %w", err)
 	}
+	if err := statefile.CheckWorkdir(workdir); err != nil {
+		return 1, nil, err
+	}
 	if err := statefile.CheckLastFailover(workdir, app, fr.flags.lastFailoverMinute, fr.flags.ignoreLastFailover, time.Now()); err != nil {
 		return 1, nil, err
 	}

@@ -126,6 +126,9 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 	if err := os.MkdirAll(workdir, 0o750); err != nil {
 		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("create manager workdir: %w", err)}
 	}
+	if err := statefile.CheckWorkdir(workdir); err != nil {
+		return &mhacli.ExitError{Code: 1, Err: err}
+	}
 	// A failover a killed manager left unfinished is not followed by
 	// blind monitoring (see crashGuard); the stale health file it left is
 	// looked at before Init replaces it.
