@@ -242,7 +242,7 @@ func runApplyDiff(cmd *cobra.Command, o *applyDiffOptions) error {
 		o.timestamp = time.Now().Format("20060102150405")
 	}
 	if o.workdir != "" {
-		if err := os.MkdirAll(o.workdir, 0o755); err != nil {
+		if err := os.MkdirAll(o.workdir, 0o700); err != nil {
 			return fail(fmt.Errorf("create workdir: %w", err))
 		}
 	}
@@ -281,12 +281,17 @@ func runApplyDiff(cmd *cobra.Command, o *applyDiffOptions) error {
 		}
 		path := o.diffPath()
 		res.DiffFile = path
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return fail(fmt.Errorf("create directory of %s: %w", path, err))
 		}
-		w, err := os.Create(path)
+		// 0600: a diff holds rows; it must not be readable by others.
+		w, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
 			return fail(fmt.Errorf("create diff file: %w", err))
+		}
+		if err := w.Chmod(0o600); err != nil { // a file replaced keeps its mode
+			w.Close()
+			return fail(fmt.Errorf("chmod diff file: %w", err))
 		}
 		r, err := diff.Generate(ctx, files, loc, w)
 		if cerr := w.Close(); err == nil && cerr != nil {

@@ -2,9 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gomha/gomha/node/purge"
 )
 
 func runArgs(argv0 string, args ...string) (int, string, string) {
@@ -67,5 +71,35 @@ func TestPurgeStrict(t *testing.T) {
 	code, out, _ := runArgs("purge_relay_logs", "--version")
 	if code != 0 || out != "purge_relay_logs version 0.58.\n" {
 		t.Fatalf("exit %d, stdout %q", code, out)
+	}
+}
+
+func TestPurgeDefaultsFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "my.cnf")
+	if err := os.WriteFile(p, []byte("[client]\nuser=mha\npassword=fromfile\nport=3310\nsocket=/run/m.sock\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		changed []string
+		want    purge.Options
+	}{
+		{"file fills everything", nil, purge.Options{User: "mha", Password: "fromfile", Host: "127.0.0.1", Port: 3310, Socket: "/run/m.sock"}},
+		{"flags win", []string{"user", "password_stdin", "port"}, purge.Options{User: "root", Host: "127.0.0.1", Port: 3306}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := purge.Options{User: "root", Host: "127.0.0.1", Port: 3306}
+			err := applyDefaultsFile(&o, p, func(n string) bool { return slices.Contains(tt.changed, n) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.User != tt.want.User || o.Password != tt.want.Password || o.Host != tt.want.Host || o.Port != tt.want.Port || o.Socket != tt.want.Socket {
+				t.Errorf("options = %+v; want %+v", o, tt.want)
+			}
+		})
+	}
+	if err := applyDefaultsFile(&purge.Options{}, p+".missing", func(string) bool { return false }); err == nil {
+		t.Error("missing file accepted")
 	}
 }

@@ -2,8 +2,8 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,6 +20,38 @@ type purgeResult struct {
 	Before   []string `json:"before,omitempty"`
 	After    []string `json:"after,omitempty"`
 	Error    string   `json:"error,omitempty"`
+}
+
+// applyDefaultsFile fills o's connection settings from the client groups
+// of the option file at path, for each one whose flag was not given
+// (changed reports that). A socket from the file is used only when neither
+// --host nor --port was given. The password is never part of an error.
+func applyDefaultsFile(o *purge.Options, path string, changed func(string) bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("--defaults_file: %w", err)
+	}
+	defer f.Close()
+	d, err := purge.ParseDefaults(f)
+	if err != nil {
+		return fmt.Errorf("--defaults_file %s: %w", path, err)
+	}
+	if d.HasUser && !changed("user") {
+		o.User = d.User
+	}
+	if d.HasPassword && !changed("password") && !changed("password_stdin") {
+		o.Password = d.Password
+	}
+	if d.HasHost && !changed("host") {
+		o.Host = d.Host
+	}
+	if d.HasPort && !changed("port") {
+		o.Port = d.Port
+	}
+	if d.HasSocket && !changed("socket") && !changed("host") && !changed("port") {
+		o.Socket = d.Socket
+	}
+	return nil
 }
 
 func newPurgeCmd() *cobra.Command {
@@ -43,7 +75,9 @@ func newPurgeCmd() *cobra.Command {
 				return &mhacli.ExitError{Code: 1, Err: err}
 			}
 			if defaultsFile != "" {
-				return fail(errors.New("--defaults_file is not supported; give --user, --password_stdin, --host/--port or --socket"))
+				if err := applyDefaultsFile(&o, defaultsFile, cmd.Flags().Changed); err != nil {
+					return fail(err)
+				}
 			}
 			if passwordStdin {
 				line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
@@ -80,7 +114,7 @@ func newPurgeCmd() *cobra.Command {
 	f.StringVar(&o.Host, "host", "127.0.0.1", "MySQL host (must be this host)")
 	f.IntVar(&o.Port, "port", 3306, "MySQL port")
 	f.StringVar(&o.Socket, "socket", "", "MySQL unix socket (instead of host and port)")
-	f.StringVar(&defaultsFile, "defaults_file", "", "not supported")
+	f.StringVar(&defaultsFile, "defaults_file", "", "MySQL option file: user, password, host, port and socket of its [client] group, where not given as flags (as MHA's DBD::mysql read it)")
 	f.StringVar(&o.Workdir, "workdir", "/var/tmp", "directory for the hard links (same file system as the relay logs)")
 	f.StringVar(&relayLogInfo, "relay_log_info", "", "accepted for MHA compatibility (the relay-log directory is asked from the server)")
 	f.BoolVar(&o.DisableRelayLogPurge, "disable_relay_log_purge", false, "turn relay_log_purge off when it is on, and purge")

@@ -89,10 +89,10 @@ func newSaveCmd() *cobra.Command {
 					return fail(err)
 				}
 				res.Dir, res.LastFile = dir, last
-				if err := os.MkdirAll(filepath.Dir(o.outputFile), 0o755); err != nil {
+				if err := os.MkdirAll(filepath.Dir(o.outputFile), 0o700); err != nil {
 					return fail(fmt.Errorf("create output directory: %w", err))
 				}
-				f, err := os.OpenFile(o.outputFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+				f, err := os.OpenFile(o.outputFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 				if err != nil {
 					return fail(fmt.Errorf("create output file: %w", err))
 				}
@@ -108,7 +108,7 @@ func newSaveCmd() *cobra.Command {
 				if o.startPos < 0 {
 					return fail(errors.New("--start_pos must not be negative"))
 				}
-				if err := os.MkdirAll(filepath.Dir(o.outputFile), 0o755); err != nil {
+				if err := os.MkdirAll(filepath.Dir(o.outputFile), 0o700); err != nil {
 					return fail(fmt.Errorf("create output directory: %w", err))
 				}
 				r, err := savebinlog.SaveFile(cmd.Context(), savebinlog.Options{

@@ -14,6 +14,7 @@ import (
 	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/check"
 	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/topology"
 )
 
@@ -73,8 +74,21 @@ func newCheckReplCmd() *cobra.Command {
 			opts.SecondsBehindMaster = time.Duration(seconds) * time.Second
 			res := check.Repl(ctx, cfg, opts)
 			printRepl(out, res, details)
+			ok := res.OK()
+			if m := res.Topology.Master; m != nil && m.Alive() {
+				if errs := hooks.CheckConfig(cfg); len(errs) > 0 {
+					ok = false
+					fmt.Fprintln(out, errors.Join(errs...))
+				} else if err := hookStatus(ctx, m.Server, hooks.Runner{Log: log}, log); err != nil {
+					ok = false
+					fmt.Fprintln(out, err)
+				}
+				if fails := checkSecondaryHosts(ctx, m.Server, check.DialSSH, out); len(fails) > 0 {
+					ok = false
+				}
+			}
 			log.Info("checks done", "elapsed", res.Elapsed.Round(time.Millisecond))
-			if !res.OK() {
+			if !ok {
 				fmt.Fprintln(out, "\nMySQL Replication Health is NOT OK!")
 				return &mhacli.ExitError{Code: 1}
 			}

@@ -2,12 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gomha/gomha/manager/check"
+	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/topology"
 )
 
@@ -61,5 +69,38 @@ func TestPrintReplRecommendations(t *testing.T) {
 				t.Errorf("printRepl (-want +got):\n%s\nfull output:\n%s", diff, b.String())
 			}
 		})
+	}
+}
+
+// TestHookStatus runs the status calls check-repl and the manager's start
+// make: each set hook gets --command=status and must exit 0.
+func TestHookStatus(t *testing.T) {
+	dir := t.TempDir()
+	record := filepath.Join(dir, "args")
+	script := func(name string, code int) string {
+		p := filepath.Join(dir, name)
+		body := fmt.Sprintf("#!/bin/sh\necho \"$0 $*\" >> %s\nexit %d\n", record, code)
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ok, bad := script("ok", 0), script("bad", 1)
+	var m config.Server
+	m.Hostname, m.IP, m.Port, m.SSHUser = "db1", "10.0.0.1", 3306, "root"
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m.MasterIPFailoverScript, m.ShutdownScript = ok, ok
+	if err := hookStatus(context.Background(), m, hooks.Runner{Log: log}, log); err != nil {
+		t.Fatalf("status ok: %v", err)
+	}
+	got, _ := os.ReadFile(record)
+	for _, want := range []string{ok + " --command=status --ssh_user=root --orig_master_host=db1", ok + " --command=status --ssh_user=root --host=db1 --ip=10.0.0.1"} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("calls:\n%s\nwant %q", got, want)
+		}
+	}
+	m.ShutdownScript = bad
+	if err := hookStatus(context.Background(), m, hooks.Runner{Log: log}, log); err == nil || !strings.Contains(err.Error(), "shutdown_script status with return code 1") {
+		t.Fatalf("failing shutdown_script status: %v", err)
 	}
 }

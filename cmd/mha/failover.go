@@ -156,6 +156,9 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 	if err := os.MkdirAll(workdir, 0o750); err != nil {
 		return 1, nil, fmt.Errorf("create manager workdir: %w", err)
 	}
+	if err := statefile.CheckWorkdir(workdir); err != nil {
+		return 1, nil, err
+	}
 	if err := statefile.CheckLastFailover(workdir, app, fr.flags.lastFailoverMinute, fr.flags.ignoreLastFailover, time.Now()); err != nil {
 		return 1, nil, err
 	}
@@ -226,14 +229,24 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 	if res.ShutdownStarted {
 		fr.sendReport(ctx, res)
 	}
+	fr.finalizeOnError(ctx, res.Code)
 	if res.Code == failover.ExitError {
-		if fr.health != nil && fr.flags.waitOnFailoverError > 0 {
-			_ = fr.health.Set(statefile.FailoverError, fr.dead.Hostname)
-			sleepCtx(ctx, time.Duration(fr.flags.waitOnFailoverError)*time.Second)
-		}
 		return 1, res, res.Err
 	}
 	return res.Code, res, nil
+}
+
+// finalizeOnError is MHA's finalize_on_error, run for any non-zero code,
+// a partial failover (10) included: 51:FAILOVER_ERROR in the status file,
+// then --wait_on_failover_error seconds.
+func (fr *failoverRun) finalizeOnError(ctx context.Context, code int) {
+	if code == failover.ExitOK || fr.health == nil {
+		return
+	}
+	_ = fr.health.Set(statefile.FailoverError, fr.dead.Hostname)
+	if fr.flags.waitOnFailoverError > 0 {
+		sleepCtx(ctx, time.Duration(fr.flags.waitOnFailoverError)*time.Second)
+	}
 }
 
 // sendReport calls report_script (the dead master's) with MHA's arguments.

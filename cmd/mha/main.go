@@ -20,6 +20,7 @@ var aliases = []mhacli.Alias{
 	{MHAName: "masterha_conf_host", Subcommand: "conf-host"},
 	{MHAName: "masterha_master_switch", Subcommand: "switch"},
 	{MHAName: "masterha_manager", Subcommand: "manager"},
+	{MHAName: "masterha_master_monitor", Subcommand: "master-monitor"},
 	{MHAName: "masterha_check_status", Subcommand: "check-status"},
 	{MHAName: "masterha_stop", Subcommand: "stop"},
 	{MHAName: "masterha_secondary_check", Subcommand: "secondary-check"},
@@ -37,7 +38,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newCheckReplCmd(), newCheckSSHCmd(), newConfHostCmd(), newLinkCmd(),
 		newCheckStatusCmd(), newStopCmd(), newSecondaryCheckCmd())
 	root.AddCommand(newHookCmd())
-	root.AddCommand(newManagerCmd())
+	root.AddCommand(newManagerCmd(), newMasterMonitorCmd())
 	root.AddCommand(newSwitchCmd())
 	return root
 }

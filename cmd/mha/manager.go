@@ -38,7 +38,24 @@ type managerFlags struct {
 	secondsBehindMaster int
 	interactive         int
 	monitorOnly         bool
+	checkOnly           bool
 	resume              bool
+}
+
+// newMasterMonitorCmd is MHA's masterha_master_monitor: `mha manager
+// --monitor_only`. It exits 20 when the master is confirmed dead (after
+// "Master <host> is dead!" and "IP Address: <ip> Port: <port>"), 1 on an
+// error, and never fails over.
+func newMasterMonitorCmd() *cobra.Command {
+	cmd := newManagerCmd()
+	cmd.Use = "master-monitor --conf=FILE"
+	cmd.Short = "Monitor the master only; exit 20 when it is dead (masterha_master_monitor)"
+	cmd.Long = "mha manager --monitor_only: the start-up checks, then monitoring; when the master is\n" +
+		"confirmed dead it prints \"Master <host> is dead!\" and \"IP Address: <ip> Port: <port>\" and\n" +
+		"exits 20, as MHA's masterha_master_monitor does. Errors exit 1. It never fails over."
+	_ = cmd.Flags().Set("monitor_only", "true")
+	cmd.Flags().Lookup("monitor_only").DefValue = "true"
+	return cmd
 }
 
 func newManagerCmd() *cobra.Command {
@@ -80,6 +97,7 @@ func newManagerCmd() *cobra.Command {
 	fs.IntVar(&f.interactive, "interactive", 0, "accepted for MHA compatibility (the manager never asks)")
 	fs.BoolVar(&f.resume, "resume", false, "gomha: go on with a failover a killed manager left unfinished (<app>.failover.journal), when its journal allows it")
 	fs.BoolVar(&f.monitorOnly, "monitor_only", false, "exit with code 20 when the master is confirmed dead, without failing over")
+	fs.BoolVar(&f.checkOnly, "check_only", false, "run the start-up checks (check-repl's) and exit 0 or 1, without monitoring")
 	return cmd
 }
 
@@ -99,9 +117,17 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 		return err
 	}
 	defer closeLog()
+	if f.checkOnly {
+		// MHA's --check_only: the checks masterha_check_repl runs, no
+		// state files, no monitoring.
+		return checkOnly(ctx, cfg, f, log, cmd.OutOrStdout())
+	}
 	workdir := f.fo.workdirOf(cfg)
 	if err := os.MkdirAll(workdir, 0o750); err != nil {
 		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("create manager workdir: %w", err)}
+	}
+	if err := statefile.CheckWorkdir(workdir); err != nil {
+		return &mhacli.ExitError{Code: 1, Err: err}
 	}
 	// A failover a killed manager left unfinished is not followed by
 	// blind monitoring (see crashGuard); the stale health file it left is
@@ -183,6 +209,19 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 	return l.run(ctx, pending)
 }
 
+// checkOnly runs the start-up checks and reports them as
+// masterha_check_repl does: exit 0 with "MySQL Replication Health is OK."
+// or 1 with the reasons.
+func checkOnly(ctx context.Context, cfg *config.Config, f managerFlags, log *slog.Logger, out io.Writer) error {
+	if _, _, err := startupChecks(ctx, cfg, f, log, out); err != nil {
+		log.Error("Error happened on checking configurations.", "err", err)
+		fmt.Fprintln(out, "\nMySQL Replication Health is NOT OK!")
+		return &mhacli.ExitError{Code: 1}
+	}
+	fmt.Fprintln(out, "\nMySQL Replication Health is OK.")
+	return nil
+}
+
 // cycle is what the manager's monitoring loop does to the world: the
 // start-up checks, the monitoring, the failover and what follows it.
 // liveCycle does it for real; tests use a fake.
@@ -246,7 +285,7 @@ func (l *managerLoop) run(ctx context.Context, pending *deadMaster) error {
 				}
 				_ = l.health.Set(statefile.PingOK, master.Hostname)
 				if !warm {
-					l.c.keepWarm(ctx, append([]config.Server{master}, replicas...), master.PingInterval)
+					l.c.keepWarm(ctx, warmable(append([]config.Server{master}, replicas...)), master.PingInterval)
 					warm = true
 				}
 				log.Info("Ping("+master.PingType+") succeeded, waiting until MySQL doesn't respond..", "host", master.Hostname)
@@ -306,6 +345,12 @@ func (l *managerLoop) run(ctx context.Context, pending *deadMaster) error {
 		master = config.Server{}
 		log.Info("Failover done; monitoring the new master.", "code", code)
 	}
+}
+
+// warmable leaves out the servers with skip_init_ssh_check=1: the manager
+// does not contact them over SSH at start (MHA skips them in its SSH check).
+func warmable(servers []config.Server) []config.Server {
+	return slices.DeleteFunc(servers, func(s config.Server) bool { return s.SkipInitSSHCheck })
 }
 
 // liveCycle is cycle on the real servers. cfg points at the manager's
@@ -417,26 +462,11 @@ func healthOnState(health *statefile.Health, master string) func(detect.State) {
 	}
 }
 
-// startupChecks runs MHA's start-up checks (check-repl's, without the
-// replication health part unless --check_repl_health) and the hooks'
-// status calls, and returns the alive master and the alive replicas.
-func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log *slog.Logger, out io.Writer) (config.Server, []config.Server, error) {
-	if errs := hooks.CheckConfig(cfg); len(errs) > 0 {
-		return config.Server{}, nil, errors.Join(errs...)
-	}
-	res := check.Repl(ctx, cfg, check.ReplOptions{
-		SkipSSHCheck:        f.skipSSHCheck,
-		IgnoreFailOnStart:   f.ignoreFailOnStart,
-		SecondsBehindMaster: time.Duration(f.secondsBehindMaster) * time.Second,
-	})
-	printRepl(out, res, false)
-	if fatal := check.StartBlockers(res, f.checkReplHealth); len(fatal) > 0 {
-		return config.Server{}, nil, errors.New(strings.Join(fatal, "\n"))
-	}
-	t := res.Topology
-	master := t.Master.Server
+// hookStatus runs master_ip_failover_script and shutdown_script with
+// --command=status for master, as MHA's check_scripts does at monitor start
+// and in masterha_check_repl: a hook that is set must exit 0.
+func hookStatus(ctx context.Context, master config.Server, runner hooks.Runner, log *slog.Logger) error {
 	ep := hooks.EndpointOf(master)
-	runner := hooks.Runner{Log: log, Timeout: f.fo.hookTimeout, InProcess: builtinHook}
 	for _, h := range []struct {
 		name, cmd string
 		args      []string
@@ -450,15 +480,45 @@ func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log 
 		}
 		r, err := runner.Run(ctx, h.name, h.cmd, h.args)
 		if err != nil {
-			return config.Server{}, nil, err
+			return err
 		}
 		if r.Code != 0 {
-			return config.Server{}, nil, fmt.Errorf("failed to get %s status with return code %s", h.name, r.MHACode())
+			return fmt.Errorf("failed to get %s status with return code %s", h.name, r.MHACode())
 		}
 		log.Info(h.name+" status OK", "host", master.Hostname)
 	}
+	return nil
+}
+
+// startupChecks runs MHA's start-up checks (check-repl's, without the
+// replication health part unless --check_repl_health) and the hooks'
+// status calls, and returns the alive master and the alive replicas.
+func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log *slog.Logger, out io.Writer) (config.Server, []config.Server, error) {
+	if errs := hooks.CheckConfig(cfg); len(errs) > 0 {
+		return config.Server{}, nil, errors.Join(errs...)
+	}
+	for _, err := range hooks.MissingReportScript(cfg) {
+		// MHA starts, and logs an error when the report is sent.
+		log.Warn("report_script cannot run; the failover report will not be sent", "err", err)
+	}
+	res := check.Repl(ctx, cfg, check.ReplOptions{
+		SkipSSHCheck:        f.skipSSHCheck,
+		IgnoreFailOnStart:   f.ignoreFailOnStart,
+		SecondsBehindMaster: time.Duration(f.secondsBehindMaster) * time.Second,
+	})
+	printRepl(out, res, false)
+	if fatal := check.StartBlockers(res, f.checkReplHealth); len(fatal) > 0 {
+		return config.Server{}, nil, errors.New(strings.Join(fatal, "\n"))
+	}
+	t := res.Topology
+	master := t.Master.Server
+	if err := hookStatus(ctx, master, hooks.Runner{Log: log, Timeout: f.fo.hookTimeout, InProcess: builtinHook}, log); err != nil {
+		return config.Server{}, nil, err
+	}
 	if master.SecondaryCheckScript == "" {
 		log.Warn("secondary_check_script is not defined: the master's failure is confirmed through the replicas only.")
+	} else if fails := checkSecondaryHosts(ctx, master, check.DialSSH, out); len(fails) > 0 {
+		return config.Server{}, nil, errors.New(strings.Join(fails, "\n"))
 	}
 	var replicas []config.Server
 	for _, n := range t.Nodes {

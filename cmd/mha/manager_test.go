@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -439,5 +441,77 @@ func TestStartRefusalsAsBefore(t *testing.T) {
 	// Not vacuous: error findings do block an alive master's start.
 	if blocked == 0 {
 		t.Fatal("no report blocked the start")
+	}
+}
+
+// TestManagerCheckOnly runs `manager --check_only` (as masterha_manager
+// --check_only would) against a server that is down: it must report and
+// exit 1 at once, writing no state file, instead of monitoring.
+func TestManagerCheckOnly(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "app1.cnf")
+	body := "[server default]\nmanager_workdir=" + dir + "/work\nuser=u\npassword=p\nrepl_user=r\nrepl_password=p\n" +
+		"[server1]\nhostname=127.0.0.1\nport=1\n[server2]\nhostname=127.0.0.1\nport=2\n"
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"manager", "--check_only", "--conf=" + conf, "--global_conf=" + dir + "/none.cnf"},
+	} {
+		root := newRoot()
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetArgs(args)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := root.ExecuteContext(ctx)
+		cancel()
+		var ee *mhacli.ExitError
+		if !errors.As(err, &ee) || ee.Code != 1 {
+			t.Fatalf("%q: err = %v; want exit 1\n%s", args, err, out.String())
+		}
+		if !strings.Contains(out.String(), "MySQL Replication Health is NOT OK!") {
+			t.Errorf("%q: output:\n%s", args, out.String())
+		}
+		if _, err := os.Stat(filepath.Join(dir, "work", "app1.master_status.health")); err == nil {
+			t.Errorf("%q: --check_only wrote a health file", args)
+		}
+	}
+}
+
+func TestMasterMonitorIsMonitorOnly(t *testing.T) {
+	cmd := newMasterMonitorCmd()
+	if f := cmd.Flags().Lookup("monitor_only"); f == nil || f.Value.String() != "true" {
+		t.Fatalf("master-monitor: monitor_only = %v", f)
+	}
+	if f := newManagerCmd().Flags().Lookup("monitor_only"); f.Value.String() != "false" {
+		t.Fatal("manager: monitor_only on by default")
+	}
+}
+
+// TestFinalizeOnError: a partial failover (10) shows 51:FAILOVER_ERROR as
+// an error (1) does, as MHA's finalize_on_error; a success leaves the state.
+func TestFinalizeOnError(t *testing.T) {
+	for _, tt := range []struct {
+		code int
+		want statefile.Status
+	}{
+		{failover.ExitOK, statefile.FailoverRunning},
+		{failover.ExitPartial, statefile.FailoverError},
+		{failover.ExitError, statefile.FailoverError},
+	} {
+		dir := t.TempDir()
+		h := statefile.OpenHealth(dir, "app1")
+		if err := h.Set(statefile.FailoverRunning, "db1"); err != nil {
+			t.Fatal(err)
+		}
+		var dead config.Server
+		dead.Hostname = "db1"
+		fr := &failoverRun{health: h, dead: dead}
+		fr.finalizeOnError(context.Background(), tt.code)
+		_, st, _, _, err := statefile.ReadHealth(h.Path())
+		if err != nil || st != tt.want {
+			t.Errorf("code %d: status %v, %v; want %v", tt.code, st, err, tt.want)
+		}
 	}
 }

@@ -5,16 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gomha/gomha/cmd/internal/mhacli"
+	"github.com/gomha/gomha/manager/check"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/detect"
+	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/sshexec"
 )
 
@@ -31,6 +36,9 @@ type secondaryCheck struct {
 	masterPassword string
 	pingType       string
 	timeout        int
+	// mhaName is set under MHA's name, masterha_secondary_check: host keys
+	// are then not verified unless --options says so, as in MHA.
+	mhaName bool
 }
 
 // insertCheckTimeout is MHA's alarm on the INSERT check.
@@ -49,10 +57,13 @@ func newSecondaryCheckCmd() *cobra.Command {
 			"(\"Master is reachable from X!\"); 2: a secondary host is not reachable over SSH; 1: error or\n" +
 			"signal. With --ping_type=INSERT a reachable port must also take MHA's infra.chk_masterha write\n" +
 			"(mysql client on the secondary host) or the master counts as unreachable from there.\n" +
-			"Without -s it exits 0 at once, as MHA does. Host keys are verified unless --options says\n" +
-			"otherwise (MHA's default options turned checking off).",
+			"Without -s it exits 0 at once, as MHA does. As `mha secondary-check` host keys are verified\n" +
+			"unless --options says otherwise; under MHA's name, masterha_secondary_check, they are not\n" +
+			"(MHA's option set always had StrictHostKeyChecking=no) unless --options sets\n" +
+			"StrictHostKeyChecking.",
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			sc.mhaName = filepath.Base(os.Args[0]) == "masterha_secondary_check"
 			code, err := sc.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if code == 0 && err == nil {
 				return nil
@@ -60,7 +71,12 @@ func newSecondaryCheckCmd() *cobra.Command {
 			return &mhacli.ExitError{Code: code, Err: err}
 		},
 	}
-	f := cmd.Flags()
+	sc.addFlags(cmd.Flags())
+	return cmd
+}
+
+// addFlags defines masterha_secondary_check's options on f.
+func (sc *secondaryCheck) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVarP(&sc.hosts, "secondary_host", "s", nil, "host to check the master from (repeatable; all probed at once, read in order)")
 	f.StringVar(&sc.user, "user", "root", "SSH user on the secondary hosts")
 	f.IntVar(&sc.port, "port", 22, "SSH port of the secondary hosts")
@@ -72,7 +88,62 @@ func newSecondaryCheckCmd() *cobra.Command {
 	f.StringVar(&sc.masterPassword, "master_password", "", "MySQL password for the INSERT check")
 	f.StringVar(&sc.pingType, "ping_type", "", "SELECT, CONNECT or INSERT (INSERT adds a write check)")
 	f.IntVar(&sc.timeout, "timeout", 5, "SSH connect timeout and TCP connect timeout, in seconds")
-	return cmd
+}
+
+// secondaryHosts parses a secondary_check_script command line (the
+// configured command, then the arguments the manager appends) the way the
+// command itself will, and returns how it will log in to each -s host.
+// ok is false when the script is not masterha_secondary_check or
+// `mha secondary-check` (a site's own script, whose hosts gomha cannot
+// know).
+func secondaryHosts(script string, appended []string) (hosts []check.SecondaryHost, ok bool, err error) {
+	words, err := hooks.SplitCommand(script)
+	if err != nil || len(words) == 0 {
+		return nil, false, err
+	}
+	var rest []string
+	mhaName := false
+	switch {
+	case filepath.Base(words[0]) == "masterha_secondary_check":
+		mhaName, rest = true, words[1:]
+	case len(words) > 1 && filepath.Base(words[0]) == "mha" && words[1] == "secondary-check":
+		rest = words[2:]
+	default:
+		return nil, false, nil
+	}
+	var sc secondaryCheck
+	fs := pflag.NewFlagSet("secondary-check", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SetNormalizeFunc(mhacli.NormalizeFlagName)
+	fs.ParseErrorsWhitelist.UnknownFlags = true
+	sc.addFlags(fs)
+	args := mhacli.ExpandPrefixes(fs, mhacli.DoubleDash(fs, append(rest, appended...)))
+	if err := fs.Parse(args); err != nil {
+		return nil, true, fmt.Errorf("secondary_check_script %q: %w", script, err)
+	}
+	sc.mhaName = mhaName
+	for _, h := range sc.hosts {
+		t, err := sc.target(h)
+		if err != nil {
+			return nil, true, fmt.Errorf("secondary_check_script %q: %w", script, err)
+		}
+		hosts = append(hosts, check.SecondaryHost{Target: t})
+	}
+	return hosts, true, nil
+}
+
+// target is how the check logs in to secondary host h.
+func (sc *secondaryCheck) target(h string) (sshexec.Target, error) {
+	opts, err := sshexec.ParseOptions(sc.options)
+	if err != nil {
+		return sshexec.Target{}, fmt.Errorf("--options: %w", err)
+	}
+	opts.HostKeyPolicy = check.SecondaryHostKeys(sc.mhaName, opts)
+	t := sshexec.Target{Host: h, Port: sc.port, User: sc.user, Options: opts}
+	if opts.ConnectTimeout == 0 {
+		t.ConnectTimeout = time.Duration(max(sc.timeout, 1)) * time.Second
+	}
+	return t, nil
 }
 
 // run checks from each secondary host and returns MHA's exit code.
@@ -80,8 +151,7 @@ func (sc *secondaryCheck) run(ctx context.Context, out, errw io.Writer) (int, er
 	if sc.masterHost == "" {
 		return 1, errors.New("--master_host=<master host> must be set")
 	}
-	opts, err := sshexec.ParseOptions(sc.options)
-	if err != nil {
+	if _, err := sshexec.ParseOptions(sc.options); err != nil {
 		return 1, fmt.Errorf("--options: %w", err)
 	}
 	timeout := time.Duration(max(sc.timeout, 1)) * time.Second
@@ -97,10 +167,7 @@ func (sc *secondaryCheck) run(ctx context.Context, out, errw io.Writer) (int, er
 	results := make([]outcome, len(sc.hosts))
 	var wg sync.WaitGroup
 	for i, h := range sc.hosts {
-		t := sshexec.Target{Host: h, Port: sc.port, User: sc.user, Options: opts}
-		if opts.ConnectTimeout == 0 {
-			t.ConnectTimeout = timeout
-		}
+		t, _ := sc.target(h) // options parsed above
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -181,4 +248,33 @@ func (sc *secondaryCheck) insert(ctx context.Context, t sshexec.Target) error {
 		return fmt.Errorf("INSERT check from %s: %w: %s", t.Host, err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
+}
+
+// checkSecondaryHosts logs in to the secondary hosts of master's
+// secondary_check_script as the script will, and prints one line per host
+// to out. It returns the failures; a script gomha cannot read hosts from
+// is reported and not checked.
+func checkSecondaryHosts(ctx context.Context, master config.Server, dial check.Dialer, out io.Writer) []string {
+	if master.SecondaryCheckScript == "" {
+		return nil
+	}
+	appended := hooks.SecondaryCheckArgs(hooks.SecondaryCheck{Master: hooks.EndpointOf(master), PingType: master.PingType})
+	hosts, ok, err := secondaryHosts(master.SecondaryCheckScript, appended)
+	switch {
+	case err != nil:
+		return []string{err.Error()}
+	case !ok:
+		fmt.Fprintf(out, "secondary_check_script is not masterha_secondary_check: its hosts are not checked at start.\n")
+		return nil
+	}
+	var fails []string
+	for _, r := range check.Secondary(ctx, hosts, dial) {
+		if r.Err != nil {
+			fails = append(fails, r.Err.Error())
+			fmt.Fprintln(out, r.Err)
+			continue
+		}
+		fmt.Fprintf(out, "Secondary check host %s reachable over SSH.. ok (%s).\n", r.To, r.Elapsed.Round(time.Millisecond))
+	}
+	return fails
 }

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -72,5 +73,27 @@ func TestTargetNamesWhereCredentialsCameFrom(t *testing.T) {
 	}
 	if strings.Contains(tgt.String(), "s3cret") {
 		t.Error("the target's string form shows the password")
+	}
+}
+
+// TestSSHSkipsSkipInitSSHCheck: a server with skip_init_ssh_check=1 is not
+// contacted at start, neither from the manager nor from the other hosts.
+func TestSSHSkipsSkipInitSSHCheck(t *testing.T) {
+	mk := func(block, host string, skip bool) config.Server {
+		var s config.Server
+		s.Block, s.Hostname, s.SSHHost, s.SSHIP, s.SSHPort, s.SSHUser = block, host, host, "127.0.0.1", 1, "root"
+		s.SSHConnectionTimeout = time.Second
+		s.SkipInitSSHCheck = skip
+		return s
+	}
+	rep := SSH(context.Background(), []config.Server{mk("server1", "db1", true), mk("server2", "db2", false)})
+	if len(rep.Results) != 1 {
+		t.Fatalf("results = %v; want db2 only", rep.Results)
+	}
+	if r := rep.Results[0]; r.From != "" || !strings.Contains(r.To, "db2") || r.Err == nil {
+		t.Fatalf("result = %v; want manager to db2, failed (nothing listens on port 1)", r)
+	}
+	if rep := SSH(context.Background(), []config.Server{mk("server1", "db1", true)}); len(rep.Results) != 0 {
+		t.Fatalf("skipped server contacted: %v", rep.Results)
 	}
 }

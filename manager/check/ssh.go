@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -76,9 +77,9 @@ func (r SSHReport) Failures() []SSHResult {
 }
 
 // SSH tests what a failover needs of SSH: the manager to every server, and,
-// as MHA's masterha_check_ssh does, every server to every other server
-// (servers with skip_init_ssh_check=1 are left out of the host-to-host
-// pairs). Connections from one source are tested in order; sources in
+// as MHA's masterha_check_ssh does, every server to every other server.
+// A server with skip_init_ssh_check=1 is not contacted at all, neither as
+// a source nor as a destination, as in MHA (SSHCheck skips it both ways). Connections from one source are tested in order; sources in
 // parallel. Each step is bounded by the server's ssh_connection_timeout
 // and by ctx.
 func SSH(ctx context.Context, servers []config.Server) SSHReport {
@@ -86,6 +87,7 @@ func SSH(ctx context.Context, servers []config.Server) SSHReport {
 		srv     config.Server
 		results []SSHResult
 	}
+	servers = slices.DeleteFunc(slices.Clone(servers), func(s config.Server) bool { return s.SkipInitSSHCheck })
 	srcs := make([]src, len(servers))
 	sem := make(chan struct{}, maxParallelSSHSources)
 	var wg sync.WaitGroup
@@ -127,11 +129,8 @@ func checkFrom(ctx context.Context, src config.Server, all []config.Server) []SS
 		return out
 	}
 	defer client.Close()
-	if src.SkipInitSSHCheck {
-		return out
-	}
 	for _, dst := range all {
-		if dst.Block == src.Block || dst.SkipInitSSHCheck {
+		if dst.Block == src.Block {
 			continue
 		}
 		out = append(out, hop(ctx, client, src, dst))

@@ -82,7 +82,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Config, error) {
 	if l.opts.RunScript == nil {
 		l.opts.RunScript = runShell
 	}
-	l.conv = converter{osUser: l.opts.OSUser, probs: &l.probs}
+	l.conv = converter{osUser: l.opts.OSUser, probs: &l.probs, warns: &l.warns}
 	if l.conv.osUser == "" {
 		u, err := user.Current()
 		if err != nil {

@@ -795,3 +795,33 @@ func TestValidateBuiltConfig(t *testing.T) {
 		t.Errorf("valid config: %v", err)
 	}
 }
+
+// TestPerlTruthBooleans: booleans take Perl truthiness as in MHA (empty and
+// "0" false, anything else true), with a warning naming file and line for
+// any value other than 0 or 1.
+func TestPerlTruthBooleans(t *testing.T) {
+	app := writeFile(t, "app1.cnf", "[server default]\nuser=u\n[server1]\nhostname=db1\ncandidate_master=yes\nno_master=0\n"+
+		"[server2]\nhostname=db2\nno_master=no\ncheck_repl_delay=\n[server3]\nhostname=db3\nignore_fail=1\n")
+	cfg, err := Load(context.Background(), opts(t, app))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, s2, s3 := cfg.Servers[0], cfg.Servers[1], cfg.Servers[2]
+	if !s1.CandidateMaster || s1.NoMaster || !s2.NoMaster || s2.CheckReplDelay || !s3.IgnoreFail {
+		t.Fatalf("candidate_master=yes %v, no_master=0 %v, no_master=no %v, check_repl_delay= %v, ignore_fail=1 %v",
+			s1.CandidateMaster, s1.NoMaster, s2.NoMaster, s2.CheckReplDelay, s3.IgnoreFail)
+	}
+	var got []string
+	for _, w := range cfg.Warnings {
+		if strings.Contains(w.Msg, "is not 0 or 1") {
+			got = append(got, w.String())
+		}
+	}
+	want := []string{
+		app + `:5: [server1] candidate_master: "yes" is not 0 or 1; taken as 1 (true), as MHA does with any value other than empty or 0`,
+		app + `:9: [server2] no_master: "no" is not 0 or 1; taken as 1 (true), as MHA does with any value other than empty or 0`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}

@@ -106,6 +106,9 @@ func inherit(own, def level) level {
 type converter struct {
 	osUser string
 	probs  *problemList
+	// warns receives warnings (values taken, but not as written); nil
+	// drops them.
+	warns *problemList
 }
 
 func (c *converter) bad(name string, v value, msg string) {
@@ -298,6 +301,10 @@ func (c *converter) nonNegativeSeconds(name string, v value) time.Duration {
 // bool parses MHA's 0/1 flags. MHA tests Perl truth, so "" and "0" are
 // false and every other string is true, including "no" and "false"; gomha
 // accepts only "", "0" and "1" and reports anything else rather than guess.
+// bool reads a boolean with Perl's truthiness, as MHA does: empty and "0"
+// are false, anything else is true. A value other than empty, 0 or 1
+// ("no", "false", "off" are all true) is taken and warned about, with its
+// file and line.
 func (c *converter) bool(name string, v value) bool {
 	switch v.s {
 	case "", "0":
@@ -305,8 +312,11 @@ func (c *converter) bool(name string, v value) bool {
 	case "1":
 		return true
 	}
-	c.bad(name, v, fmt.Sprintf("%q is not 0 or 1 (MHA would take any value other than empty or 0 as 1)", v.s))
-	return false
+	if c.warns != nil {
+		c.warns.add(Problem{File: v.src.file, Line: v.src.line, Section: v.src.section, Key: name,
+			Msg: v.src.note + fmt.Sprintf("%q is not 0 or 1; taken as 1 (true), as MHA does with any value other than empty or 0", v.s)})
+	}
+	return true
 }
 
 func (c *converter) pingType(name string, v value) string {

@@ -161,8 +161,9 @@ func masterArgs(args []string, prefix string, e Endpoint) []string {
 }
 
 // FailoverStatusArgs returns the arguments of master_ip_failover_script
-// at monitor start and in check-repl, after all other checks (MHA
-// check_scripts):
+// with --command=status, which `mha manager` (at start, and with
+// --check_only) and `mha check-repl` run after the topology checks, as
+// MHA's check_scripts does at monitor start and in masterha_check_repl:
 //
 //	--command=status --ssh_user=<u> --orig_master_host=<h>
 //	--orig_master_ip=<ip> --orig_master_port=<p> [orig SSH extras]
@@ -217,8 +218,9 @@ func FailoverStartArgs(orig, newm Endpoint) []string {
 	return append(args, "--new_master_password="+Escape(newm.Password))
 }
 
-// ShutdownStatusArgs returns the arguments of shutdown_script at monitor
-// start and in check-repl (MHA check_scripts):
+// ShutdownStatusArgs returns the arguments of shutdown_script with
+// --command=status, run where FailoverStatusArgs' call is (manager start,
+// --check_only, check-repl; MHA check_scripts):
 //
 //	--command=status --ssh_user=<u> --host=<h> --ip=<ip> [SSH extras]
 //

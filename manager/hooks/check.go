@@ -51,10 +51,25 @@ var hookParams = []struct {
 // does). It returns one *ConfigError per distinct parameter and value,
 // located where the value is first seen (values inherited by every block
 // are reported once, at [server default]); nil when all is well.
+//
+// A report_script whose program is missing is left out, as MHA only
+// notices it when the report is sent, at the end of a failover, and logs an
+// error there: [MissingReportScript] returns it for a warning at start.
 func CheckConfig(cfg *config.Config) []error {
+	errs, _ := checkConfig(cfg)
+	return errs
+}
+
+// MissingReportScript returns the report_script values whose program
+// cannot be found or run, as *ConfigError; CheckConfig leaves them out.
+func MissingReportScript(cfg *config.Config) []error {
+	_, missing := checkConfig(cfg)
+	return missing
+}
+
+func checkConfig(cfg *config.Config) (errs, missingReport []error) {
 	type key struct{ param, value string }
 	seen := make(map[key]bool)
-	var errs []error
 	check := func(section string, line int, p config.Params) {
 		for _, h := range hookParams {
 			v := h.get(p)
@@ -64,6 +79,10 @@ func CheckConfig(cfg *config.Config) []error {
 			seen[key{h.name, v}] = true
 			if err := checkCommand(v); err != nil {
 				err.Where = config.Problem{File: cfg.File, Line: line, Section: section, Key: h.name, Msg: err.Err.Error(), Err: err.Err}
+				if h.name == "report_script" && errors.Is(err.Err, ErrProgram) {
+					missingReport = append(missingReport, err)
+					continue
+				}
 				errs = append(errs, err)
 			}
 		}
@@ -72,7 +91,7 @@ func CheckConfig(cfg *config.Config) []error {
 	for _, s := range cfg.Servers {
 		check(s.Block, s.Line, s.Params)
 	}
-	return errs
+	return errs, missingReport
 }
 
 // checkCommand returns what makes value unrunnable, or nil. Where is

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/gomha/gomha/manager/config"
 )
 
@@ -49,9 +51,7 @@ func TestCheckConfig(t *testing.T) {
 		parts    []string
 	}{
 		{ErrNeedsShell, []string{"/etc/mha/app1.cnf: [server default] shutdown_script:", `"power_manager | logger"`, "| (pipe)", "script"}},
-		{ErrProgram, []string{"/etc/mha/app1.cnf: [server default] report_script:", `program "` + notExec + `"`, "permission denied"}},
 		{ErrProgram, []string{"/etc/mha/app1.cnf:9: [server2] master_ip_online_change_script:", filepath.Join(dir, "missing"), "no such file"}},
-		{ErrProgram, []string{"/etc/mha/app1.cnf:15: [server3] report_script:", `"gomha-no-such-report-script"`, "not found in PATH"}},
 	}
 	if len(errs) != len(want) {
 		t.Fatalf("%d errors, want %d (one per distinct parameter and value)", len(errs), len(want))
@@ -69,6 +69,19 @@ func TestCheckConfig(t *testing.T) {
 		if !errors.As(errs[i], &ce) || ce.Value == "" {
 			t.Errorf("error %d is not a *ConfigError with its value", i)
 		}
+	}
+	// A report_script that cannot run does not block the start (MHA logs
+	// an error when it sends the report); it is returned for a warning.
+	var missing []string
+	for _, err := range MissingReportScript(cfg) {
+		missing = append(missing, err.Error())
+	}
+	wantMissing := []string{
+		"/etc/mha/app1.cnf: [server default] report_script: hook program not runnable: program \"" + notExec + "\" of \"" + notExec + "\": permission denied",
+		"/etc/mha/app1.cnf:15: [server3] report_script: hook program not runnable: program \"gomha-no-such-report-script\" of \"gomha-no-such-report-script\": not found in PATH",
+	}
+	if diff := cmp.Diff(wantMissing, missing); diff != "" {
+		t.Errorf("MissingReportScript (-want +got):\n%s", diff)
 	}
 	if errs := CheckConfig(&config.Config{File: "x", Default: config.Params{ReportScript: good}}); errs != nil {
 		t.Errorf("a runnable configuration gave %v", errs)

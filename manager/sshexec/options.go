@@ -88,6 +88,10 @@ type Options struct {
 	GlobalKnownHostsFiles []string
 	// HostKeyPolicy comes from StrictHostKeyChecking.
 	HostKeyPolicy HostKeyPolicy
+	// HostKeyPolicySet reports whether StrictHostKeyChecking was given,
+	// so that a caller with another default (MHA's command names, which
+	// never checked host keys) can tell "not said" from "yes".
+	HostKeyPolicySet bool
 	// ConnectTimeout (-o ConnectTimeout=) bounds the TCP connection and the
 	// SSH handshake; 0 means unset.
 	ConnectTimeout time.Duration
@@ -273,6 +277,7 @@ func (p *optionParser) option(key, val string) error {
 		}
 		if p.first(name) {
 			o.HostKeyPolicy = pol
+			o.HostKeyPolicySet = true
 		}
 	case "connecttimeout", "serveraliveinterval":
 		d, err := parseSSHTime(val)

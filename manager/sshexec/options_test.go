@@ -23,12 +23,13 @@ func TestParseOptions(t *testing.T) {
 			want: Options{
 				Args: []string{"-o", "IdentityFile=/root/.ssh/id_mha", "-o", "UserKnownHostsFile=/x/known_hosts",
 					"-o", "StrictHostKeyChecking=no", "-o", "ConnectTimeout=3", "-o", "Port=2222", "-F", "/etc/mha/ssh_config"},
-				Unknown:         []string{"-F", "/etc/mha/ssh_config"},
-				IdentityFiles:   []string{"/root/.ssh/id_mha"},
-				KnownHostsFiles: []string{"/x/known_hosts"},
-				HostKeyPolicy:   HostKeyAcceptAny,
-				ConnectTimeout:  3 * time.Second,
-				Port:            2222,
+				Unknown:          []string{"-F", "/etc/mha/ssh_config"},
+				IdentityFiles:    []string{"/root/.ssh/id_mha"},
+				KnownHostsFiles:  []string{"/x/known_hosts"},
+				HostKeyPolicy:    HostKeyAcceptAny,
+				HostKeyPolicySet: true,
+				ConnectTimeout:   3 * time.Second,
+				Port:             2222,
 			},
 		},
 		{
@@ -37,10 +38,11 @@ func TestParseOptions(t *testing.T) {
 			want: Options{
 				Args: []string{"-o", "IdentityFile=/k1", "-o", "IdentityFile=/k2", "-o", "StrictHostKeyChecking=accept-new",
 					"-o", "Port=2200", "-o", "User=mha"},
-				IdentityFiles: []string{"/k1", "/k2"},
-				HostKeyPolicy: HostKeyAcceptNew,
-				Port:          2200,
-				User:          "mha",
+				IdentityFiles:    []string{"/k1", "/k2"},
+				HostKeyPolicy:    HostKeyAcceptNew,
+				HostKeyPolicySet: true,
+				Port:             2200,
+				User:             "mha",
 			},
 		},
 		{
@@ -56,9 +58,10 @@ func TestParseOptions(t *testing.T) {
 			name: "key value as two words (MHA deleted the quotes)",
 			raw:  "-o ConnectTimeout 7 -o StrictHostKeyChecking yes",
 			want: Options{
-				Args:           []string{"-o", "ConnectTimeout=7", "-o", "StrictHostKeyChecking=yes"},
-				ConnectTimeout: 7 * time.Second,
-				HostKeyPolicy:  HostKeyVerify,
+				Args:             []string{"-o", "ConnectTimeout=7", "-o", "StrictHostKeyChecking=yes"},
+				ConnectTimeout:   7 * time.Second,
+				HostKeyPolicy:    HostKeyVerify,
+				HostKeyPolicySet: true,
 			},
 		},
 		{
@@ -67,9 +70,10 @@ func TestParseOptions(t *testing.T) {
 			want: Options{
 				Args: []string{"-o", "ConnectTimeout=3", "-o", "connecttimeout=9", "-o", "StrictHostKeyChecking=accept-new",
 					"-o", "StrictHostKeyChecking=no", "-o", "IdentityFile=a", "-o", "IdentityFile=b"},
-				ConnectTimeout: 3 * time.Second,
-				HostKeyPolicy:  HostKeyAcceptNew,
-				IdentityFiles:  []string{"a", "b"},
+				ConnectTimeout:   3 * time.Second,
+				HostKeyPolicy:    HostKeyAcceptNew,
+				HostKeyPolicySet: true,
+				IdentityFiles:    []string{"a", "b"},
 			},
 		},
 		{
@@ -101,6 +105,7 @@ func TestParseOptions(t *testing.T) {
 				ServerAliveInterval: time.Minute,
 				ServerAliveCountMax: 20,
 				HostKeyPolicy:       HostKeyAcceptAny,
+				HostKeyPolicySet:    true,
 				ConnectionAttempts:  5,
 			},
 		},
@@ -112,7 +117,12 @@ func TestParseOptions(t *testing.T) {
 		{
 			name: "strict host key checking spellings",
 			raw:  "-o StrictHostKeyChecking=OFF",
-			want: Options{Args: []string{"-o", "StrictHostKeyChecking=OFF"}, HostKeyPolicy: HostKeyAcceptAny},
+			want: Options{Args: []string{"-o", "StrictHostKeyChecking=OFF"}, HostKeyPolicy: HostKeyAcceptAny, HostKeyPolicySet: true},
+		},
+		{
+			name: "no StrictHostKeyChecking: verify, not set",
+			raw:  "-o ConnectTimeout=3",
+			want: Options{Args: []string{"-o", "ConnectTimeout=3"}, ConnectTimeout: 3 * time.Second},
 		},
 	}
 	for _, tt := range tests {

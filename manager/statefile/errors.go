@@ -15,6 +15,12 @@ var (
 	// ErrMalformed is wrapped when a health file is not
 	// "<pid>\t<code>:<NAME>[\tmaster:<host>]".
 	ErrMalformed = errors.New("malformed health file")
+
+	// ErrUnsafeWorkdir means the manager workdir could be written by
+	// another local user, who could then plant or remove the state files
+	// (a failover.error blocks every failover; a removed one allows a
+	// second).
+	ErrUnsafeWorkdir = errors.New("unsafe manager workdir")
 )
 
 // refusal is CheckLastFailover's error: MHA's message, matching a sentinel.

@@ -227,12 +227,17 @@ func ParseGTIDPos(s string) (map[uint32]uint64, error) {
 	return pos, nil
 }
 
-// SaveFile runs Save into path, which is created or replaced (mode 0644).
+// SaveFile runs Save into path, which is created or replaced with mode
+// 0600: a binlog holds every row the master wrote.
 // On errors other than ErrNoEvents the partial file is removed.
 func SaveFile(ctx context.Context, opts Options, path string) (Result, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return Result{}, fmt.Errorf("savebinlog: create output: %w", err)
+	}
+	if err := f.Chmod(0o600); err != nil { // a file replaced keeps its mode
+		f.Close()
+		return Result{}, fmt.Errorf("savebinlog: chmod %s: %w", path, err)
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
 	res, err := Save(ctx, opts, bw)

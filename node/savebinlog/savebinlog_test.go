@@ -90,9 +90,15 @@ func TestSave(t *testing.T) {
 			dir := filepath.Join(testdata, tc.dir)
 			tc.opts.Dirs = []string{t.TempDir(), dir}
 			out := filepath.Join(t.TempDir(), "saved.binlog")
+			if err := os.WriteFile(out, []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			res, err := SaveFile(context.Background(), tc.opts, out)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("saved file mode %v (%v), want 0600", fi.Mode(), err)
 			}
 			if res.Dir != dir || strings.Join(res.Files, ",") != strings.Join(tc.files, ",") {
 				t.Errorf("read %s %v, want %s %v", res.Dir, res.Files, dir, tc.files)

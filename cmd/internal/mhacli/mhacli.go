@@ -97,6 +97,45 @@ func ExpandPrefixes(fs *pflag.FlagSet, args []string) []string {
 	return out
 }
 
+// DoubleDash rewrites long options given with a single dash
+// (-conf=app1.cnf, -ignore_last_failover), as Perl's Getopt::Long accepts
+// them, to the double-dash form: a word "-name" or "-name=value" whose name
+// (longer than one letter) is a flag of fs or a unique prefix of one. Other
+// words, shorthand flags with an attached value (-shost2, where "shost2"
+// names no flag) and everything after "--" are left alone.
+func DoubleDash(fs *pflag.FlagSet, args []string) []string {
+	var names []string
+	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	out := make([]string, 0, len(args))
+	for i, arg := range args {
+		if arg == "--" {
+			out = append(out, args[i:]...)
+			break
+		}
+		if len(arg) < 3 || arg[0] != '-' || arg[1] == '-' {
+			out = append(out, arg)
+			continue
+		}
+		name, _, _ := strings.Cut(arg[1:], "=")
+		norm := strings.ReplaceAll(name, "_", "-")
+		n := 0
+		for _, f := range names {
+			if f == norm {
+				n = 1
+				break
+			}
+			if strings.HasPrefix(f, norm) {
+				n++
+			}
+		}
+		if len(name) > 1 && n == 1 {
+			arg = "-" + arg
+		}
+		out = append(out, arg)
+	}
+	return out
+}
+
 // ExitError carries a process exit code out of a command. Commands return it
 // for MHA's documented non-zero codes (e.g. 10 for a partial failover).
 type ExitError struct {
@@ -141,7 +180,7 @@ func Execute(root *cobra.Command, aliases []Alias) int {
 		return 0
 	}
 	if sub, _, err := root.Find(args); err == nil && sub != nil {
-		args = expandFor(sub, args)
+		args = expandFor(sub, args, mhaName != "")
 	}
 	root.SetArgs(args)
 	root.SilenceUsage = true
@@ -163,10 +202,15 @@ func Execute(root *cobra.Command, aliases []Alias) int {
 	return 1
 }
 
-func expandFor(sub *cobra.Command, args []string) []string {
+// expandFor expands flag prefixes for sub, and, under an MHA name
+// (singleDash), single-dash long options first.
+func expandFor(sub *cobra.Command, args []string, singleDash bool) []string {
 	fs := pflag.NewFlagSet("all", pflag.ContinueOnError)
 	fs.SetNormalizeFunc(NormalizeFlagName)
 	fs.AddFlagSet(sub.Flags())
 	fs.AddFlagSet(sub.InheritedFlags())
+	if singleDash {
+		args = DoubleDash(fs, args)
+	}
 	return ExpandPrefixes(fs, args)
 }

@@ -116,3 +116,29 @@ func TestExitErrorUnwraps(t *testing.T) {
 		t.Error("ExitError does not unwrap to its cause")
 	}
 }
+
+func TestDoubleDash(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"single dash with value", []string{"-conf=/etc/app1.cnf"}, []string{"--conf=/etc/app1.cnf"}},
+		{"single dash underscore", []string{"-global_conf=g", "-ignore_last_failover"}, []string{"--global_conf=g", "--ignore_last_failover"}},
+		{"single dash prefix", []string{"-last=5"}, []string{"--last=5"}},
+		{"single dash separate value", []string{"-conf", "x"}, []string{"--conf", "x"}},
+		{"shorthand kept", []string{"-s", "db2"}, []string{"-s", "db2"}},
+		{"shorthand attached value kept", []string{"-sdb2"}, []string{"-sdb2"}},
+		{"ambiguous kept", []string{"-new_master=x"}, []string{"-new_master=x"}},
+		{"double dash kept", []string{"--conf=a"}, []string{"--conf=a"}},
+		{"after terminator", []string{"--", "-conf=a"}, []string{"--", "-conf=a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := DoubleDash(testFlags(), tt.args)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("DoubleDash(%q) mismatch (-want +got):\n%s", tt.args, diff)
+			}
+		})
+	}
+}
