@@ -300,6 +300,9 @@ func (l *managerLoop) run(ctx context.Context, pending *deadMaster) error {
 				return l.fail(err)
 			}
 			log.Warn(fmt.Sprintf("Master %s is dead!", v.Master.Label()), "evidence", strings.Join(v.Evidence, "; "))
+			// MHA's lines at the end of its monitor, before the failover.
+			log.Info("Master is down!")
+			log.Info("Terminating monitoring script.")
 			if l.monitorOnly {
 				fmt.Fprintf(l.out, "Master %s is dead!\nIP Address: %s Port: %d\n", v.Master.Hostname, v.Master.IP, v.Master.Port)
 				return &mhacli.ExitError{Code: 20}
