@@ -269,7 +269,7 @@ func (fr *failoverRun) sendReport(ctx context.Context, res *failover.Result) {
 		OrigMasterHost: fr.dead.Hostname,
 		Conf:           fr.cfg.File,
 		Subject:        res.Subject(fr.cfg.App),
-		Body:           strings.TrimRight(res.Report(fr.cfg.App), "\n"),
+		Body:           strings.TrimRight(res.ReportBody(), "\n"),
 	}
 	if !res.MasterActivatedAt.IsZero() {
 		r.NewMasterHost = res.NewMaster.Hostname
