@@ -512,6 +512,11 @@ func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log 
 	}
 	t := res.Topology
 	master := t.Master.Server
+	// MHA's check_binlog: the node tools run in remote_workdir and find
+	// the binlogs in master_binlog_dir.
+	if err := nodeSelfTest(ctx, t.Master, f.skipSSHCheck); err != nil {
+		return config.Server{}, nil, err
+	}
 	if err := hookStatus(ctx, master, hooks.Runner{Log: log, Timeout: f.fo.hookTimeout}, log); err != nil {
 		return config.Server{}, nil, err
 	}
