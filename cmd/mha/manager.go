@@ -497,6 +497,12 @@ func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log 
 	if errs := hooks.CheckConfig(cfg); len(errs) > 0 {
 		return config.Server{}, nil, errors.Join(errs...)
 	}
+	for _, b := range cfg.Binlogs {
+		// MHA reads binlog servers only on its GTID (auto-position) path;
+		// gomha does not read them at all yet: say so rather than lose
+		// silently what only a binlog server held.
+		log.Warn("binlog server blocks are not used: a failover does not save events from binlog servers", "block", b.Block, "host", b.Hostname)
+	}
 	for _, err := range hooks.MissingReportScript(cfg) {
 		// MHA starts, and logs an error when the report is sent.
 		log.Warn("report_script cannot run; the failover report will not be sent", "err", err)
