@@ -18,6 +18,7 @@ import (
 	"github.com/gomha/gomha/integration/lab"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/lease"
+	"github.com/gomha/gomha/manager/nodeinstall"
 	"github.com/gomha/gomha/node/watchdog"
 )
 
@@ -76,7 +77,7 @@ func (r *leaseRig) ensure() *lease.Status {
 // (it works while h's cable is out) and returns its exit code and output.
 func watchdogStatus(t *testing.T, ctx context.Context, h *lab.Host) (int, string) {
 	t.Helper()
-	cmd := h.Command(ctx, filepath.Join(h.RemoteWorkdir, "mha-node"), "watchdog", "--status",
+	cmd := h.Command(ctx, nodeinstall.RemotePath(h.RemoteWorkdir), "watchdog", "--status",
 		"--workdir="+h.RemoteWorkdir, fmt.Sprintf("--port=%d", h.Port))
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError

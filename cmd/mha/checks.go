@@ -14,6 +14,7 @@ import (
 	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/check"
 	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/failover"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/topology"
 )
@@ -86,6 +87,12 @@ func newCheckReplCmd() *cobra.Command {
 				if fails := checkSecondaryHosts(ctx, m.Server, check.DialSSH, out); len(fails) > 0 {
 					ok = false
 				}
+				if err := nodeSelfTest(ctx, m, opts.SkipSSHCheck); err != nil {
+					ok = false
+					fmt.Fprintln(out, err)
+				} else if !opts.SkipSSHCheck && !m.Server.SkipInitSSHCheck {
+					fmt.Fprintln(out, "Binlog setting check done.")
+				}
 			}
 			log.Info("checks done", "elapsed", res.Elapsed.Round(time.Millisecond))
 			if !ok {
@@ -106,6 +113,22 @@ func newCheckReplCmd() *cobra.Command {
 	cmd.Flags().String("workdir", "", "accepted for MHA compatibility; check-repl writes nothing")
 	cmd.Flags().String("manager_workdir", "", "accepted for MHA compatibility; check-repl writes nothing")
 	return cmd
+}
+
+// nodeSelfTest runs the node tools' self-test on the master (MHA's
+// check_binlog), unless SSH checks are skipped or the master has
+// skip_init_ssh_check=1, or it writes no binlog (nothing to save from it).
+func nodeSelfTest(ctx context.Context, m *topology.Node, skipSSH bool) error {
+	if skipSSH || m.Server.SkipInitSSHCheck || m.State == nil || m.State.Binlog.File == "" {
+		return nil
+	}
+	bin, err := nodeBinary()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return failover.SelfTest(ctx, bin, m.Server, m.State.Binlog.File)
 }
 
 // printRepl writes check-repl's report: findings (each replica's detection

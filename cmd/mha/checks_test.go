@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gomha/gomha/manager/check"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/hooks"
+	"github.com/gomha/gomha/manager/mysqlx"
 	"github.com/gomha/gomha/manager/topology"
 )
 
@@ -102,5 +104,37 @@ func TestHookStatus(t *testing.T) {
 	m.ShutdownScript = bad
 	if err := hookStatus(context.Background(), m, hooks.Runner{Log: log}, log); err == nil || !strings.Contains(err.Error(), "shutdown_script status with return code 1") {
 		t.Fatalf("failing shutdown_script status: %v", err)
+	}
+}
+
+// TestNodeSelfTestWhen: the master's node self-test runs (here: tries SSH,
+// which nothing answers) unless SSH checks are skipped, the master has
+// skip_init_ssh_check=1 or writes no binlog.
+func TestNodeSelfTestWhen(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "mha-node")
+	if err := os.WriteFile(bin, []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOMHA_NODE_BINARY", bin)
+	node := func(skipInit bool, file string) *topology.Node {
+		var s config.Server
+		s.Block, s.Hostname, s.SSHHost, s.SSHIP, s.SSHPort, s.SSHUser = "server1", "db1", "db1", "127.0.0.1", 1, "root"
+		s.RemoteWorkdir, s.SSHConnectionTimeout, s.SkipInitSSHCheck = "/var/tmp", time.Second, skipInit
+		st := &mysqlx.State{}
+		st.Binlog.File = file
+		return &topology.Node{Server: s, State: st}
+	}
+	ctx := context.Background()
+	if err := nodeSelfTest(ctx, node(false, "mysql-bin.000003"), false); err == nil {
+		t.Fatal("self-test against a closed SSH port succeeded")
+	}
+	for name, skip := range map[string]error{
+		"--skip_check_ssh":      nodeSelfTest(ctx, node(false, "mysql-bin.000003"), true),
+		"skip_init_ssh_check=1": nodeSelfTest(ctx, node(true, "mysql-bin.000003"), false),
+		"no binlog":             nodeSelfTest(ctx, node(false, ""), false),
+	} {
+		if skip != nil {
+			t.Errorf("%s: self-test ran: %v", name, skip)
+		}
 	}
 }

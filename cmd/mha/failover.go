@@ -18,6 +18,7 @@ import (
 	"github.com/gomha/gomha/manager/failover"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/journal"
+	"github.com/gomha/gomha/manager/mhalog"
 	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/statefile"
 )
@@ -38,6 +39,7 @@ type failoverFlags struct {
 	newMasterPort        int
 	workdir              string
 	logOutput            string
+	logFormat            string // --log_format: mha, text, "" (by destination)
 	hookTimeout          time.Duration
 }
 
@@ -59,6 +61,7 @@ func (f *failoverFlags) add(cmd *cobra.Command) {
 	fs.StringVar(&f.workdir, "workdir", "", "alias of --manager_workdir")
 	fs.StringVar(&f.logOutput, "manager_log", "", "log file (default: manager_log of the configuration, else standard error)")
 	fs.StringVar(&f.logOutput, "log_output", "", "alias of --manager_log")
+	fs.StringVar(&f.logFormat, "log_format", "", "gomha: mha (\"<time> - [info] message key=value\", the default for a log file) or text (slog key=value, the default on standard error)")
 	fs.DurationVar(&f.hookTimeout, "hook_timeout", 0, hookTimeoutUsage)
 }
 
@@ -89,14 +92,27 @@ func (f *failoverFlags) openLog(cfg *config.Config, stderr io.Writer) (*slog.Log
 	if path == "" {
 		path = cfg.Default.ManagerLog
 	}
-	if path == "" {
-		return logger(stderr).With("cluster", cfg.App), stderr, func() {}, nil
+	format := f.logFormat
+	if format == "" && path != "" {
+		format = logFormatMHA // manager_log: MHA's format, as tools grep it
 	}
-	fh, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
-	if err != nil {
-		return nil, nil, nil, &mhacli.ExitError{Code: 1, Err: fmt.Errorf("open manager log: %w", err)}
+	var w io.Writer = stderr
+	closer := func() {}
+	if path != "" {
+		fh, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+		if err != nil {
+			return nil, nil, nil, &mhacli.ExitError{Code: 1, Err: fmt.Errorf("open manager log: %w", err)}
+		}
+		w, closer = fh, func() { fh.Close() }
 	}
-	return logger(fh).With("cluster", cfg.App), fh, func() { fh.Close() }, nil
+	switch format {
+	case logFormatMHA:
+		return slog.New(mhalog.New(w, slog.LevelInfo)).With("cluster", cfg.App), w, closer, nil
+	case "", logFormatText:
+		return logger(w).With("cluster", cfg.App), w, closer, nil
+	}
+	closer()
+	return nil, nil, nil, &mhacli.ExitError{Code: 1, Err: fmt.Errorf("--log_format=%q: want mha or text", format)}
 }
 
 // doubleCheckTimeout is the failover's double-check connect timeout: short
@@ -108,6 +124,15 @@ func (fr *failoverRun) doubleCheckTimeout() time.Duration {
 	}
 	return time.Second
 }
+
+// Log formats of --log_format.
+const (
+	// logFormatMHA is MHA's "<ctime> - [info] message" with the
+	// attributes appended (the default for manager_log).
+	logFormatMHA = "mha"
+	// logFormatText is slog's key=value text (the default on stderr).
+	logFormatText = "text"
+)
 
 // nodeBinary is the mha-node executable the failover installs on the
 // database hosts: $GOMHA_NODE_BINARY, else mha-node next to this program.
@@ -259,7 +284,7 @@ func (fr *failoverRun) sendReport(ctx context.Context, res *failover.Result) {
 		OrigMasterHost: fr.dead.Hostname,
 		Conf:           fr.cfg.File,
 		Subject:        res.Subject(fr.cfg.App),
-		Body:           strings.TrimRight(res.Report(fr.cfg.App), "\n"),
+		Body:           strings.TrimRight(res.ReportBody(), "\n"),
 	}
 	if !res.MasterActivatedAt.IsZero() {
 		r.NewMasterHost = res.NewMaster.Hostname

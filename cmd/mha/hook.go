@@ -135,7 +135,7 @@ func vipRequest(a hookArgs, f vipFlags) (vip.Request, error) {
 		if !path.IsAbs(f.remoteWorkdir) {
 			return r, fmt.Errorf("%w: --remote_workdir=%q: want an absolute path", vip.ErrRequest, f.remoteWorkdir)
 		}
-		r.NodeTools = []string{path.Join(f.remoteWorkdir, nodeinstall.BinaryName)}
+		r.NodeTools = []string{nodeinstall.RemotePath(f.remoteWorkdir)}
 	}
 	if f.vip != "" {
 		p, err := netip.ParsePrefix(f.vip)

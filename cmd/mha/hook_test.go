@@ -64,7 +64,7 @@ func TestHookVIPArgs(t *testing.T) {
 	}
 	vipFlags := []string{"hook", "vip", "--vip=198.18.7.100/24", "--interface=eth0", "--ssh_options=" + key}
 	prefix := netip.MustParsePrefix("198.18.7.100/24")
-	node := []string{"/var/tmp/mha-node"} // remote_workdir's default
+	node := []string{"/var/tmp/.gomha/mha-node"} // remote_workdir's default
 	db2 := &vip.Host{Name: "db2", IP: "198.18.7.12", SSH: sshexec.Target{Host: "198.18.7.12", Options: keyOpts}}
 	tests := []struct {
 		name    string
@@ -119,7 +119,7 @@ func TestHookVIPArgs(t *testing.T) {
 			// first, then another arping.
 			name: "remote workdir and arping program",
 			args: []string{"--command=start", "--new_master_host=db2", "--new_master_ip=198.18.7.12", "--remote_workdir=/data/mha/", "--arping=/usr/sbin/arping", "--arping_count=5"},
-			want: &vip.Request{Command: "start", VIP: prefix, Interface: "eth0", Arping: "/usr/sbin/arping", ArpingCount: 5, NodeTools: []string{"/data/mha/mha-node"}, New: db2},
+			want: &vip.Request{Command: "start", VIP: prefix, Interface: "eth0", Arping: "/usr/sbin/arping", ArpingCount: 5, NodeTools: []string{"/data/mha/.gomha/mha-node"}, New: db2},
 		},
 		{
 			name: "arping only",
@@ -238,9 +238,9 @@ func TestWithOwnNodeTool(t *testing.T) {
 		own   func() (string, error)
 		want  []string
 	}{
-		{"appended after the remote workdir's", []string{"/var/tmp/mha-node"}, at("/opt/gomha/bin/mha-node"), []string{"/var/tmp/mha-node", "/opt/gomha/bin/mha-node"}},
-		{"no local mha-node", []string{"/var/tmp/mha-node"}, missing, []string{"/var/tmp/mha-node"}},
-		{"relative GOMHA_NODE_BINARY is no remote path", []string{"/var/tmp/mha-node"}, at("bin/mha-node"), []string{"/var/tmp/mha-node"}},
+		{"appended after the remote workdir's", []string{"/var/tmp/.gomha/mha-node"}, at("/opt/gomha/bin/mha-node"), []string{"/var/tmp/.gomha/mha-node", "/opt/gomha/bin/mha-node"}},
+		{"no local mha-node", []string{"/var/tmp/.gomha/mha-node"}, missing, []string{"/var/tmp/.gomha/mha-node"}},
+		{"relative GOMHA_NODE_BINARY is no remote path", []string{"/var/tmp/.gomha/mha-node"}, at("bin/mha-node"), []string{"/var/tmp/.gomha/mha-node"}},
 		{"--node_arp=false stays off", nil, at("/opt/gomha/bin/mha-node"), nil},
 	} {
 		orig := slices.Clone(tc.tools)

@@ -300,6 +300,9 @@ func (l *managerLoop) run(ctx context.Context, pending *deadMaster) error {
 				return l.fail(err)
 			}
 			log.Warn(fmt.Sprintf("Master %s is dead!", v.Master.Label()), "evidence", strings.Join(v.Evidence, "; "))
+			// MHA's lines at the end of its monitor, before the failover.
+			log.Info("Master is down!")
+			log.Info("Terminating monitoring script.")
 			if l.monitorOnly {
 				fmt.Fprintf(l.out, "Master %s is dead!\nIP Address: %s Port: %d\n", v.Master.Hostname, v.Master.IP, v.Master.Port)
 				return &mhacli.ExitError{Code: 20}
@@ -497,6 +500,12 @@ func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log 
 	if errs := hooks.CheckConfig(cfg); len(errs) > 0 {
 		return config.Server{}, nil, errors.Join(errs...)
 	}
+	for _, b := range cfg.Binlogs {
+		// MHA reads binlog servers only on its GTID (auto-position) path;
+		// gomha does not read them at all yet: say so rather than lose
+		// silently what only a binlog server held.
+		log.Warn("binlog server blocks are not used: a failover does not save events from binlog servers", "block", b.Block, "host", b.Hostname)
+	}
 	for _, err := range hooks.MissingReportScript(cfg) {
 		// MHA starts, and logs an error when the report is sent.
 		log.Warn("report_script cannot run; the failover report will not be sent", "err", err)
@@ -512,6 +521,11 @@ func startupChecks(ctx context.Context, cfg *config.Config, f managerFlags, log 
 	}
 	t := res.Topology
 	master := t.Master.Server
+	// MHA's check_binlog: the node tools run in remote_workdir and find
+	// the binlogs in master_binlog_dir.
+	if err := nodeSelfTest(ctx, t.Master, f.skipSSHCheck); err != nil {
+		return config.Server{}, nil, err
+	}
 	if err := hookStatus(ctx, master, hooks.Runner{Log: log, Timeout: f.fo.hookTimeout, InProcess: builtinHook}, log); err != nil {
 		return config.Server{}, nil, err
 	}

@@ -292,6 +292,10 @@ func TestManagerLoop(t *testing.T) {
 			if tt.monitorOnly && !strings.Contains(out.String(), "Master db1 is dead!\nIP Address: 10.0.0.1 Port: 3306") {
 				t.Errorf("--monitor_only output %q", out.String())
 			}
+			// MHA's monitor ends with these lines once the death is confirmed.
+			if dead := strings.Contains(logs.String(), "is dead!"); dead != strings.Contains(logs.String(), `msg="Master is down!"`) {
+				t.Errorf("\"Master is down!\" not logged with the death:\n%s", logs.String())
+			}
 		})
 	}
 }
@@ -513,5 +517,46 @@ func TestFinalizeOnError(t *testing.T) {
 		if err != nil || st != tt.want {
 			t.Errorf("code %d: status %v, %v; want %v", tt.code, st, err, tt.want)
 		}
+	}
+}
+
+// TestOpenLogFormat: manager_log gets MHA's format by default, stderr slog
+// text; --log_format chooses.
+func TestOpenLogFormat(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &config.Config{App: "app1"}
+	tests := []struct {
+		name, path, format, want string
+	}{
+		{"file default mha", filepath.Join(dir, "a.log"), "", "- [warning] Master is down! cluster=app1 n=1\n"},
+		{"file text", filepath.Join(dir, "b.log"), "text", `level=WARN msg="Master is down!" cluster=app1 n=1`},
+		{"stderr default text", "", "", `level=WARN msg="Master is down!" cluster=app1 n=1`},
+		{"stderr mha", "", "mha", "- [warning] Master is down! cluster=app1 n=1\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			f := failoverFlags{logOutput: tt.path, logFormat: tt.format}
+			log, _, closeLog, err := f.openLog(cfg, &stderr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log.Warn("Master is down!", "n", 1)
+			closeLog()
+			got := stderr.String()
+			if tt.path != "" {
+				b, err := os.ReadFile(tt.path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = string(b)
+			}
+			if !strings.Contains(got, tt.want) {
+				t.Errorf("log %q lacks %q", got, tt.want)
+			}
+		})
+	}
+	if _, _, _, err := (&failoverFlags{logFormat: "json"}).openLog(cfg, io.Discard); err == nil {
+		t.Error("--log_format=json accepted")
 	}
 }

@@ -69,7 +69,16 @@ type Server struct {
 	// Line is the line of the section header in Config.File.
 	Line int
 	Params
+	// Origins maps a parameter written in a file (own block, [server
+	// default] or the global file) to where: "file:line [section]".
+	// Built-in defaults are absent.
+	Origins map[string]string
 }
+
+// Origin returns where param's value was written, or "" for a built-in
+// default; messages about a value (a wrong password) point there rather
+// than at the block header.
+func (s Server) Origin(param string) string { return s.Origins[param] }
 
 // Params holds every MHA parameter (mha-compat §3.4) with its resolved value.
 // In Config.Default the per-block-only parameters (Hostname, IP, SSHHost,

@@ -206,7 +206,8 @@ func (l *loader) load(ctx context.Context) (*Config, error) {
 		if v, ok := own["ssh_options"]; ok {
 			sshOrder = append(sshOrder, v)
 		}
-		srv := Server{Block: s.name, Line: s.line, Params: l.conv.params(inherit(own, def))}
+		lv := inherit(own, def)
+		srv := Server{Block: s.name, Line: s.line, Params: l.conv.params(lv), Origins: origins(lv)}
 		if err := l.resolve(ctx, &srv, own); err != nil {
 			return nil, err
 		}
@@ -237,6 +238,18 @@ func (l *loader) load(ctx context.Context) (*Config, error) {
 		return nil, &Error{Problems: sortProblems(l.probs.items, l.opts.GlobalFile, l.opts.AppFile)}
 	}
 	return cfg, nil
+}
+
+// origins maps each parameter of lv written in a file to "file:line [section]".
+func origins(lv level) map[string]string {
+	m := make(map[string]string, len(lv))
+	for name, v := range lv {
+		if v.builtin || v.src.file == "" {
+			continue
+		}
+		m[name] = fmt.Sprintf("%s:%d [%s]", v.src.file, v.src.line, v.src.section)
+	}
+	return m
 }
 
 // addWarnings keeps a document's warnings; only is the one section whose

@@ -232,7 +232,7 @@ func TestLoadGood(t *testing.T) {
 				Servers: tt.wantServers,
 				Binlogs: tt.wantBinlogs,
 			}
-			if diff := cmp.Diff(want, cfg, cmpopts.IgnoreFields(Config{}, "Warnings")); diff != "" {
+			if diff := cmp.Diff(want, cfg, cmpopts.IgnoreFields(Config{}, "Warnings"), cmpopts.IgnoreFields(Server{}, "Origins")); diff != "" {
 				t.Errorf("Load mismatch (-want +got):\n%s", diff)
 			}
 			checkWarnings(t, path, cfg.Warnings, tt.wantWarnings)
@@ -378,7 +378,7 @@ user=own
 			srv(def, "server2", 5, "db2", "192.0.2.2", func(p *Params) { p.User = "own" }),
 		},
 	}
-	if diff := cmp.Diff(want, cfg, cmpopts.IgnoreFields(Config{}, "Warnings")); diff != "" {
+	if diff := cmp.Diff(want, cfg, cmpopts.IgnoreFields(Config{}, "Warnings"), cmpopts.IgnoreFields(Server{}, "Origins")); diff != "" {
 		t.Errorf("mismatch (-want +got):\n%s", diff)
 	}
 	checkWarnings(t, global, cfg.Warnings, []string{
@@ -493,7 +493,7 @@ no_master=1
 		srv(base, "server1", 11, "db1", "192.0.2.1"),
 		srv(base, "server2", 13, "db2", "192.0.2.2", func(p *Params) { p.NoMaster = true }),
 	}
-	if diff := cmp.Diff(want, cfg.Servers); diff != "" {
+	if diff := cmp.Diff(want, cfg.Servers, cmpopts.IgnoreFields(Server{}, "Origins")); diff != "" {
 		t.Errorf("servers (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(base, cfg.Default); diff != "" {
@@ -591,7 +591,7 @@ hostname=db2
 		srv(def, "server1", 6, "db1", "192.0.2.1", func(p *Params) { p.PingInterval = 4 * time.Second }), // the block wins
 		srv(def, "server2", 9, "db2", "192.0.2.2"),                                                       // candidate_master from the script has no effect
 	}
-	if diff := cmp.Diff(want, cfg.Servers); diff != "" {
+	if diff := cmp.Diff(want, cfg.Servers, cmpopts.IgnoreFields(Server{}, "Origins")); diff != "" {
 		t.Errorf("servers (-want +got):\n%s", diff)
 	}
 	checkWarnings(t, app, cfg.Warnings, []string{
@@ -823,5 +823,30 @@ func TestPerlTruthBooleans(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}
+
+// TestOrigins: each written parameter of a server points at the line that
+// sets it, inherited ones at [server default]; built-in defaults at none.
+func TestOrigins(t *testing.T) {
+	app := writeFile(t, "app1.cnf", "[server default]\nuser=mha\npassword=wrong\n[server1]\nhostname=db1\n[server2]\nhostname=db2\npassword=own\n")
+	cfg, err := Load(context.Background(), opts(t, app))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{
+		"s1 password": cfg.Servers[0].Origin("password"),
+		"s2 password": cfg.Servers[1].Origin("password"),
+		"s1 user":     cfg.Servers[0].Origin("user"),
+		"s1 port":     cfg.Servers[0].Origin("port"),
+	}
+	want := map[string]string{
+		"s1 password": app + ":3 [server default]",
+		"s2 password": app + ":8 [server2]",
+		"s1 user":     app + ":2 [server default]",
+		"s1 port":     "",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("origins (-want +got):\n%s", diff)
 	}
 }

@@ -42,6 +42,11 @@ func TestRunTailReadOnce(t *testing.T) {
 	rep := res.Report("app1")
 	contains(t, "report", rep, "End point: every survivor converged to mysql-bin.000001:9000", "3 events (300 bytes) only it had",
 		"Old master NOT fenced: no fencer configured", "Nothing lost")
+	// report_script's --body is the report without header and subject, as MHA.
+	body := res.ReportBody()
+	if strings.Contains(body, "----- Failover Report -----") || strings.Contains(body, res.Subject("app1")) || !strings.HasSuffix(rep, body) {
+		t.Errorf("ReportBody holds the header or subject, or is not the report's end:\n%s", body)
+	}
 	d := c.jr.details["set read_only=0 db2(198.18.9.12:3306)"]
 	if d["binlog_file"] != "mysql-bin.000001" || d["block"] != "db2" {
 		t.Errorf("set read_only=0 journal detail = %v", d)

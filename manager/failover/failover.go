@@ -864,9 +864,13 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // Report renders the failover report as MHA logs it.
 func (r *Result) Report(app string) string {
+	return "----- Failover Report -----\n\n" + r.Subject(app) + "\n\n" + r.ReportBody()
+}
+
+// ReportBody is the report without its header and subject: what MHA hands
+// report_script in --body (its log gets the header and subject as well).
+func (r *Result) ReportBody() string {
 	var b strings.Builder
-	b.WriteString("----- Failover Report -----\n\n")
-	b.WriteString(r.Subject(app) + "\n\n")
 	for _, l := range r.Body {
 		b.WriteString(l + "\n")
 	}

@@ -281,3 +281,23 @@ func (h *nodeHost) Put(ctx context.Context, local string) (string, error) {
 	}
 	return dst, nil
 }
+
+// SelfTest is MHA's check_binlog at monitor start and in
+// masterha_check_repl, for gomha's node tools: it logs in to srv (the
+// master), installs or verifies mha-node in its remote_workdir and runs
+// save_binary_logs --command=test there, which fails on a noexec mount,
+// a remote_workdir that cannot be written, or a master_binlog_dir without
+// binlogs named like startFile.
+func SelfTest(ctx context.Context, binary string, srv config.Server, startFile string) error {
+	hs := &hosts{binary: binary, m: map[string]*nodeHost{}}
+	defer hs.Close()
+	n, err := hs.Get(ctx, srv)
+	if err != nil {
+		return err
+	}
+	if err := n.(*nodeHost).TestBinlogs(ctx, startFile, "check"); err != nil {
+		return fmt.Errorf("node tools self-test on %s (remote_workdir %s, master_binlog_dir %s): %w",
+			check.SSHName(srv), srv.RemoteWorkdir, strings.Join(srv.MasterBinlogDir, ","), err)
+	}
+	return nil
+}

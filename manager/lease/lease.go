@@ -25,7 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -225,7 +224,7 @@ func Verify(ctx context.Context, srv config.Server) (*Status, error) {
 		return nil, err
 	}
 	defer c.Close()
-	bin := path.Join(srv.RemoteWorkdir, nodeinstall.BinaryName)
+	bin := nodeinstall.RemotePath(srv.RemoteWorkdir)
 	return status(ctx, c, srv, []string{bin, "watchdog", "--status", "--json",
 		"--workdir=" + srv.RemoteWorkdir, "--port=" + strconv.Itoa(srv.Port)})
 }
@@ -258,7 +257,7 @@ func remote(ctx context.Context, srv config.Server, what, flag string) error {
 		return err
 	}
 	defer c.Close()
-	bin := path.Join(srv.RemoteWorkdir, nodeinstall.BinaryName)
+	bin := nodeinstall.RemotePath(srv.RemoteWorkdir)
 	if _, err := c.Run(ctx, []string{"test", "-x", bin}); err != nil {
 		var ee *sshexec.ExitError
 		if errors.As(err, &ee) {

@@ -343,3 +343,27 @@ func TestBuildInvariants(t *testing.T) {
 		_ = CheckReplHealth(topo, 0)
 	}
 }
+
+// TestWrongPasswordNamesItsLine: access denied (1045) points at the lines
+// that set the manager's password and user, not only at the block.
+func TestWrongPasswordNamesItsLine(t *testing.T) {
+	var s config.Server
+	s.Block, s.Hostname, s.IP, s.Port = "server1", "db1", "10.0.0.1", 3306
+	s.Origins = map[string]string{"password": "/etc/mha/app1.cnf:3 [server default]", "user": "/etc/mha/app1.cnf:2 [server default]"}
+	_, rep := Build([]Observation{{Server: s, Err: errors.New("Access denied for user 'mha'@'10.0.0.9'"), Errno: 1045}}, Options{})
+	var msg string
+	for _, f := range rep.Findings {
+		if f.Code == CodeConnectRefused {
+			msg = f.Message
+		}
+	}
+	if !strings.Contains(msg, "(password set at /etc/mha/app1.cnf:3 [server default]; user set at /etc/mha/app1.cnf:2 [server default])") {
+		t.Fatalf("finding: %q", msg)
+	}
+	_, rep = Build([]Observation{{Server: s, Err: errors.New("Too many connections"), Errno: 1040}}, Options{})
+	for _, f := range rep.Findings {
+		if f.Code == CodeConnectRefused && strings.Contains(f.Message, "password set at") {
+			t.Fatalf("1040 names the password line: %q", f.Message)
+		}
+	}
+}

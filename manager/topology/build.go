@@ -99,11 +99,31 @@ func errText(err error) string {
 func (b *builder) connectErrors() {
 	for _, n := range b.t.Nodes {
 		if !n.Alive() && ServerUpErrno(n.Errno) {
+			where := ""
+			if n.Errno == 1045 { // ER_ACCESS_DENIED_ERROR, MySQL and MariaDB
+				where = accountOrigin(n.Server)
+			}
 			b.rep.add(CodeConnectRefused, n.Host(),
-				"MySQL refused the manager's connection with error %d (%s). The server is running, so this is not a crash: check the manager's user, password and grants, max_connections and max_user_connections, and blocked hosts (FLUSH HOSTS)",
-				n.Errno, errText(n.Err))
+				"MySQL refused the manager's connection with error %d (%s). The server is running, so this is not a crash: check the manager's user, password and grants, max_connections and max_user_connections, and blocked hosts (FLUSH HOSTS)%s",
+				n.Errno, errText(n.Err), where)
 		}
 	}
+}
+
+// accountOrigin says where the manager's account for srv is configured
+// (" (password set at app1.cnf:7 [server default]; user at ...)"), "" when
+// neither was written in a file.
+func accountOrigin(srv config.Server) string {
+	var parts []string
+	for _, p := range []string{"password", "user"} {
+		if o := srv.Origin(p); o != "" {
+			parts = append(parts, p+" set at "+o)
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
 }
 
 // sameHost compares host names case-insensitively and addresses by value
