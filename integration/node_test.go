@@ -57,8 +57,10 @@ func TestNodeTools(t *testing.T) {
 			return strings.TrimSpace(string(r.Stdout))
 		}
 		before := inode()
-		if !strings.HasSuffix(before, " 755") {
-			t.Fatalf("remote binary mode: %s", before)
+		// Private to the SSH user (nodeinstall: nobody else may write or
+		// swap it between the check and the run).
+		if !strings.HasSuffix(before, " 700") {
+			t.Fatalf("remote binary mode: %s, want 700", before)
 		}
 		if _, err := nodeinstall.Ensure(ctx, c1, bins.mhaNode, db1.RemoteWorkdir); err != nil {
 			t.Fatal(err)
