@@ -107,6 +107,9 @@ func (f fencer) Fence(ctx context.Context, old config.Server, ssh sshexec.Reach)
 	// On a LAN a returned host answers in milliseconds: a short connect
 	// keeps this check off the critical path when it is still away.
 	o.MySQL.Timeout = recheckTimeout
+	// The master may have resumed (a hung one that answers again keeps its
+	// lease when it sees the replicas): the re-check tries MySQL first.
+	o.Hung = false
 	r2, err := fence.Fence(ctx, o)
 	if err != nil {
 		return failover.FenceResult{}, fmt.Errorf("%s answered again during the lease wait but could not be fenced: %w", o.Name, err)

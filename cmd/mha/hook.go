@@ -192,10 +192,14 @@ type hookRunners struct {
 	consul func(context.Context, consul.Config, consul.Request) (consul.Outcome, error)
 }
 
+// hookMemo carries what the VIP hook's stop found to the start of the same
+// failover when both run in-process (builtinHook).
+var hookMemo vip.MemMemo
+
 func newHookCmd() *cobra.Command {
 	return newHookCmdWith(hookRunners{
 		vip: func(ctx context.Context, r vip.Request) (vip.Outcome, error) {
-			m := &vip.Mover{Remote: vip.SSH{}, Memo: vip.FileMemo{}}
+			m := &vip.Mover{Remote: vip.SSH{}, Memo: &hookMemo}
 			return m.Do(ctx, withOwnNodeTool(r, nodeBinary))
 		},
 		consul: consul.Do,

@@ -272,10 +272,10 @@ func TestMonitorLoop(t *testing.T) {
 			},
 			steps:    []pingStep{pingOK, {r: PingResult{Timeout: true, Err: "i/o timeout"}}, {r: PingResult{Timeout: true, Err: "i/o timeout"}, release: true, noTick: true}},
 			wantDead: true,
-			verdict: Verdict{SSHReachable: 0, Kind: FailureSilent, Evidence: []string{
+			verdict: Verdict{SSHReachable: 2, Kind: FailureSilent, Evidence: []string{
 				"db2: the master's port is silent (no answer within 1s); IO thread Yes => master unreachable",
 				"1 of 1 replicas cannot reach the master either, seen as silent",
-				"SSH check on the master not waited for: every replica finds its host silent or unreachable",
+				"SSH check on the master not waited for: every replica finds its host silent or unreachable (the failover checks SSH itself)",
 				"decided after 2 failures (not 4): every replica's evidence says dead"}},
 			states:    []State{StatePingOK, StatePingFailing, StatePingFailed},
 			logs:      []string{"Got error on MySQL connect (timed out): i/o timeout"},

@@ -230,10 +230,26 @@ func Judge(p ReplicaProbe) (Vote, string) {
 		return VoteDead, line + " => master " + deadWord(p.Reach)
 	case ioOK && p.IO.Connected():
 		return VoteAlive, line + " => master alive"
+	case ioOK && answeredErrno(p.IOErrno):
+		return VoteAlive, line + " => master alive (it answered the IO thread with an error)"
 	case ioOK:
 		return VoteDead, line + " => master unreachable"
 	}
 	return VoteNone, line + " => no evidence"
+}
+
+// answeredErrno reports whether an IO thread's last error is one only a
+// running master sends (it read the greeting and refused the login), so a
+// replica stuck on it is no witness of the master's death: access denied
+// (1045), host not allowed (1130), host blocked (1129), too many
+// connections (1040, 1203). A greeting probe that finds the port dead
+// still wins: the error stays until the IO thread's next retry.
+func answeredErrno(errno int) bool {
+	switch errno {
+	case 1040, 1045, 1129, 1130, 1203:
+		return true
+	}
+	return false
 }
 
 // allSilent reports whether every replica that votes dead found the
@@ -619,14 +635,15 @@ func (m *Machine) current(episode int) bool {
 const EarlyFailures = 2
 
 // Conclusive reports whether the replicas' evidence leaves no doubt: at
-// least one replica was asked and every one of them votes dead (none
-// alive, none without evidence).
+// least one replica was asked and every one of them votes dead on a
+// greeting probe that ran from its host (an IO thread's state alone, such
+// as a DBA's STOP SLAVE, is not enough to decide early).
 func Conclusive(probes []ReplicaProbe) bool {
 	if len(probes) == 0 {
 		return false
 	}
 	for _, p := range probes {
-		if v, _ := Judge(p); v != VoteDead {
+		if v, _ := Judge(p); v != VoteDead || p.SSHErr != "" || !p.Reach.Dead() {
 			return false
 		}
 	}
@@ -675,8 +692,11 @@ func (m *Machine) decide() []Action {
 		if !(confirmed && kind == FailureSilent && allSilent(m.replicas)) {
 			return nil
 		}
-		m.ssh = sshexec.Unreachable
-		evidence = append(evidence, "SSH check on the master not waited for: every replica finds its host silent or unreachable")
+		// Unknown, not unreachable: the failover checks SSH itself before
+		// it relies on it (a DB network down with SSH on another one must
+		// still get the dead master's binlog saved and fencing over SSH).
+		m.ssh = sshexec.ReachUnknown
+		evidence = append(evidence, "SSH check on the master not waited for: every replica finds its host silent or unreachable (the failover checks SSH itself)")
 	}
 	if m.failures < m.cfg.Threshold {
 		evidence = append(evidence, fmt.Sprintf("decided after %d failures (not %d): every replica's evidence says dead", m.failures, m.cfg.Threshold))

@@ -280,6 +280,9 @@ func TestJudge(t *testing.T) {
 		{"no probe, IO Yes", ReplicaProbe{SSHErr: "down", Replicating: true, IO: mysqlx.IOConnected}, VoteAlive},
 		{"unknown probe, IO Yes", ReplicaProbe{Reach: ReachUnknown, Replicating: true, IO: mysqlx.IOConnected}, VoteAlive},
 		{"no probe, IO Connecting", ReplicaProbe{SSHErr: "down", Replicating: true, IO: mysqlx.IOConnecting, IOErrno: 2003}, VoteDead},
+		{"no probe, IO refused by the master's login check", ReplicaProbe{SSHErr: "down", Replicating: true, IO: mysqlx.IOConnecting, IOErrno: 1045}, VoteAlive},
+		{"no probe, IO refused: too many connections", ReplicaProbe{SSHErr: "down", Replicating: true, IO: mysqlx.IOConnecting, IOErrno: 1040}, VoteAlive},
+		{"refused port wins over a stale 1045", ReplicaProbe{Reach: ReachRefused, Replicating: true, IO: mysqlx.IOConnecting, IOErrno: 1045}, VoteDead},
 		{"no probe, other source", ReplicaProbe{SSHErr: "down", Replicating: false, IO: mysqlx.IOConnected}, VoteNone},
 		{"nothing answers", ReplicaProbe{SSHErr: "down", SQLErr: "timeout"}, VoteNone},
 	}
@@ -287,6 +290,31 @@ func TestJudge(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got, line := Judge(tt.p); got != tt.want {
 				t.Errorf("Judge = %v (%s), want %v", got, line, tt.want)
+			}
+		})
+	}
+}
+
+func TestConclusive(t *testing.T) {
+	silent := ReplicaProbe{Name: "db2", Reach: ReachSilent, Replicating: true, IO: mysqlx.IOConnected}
+	tests := []struct {
+		name   string
+		probes []ReplicaProbe
+		want   bool
+	}{
+		{"no replicas", nil, false},
+		{"every probe dead", []ReplicaProbe{silent, {Name: "db3", Reach: ReachRefused, Replicating: true, IO: mysqlx.IOConnecting}}, true},
+		{"one alive", []ReplicaProbe{silent, {Name: "db3", Reach: ReachAnswers}}, false},
+		{"one without evidence", []ReplicaProbe{silent, {Name: "db3", SSHErr: "down", SQLErr: "timeout"}}, false},
+		// A DBA's STOP SLAVE (or a connecting IO thread) without a probe
+		// that ran votes dead, but is not enough to decide early.
+		{"dead vote from the IO thread alone", []ReplicaProbe{silent, {Name: "db3", SSHErr: "down", Replicating: true, IO: mysqlx.IOStopped}}, false},
+		{"dead vote with an inconclusive probe", []ReplicaProbe{{Name: "db3", Reach: ReachUnknown, Replicating: true, IO: mysqlx.IOConnecting, IOErrno: 2003}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Conclusive(tt.probes); got != tt.want {
+				t.Errorf("Conclusive = %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -144,7 +144,8 @@ func orDefault(d, def time.Duration) time.Duration {
 func Fence(ctx context.Context, o Options) (Result, error) {
 	log := o.logger().With("host", o.name())
 	f := Facts{SSHConfigured: o.SSH != nil}
-	if o.Hung && f.SSHConfigured {
+	hungSkip := o.Hung && f.SSHConfigured
+	if hungSkip {
 		// Skipped, not tried: see Options.Hung. Without SSH there is
 		// nothing else to try, so MySQL is tried all the same.
 		f.MySQL, f.LocalSQL = Unreachable, Failed
@@ -184,6 +185,13 @@ func Fence(ctx context.Context, o Options) (Result, error) {
 			default:
 				f.SSH = Failed
 				fail("ssh", err)
+			}
+			if f.SSH != Proven && hungSkip {
+				// Hung only ordered the methods: without SSH, a mysqld that
+				// resumed meanwhile must still be fenced over MySQL.
+				hungSkip = false
+				f.MySQL, f.LocalSQL = NotTried, NotTried
+				log.Info("fence: no SSH to the master seen hung: trying MySQL after all", "step", "plan")
 			}
 		case DoLocalSQL:
 			p, err := withTimeout(ctx, orDefault(o.StepTimeout, 10*time.Second), func(ctx context.Context) (string, error) {

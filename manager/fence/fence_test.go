@@ -54,6 +54,11 @@ func TestFence(t *testing.T) {
 					t.Errorf("SQL sent to a master seen hung: %d opens, local client %q", srv.opens, d.host.local.stmts)
 				}
 			}},
+		{name: "seen hung, SSH unreachable: a resumed mysqld is fenced over MySQL",
+			hung:   true,
+			server: &fakeServer{version: mariaDB()},
+			ssh:    &fakeDialer{err: &sshexec.DialError{Addr: "198.18.7.11:22", User: "root", Kind: sshexec.ErrTimeout, Reason: "no TCP connection"}},
+			fenced: true, method: MethodMySQL, proof: "read back"},
 		{name: "seen hung without SSH: MySQL is tried all the same",
 			hung:   true,
 			server: &fakeServer{version: mariaDB()},

@@ -12,10 +12,10 @@ func TestExpiredAt(t *testing.T) {
 	tests := []struct {
 		lease, want time.Duration
 	}{
-		// lease + tick (lease/4) + probe (tick/2, 0.2-2 s) + demote budget 2 s + lease/100
-		{10 * time.Second, 10*time.Second + 2500*time.Millisecond + 1250*time.Millisecond + 2*time.Second + 100*time.Millisecond},
-		{2 * time.Second, 2*time.Second + 500*time.Millisecond + 250*time.Millisecond + 2*time.Second + 20*time.Millisecond},
-		{60 * time.Second, 60*time.Second + 15*time.Second + 2*time.Second + 2*time.Second + 600*time.Millisecond},
+		// lease + tick (lease/4) + probe (tick/2, 0.2-2 s) + demote budget 5 s + lease/100
+		{10 * time.Second, 10*time.Second + 2500*time.Millisecond + 1250*time.Millisecond + 5*time.Second + 100*time.Millisecond},
+		{2 * time.Second, 2*time.Second + 500*time.Millisecond + 250*time.Millisecond + 5*time.Second + 20*time.Millisecond},
+		{60 * time.Second, 60*time.Second + 15*time.Second + 2*time.Second + 5*time.Second + 600*time.Millisecond},
 	}
 	for _, tt := range tests {
 		if got := ExpiredAt(t0, tt.lease).Sub(t0); got != tt.want {

@@ -149,8 +149,13 @@ type Client struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 	// shared is set on a pool's view of a warm connection: Close then
-	// leaves the connection to the pool.
+	// leaves the connection to the pool. base is the pool's own client.
 	shared bool
+	base   *Client
+	// views and dropped are the pool client's: how many views are open,
+	// and whether the pool gave up on it (closed when its last view is).
+	views   int
+	dropped bool
 }
 
 // String returns "user@host:port".
@@ -170,6 +175,15 @@ func (c *Client) Close() error {
 	if c.shared {
 		// The pool owns the connection; this view's goroutines end with
 		// their commands, or when the pool closes a connection that died.
+		if b := c.base; b != nil {
+			b.mu.Lock()
+			b.views--
+			last := b.dropped && b.views == 0
+			b.mu.Unlock()
+			if last {
+				return b.Close()
+			}
+		}
 		return nil
 	}
 	err := c.conn.Close()

@@ -108,7 +108,11 @@ func (p *Pool) get(ctx context.Context, t Target) (*Client, error) {
 		return nil, e.err
 	}
 	if e.c != nil && !alive(e.c, PoolCheckTimeout) {
-		_ = e.c.Close()
+		// Dropped from the pool, not closed while views use it: one busy
+		// streaming (a relay-log diff) may answer late, and its views'
+		// commands must not be cut. It is closed with its last view (a
+		// really dead one ends those commands by its own keepalive).
+		drop(e.c)
 		e.c = nil
 	}
 	if e.c == nil {
@@ -119,7 +123,22 @@ func (p *Pool) get(ctx context.Context, t Target) (*Client, error) {
 		}
 		e.c, e.err = c, nil
 	}
-	return &Client{conn: e.c.conn, name: e.c.name, done: make(chan struct{}), shared: true}, nil
+	e.c.mu.Lock()
+	e.c.views++
+	e.c.mu.Unlock()
+	return &Client{conn: e.c.conn, name: e.c.name, done: make(chan struct{}), shared: true, base: e.c}, nil
+}
+
+// drop gives up on the pool's client c: it is closed now when no view uses
+// it, else when the last view is closed.
+func drop(c *Client) {
+	c.mu.Lock()
+	c.dropped = true
+	idle := c.views == 0
+	c.mu.Unlock()
+	if idle {
+		_ = c.Close()
+	}
 }
 
 // alive sends a keepalive request on c and reports whether the answer came

@@ -126,3 +126,35 @@ func TestPoolWaitHonoursContext(t *testing.T) {
 		t.Errorf("the waiting Dial took %s, want about its own 200ms", d)
 	}
 }
+
+// A connection that misses its check while a view still uses it (busy
+// streaming a diff) is dropped from the pool but not cut: the view's
+// commands go on, and the connection is closed with that last view.
+func TestPoolDroppedConnectionOutlivesItsViews(t *testing.T) {
+	e := newEnv(t)
+	e.srv.noKeepAlive = true
+	tgt := e.target(t, "-o ServerAliveInterval=0")
+	withPool(t)
+	held, err := Dial(context.Background(), tgt)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	runTrue(t, tgt) // misses the check: dropped, a second connection
+	if _, err := held.Run(context.Background(), []string{"true"}); err != nil {
+		t.Fatalf("the held view's command failed after its connection was dropped: %v", err)
+	}
+	base := held.base
+	base.mu.Lock()
+	closed := base.closed
+	base.mu.Unlock()
+	if closed {
+		t.Fatal("the dropped connection was closed while a view still used it")
+	}
+	_ = held.Close()
+	base.mu.Lock()
+	closed = base.closed
+	base.mu.Unlock()
+	if !closed {
+		t.Error("the dropped connection stayed open after its last view closed")
+	}
+}

@@ -33,13 +33,14 @@ const MinTick = 250 * time.Millisecond
 // its last step. The manager counts it in the lease's margin
 // (manager/lease.ExpiredAt). The VIP and the SQL steps (read_only, client
 // sessions killed) get DemoteSQLBudget; when they have not all succeeded by
-// then, a Local that can (Killer) stops its mysqld with SIGKILL and waits
-// for it to be gone, in what is left: a demotion that cannot be done
-// politely is done anyway, within the budget the manager relies on.
-const DemoteBudget = 2 * time.Second
+// then, a Local that can (Killer) stops its mysqld with SIGKILL as a last
+// resort. That kill never completes the demotion by itself: a service
+// manager or mysqld_safe may start mysqld again, writable, so the demotion
+// is retried at every tick until read_only is verified.
+const DemoteBudget = 5 * time.Second
 
 // DemoteSQLBudget is the share of DemoteBudget for the VIP and SQL steps.
-const DemoteSQLBudget = 1200 * time.Millisecond
+const DemoteSQLBudget = 4 * time.Second
 
 // Tick returns the interval between two ticks for a lease: a quarter of it,
 // at least MinTick.

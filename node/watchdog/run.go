@@ -203,11 +203,7 @@ func (d *daemon) once(ctx context.Context) {
 				}
 			}
 			if complete {
-				if k := steps[len(steps)-1]; k.Name == killStep {
-					d.log.Warn("server demoted: mysqld stopped (the SQL demotion did not finish in time), VIP released", "detail", k.Detail)
-				} else {
-					d.log.Warn("server demoted: read-only, client sessions killed, VIP released")
-				}
+				d.log.Warn("server demoted: read-only, client sessions killed, VIP released")
 			}
 		}
 	}
@@ -280,7 +276,7 @@ const killStep = "stop mysqld (SIGKILL)"
 // quickest way to stop clients from reaching the server), then the local
 // server's steps within DemoteSQLBudget; if one of the server's steps
 // failed, a Killer Local stops mysqld in the rest of the budget. complete
-// says every step succeeded, or mysqld is gone.
+// says every step succeeded (a kill alone never completes it).
 func (d *daemon) demote(ctx context.Context) (steps []Step, complete bool) {
 	start := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, DemoteBudget)
@@ -308,7 +304,9 @@ func (d *daemon) demote(ctx context.Context) (steps []Step, complete bool) {
 		st.Detail += fmt.Sprintf(" (%s after the demotion began)", time.Since(start).Round(time.Millisecond))
 	}
 	steps = append(steps, st)
-	return steps, st.OK
+	// Not complete: a restarted mysqld must be found read-only by the
+	// next tick's demotion before the server counts as demoted.
+	return steps, false
 }
 
 // save writes the state file from the machine.

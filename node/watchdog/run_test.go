@@ -311,8 +311,8 @@ func (k *killingLocal) Kill(context.Context) Step {
 	return Step{OK: true, Detail: "sent SIGKILL to mariadbd (PID 42); it is gone"}
 }
 
-// A demotion whose SQL steps fail within DemoteSQLBudget ends with mysqld
-// stopped: the lease's promise holds without a polite demotion.
+// A demotion whose SQL steps fail within DemoteSQLBudget stops mysqld as a
+// last resort, and stays open until read_only is verified.
 func TestRunKillsWhenTheSQLDemotionFails(t *testing.T) {
 	o := Options{Lease: 1 * s, ManagerUser: "mha", VIP: "198.18.7.100/24", VIPDev: "eth0", StateFile: filepath.Join(t.TempDir(), "w.state")}
 	local := &killingLocal{fakeLocal: &fakeLocal{fail: true}}
@@ -334,19 +334,29 @@ func TestRunKillsWhenTheSQLDemotionFails(t *testing.T) {
 	clock.set(1350 * time.Millisecond)
 	ticks <- time.Time{}
 	<-ticked
+	// A kill alone does not demote: a service manager may start mysqld
+	// again, writable. The demotion stays open and is retried.
+	st, _ := ReadState(o.StateFile)
+	if local.kills != 2 || st.Phase != "demoting" {
+		t.Errorf("after two ticks: kills = %d, phase %s; want 2 kills (one per tick) and still demoting", local.kills, st.Phase)
+	}
+	if n := len(st.Steps); n == 0 || st.Steps[n-1].Name != killStep || !st.Steps[n-1].OK {
+		t.Errorf("steps %+v: want the last one %q, OK", st.Steps, killStep)
+	}
+	// mysqld came back (restarted) and takes read_only: demoted.
+	local.mu.Lock()
+	local.fail = false
+	local.mu.Unlock()
+	clock.set(1600 * time.Millisecond)
+	ticks <- time.Time{}
+	<-ticked
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if local.kills != 1 {
-		t.Errorf("kills = %d, want 1 (the demotion is complete once mysqld is gone)", local.kills)
-	}
-	st, _ := ReadState(o.StateFile)
-	if st.Phase != "demoted" {
-		t.Errorf("phase %s, want demoted", st.Phase)
-	}
-	if n := len(st.Steps); n == 0 || st.Steps[n-1].Name != killStep || !st.Steps[n-1].OK {
-		t.Errorf("steps %+v: want the last one %q, OK", st.Steps, killStep)
+	st, _ = ReadState(o.StateFile)
+	if st.Phase != "demoted" || local.kills != 2 {
+		t.Errorf("phase %s, kills %d; want demoted by read_only, without a third kill", st.Phase, local.kills)
 	}
 }
 

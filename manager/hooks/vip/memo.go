@@ -1,60 +1,57 @@
 package vip
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
+	"sync"
 	"time"
 )
 
-// FileMemo is a Memo kept as small files in Dir (one per orig master and
-// address, holding the Unix time in nanoseconds), so that it survives from
-// the hook's stop run to its start run. An empty Dir means os.TempDir().
-type FileMemo struct {
-	Dir string
+// MemMemo is a Memo kept in this process's memory. gomha runs its built-in
+// hooks inside the manager (hooks.Runner.InProcess), so the stop and the
+// start of one failover share it; a hook run as a child process starts
+// with an empty one and simply dials again. Nothing on disk can be planted
+// or left stale for a later failover. The zero value is ready to use.
+type MemMemo struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	mu sync.Mutex
+	at map[memoKey]time.Time
 }
 
-func (f FileMemo) now() time.Time {
-	if f.Now != nil {
-		return f.Now()
+type memoKey struct {
+	name, ip string
+	vip      netip.Prefix
+}
+
+func (m *MemMemo) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
 	}
 	return time.Now()
 }
 
-func (f FileMemo) path(orig Host, vip netip.Prefix) string {
-	dir := f.Dir
-	if dir == "" {
-		dir = os.TempDir()
+// Unreachable implements Memo.
+func (m *MemMemo) Unreachable(orig Host, vip netip.Prefix) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.at == nil {
+		m.at = map[memoKey]time.Time{}
 	}
-	sum := sha256.Sum256([]byte(orig.Name + "|" + orig.IP + "|" + vip.String()))
-	return filepath.Join(dir, "gomha-vip-unreachable-"+hex.EncodeToString(sum[:8]))
-}
-
-// Unreachable implements Memo. A file that cannot be written only costs
-// start a dial.
-func (f FileMemo) Unreachable(orig Host, vip netip.Prefix) {
-	_ = os.WriteFile(f.path(orig, vip), []byte(strconv.FormatInt(f.now().UnixNano(), 10)), 0o600)
+	m.at[memoKey{orig.Name, orig.IP, vip}] = m.now()
 }
 
 // WasUnreachable implements Memo.
-func (f FileMemo) WasUnreachable(orig Host, vip netip.Prefix) (bool, time.Duration) {
-	p := f.path(orig, vip)
-	b, err := os.ReadFile(p)
-	if err != nil {
+func (m *MemMemo) WasUnreachable(orig Host, vip netip.Prefix) (bool, time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := memoKey{orig.Name, orig.IP, vip}
+	at, ok := m.at[k]
+	delete(m.at, k)
+	if !ok {
 		return false, 0
 	}
-	_ = os.Remove(p)
-	ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return false, 0
-	}
-	ago := f.now().Sub(time.Unix(0, ns))
+	ago := m.now().Sub(at)
 	if ago < 0 || ago > MemoFor {
 		return false, 0
 	}

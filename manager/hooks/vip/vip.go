@@ -179,7 +179,7 @@ type Memo interface {
 }
 
 // MemoFor is how long a stop's finding is trusted by the start after it.
-const MemoFor = 5 * time.Minute
+const MemoFor = time.Minute
 
 // StopConnectTimeout bounds the SSH connect of --command=stop.
 const StopConnectTimeout = time.Second

@@ -352,7 +352,7 @@ func TestMoverStartReusesStop(t *testing.T) {
 	db2 := &Host{Name: "db2", IP: "198.18.7.12", Port: 3306}
 	r := &countingRemote{fakeRemote: fakeRemote{db1.IP: {down: true}, db2.IP: {}}, connects: map[string]int{}}
 	silent := func(context.Context, netip.Addr, int) (bool, string) { return false, "no answer within 1s" }
-	m := &Mover{Remote: r, Probe: silent, Memo: FileMemo{Dir: t.TempDir()}}
+	m := &Mover{Remote: r, Probe: silent, Memo: &MemMemo{}}
 	o, err := m.Do(t.Context(), Request{Command: CommandStop, VIP: vip, Interface: "eth0", Orig: db1})
 	if err != nil || !o.Unverified {
 		t.Fatalf("stop: %v, unverified %v", err, o.Unverified)
@@ -379,9 +379,9 @@ func TestMoverStartReusesStop(t *testing.T) {
 	}
 }
 
-func TestFileMemoExpires(t *testing.T) {
+func TestMemMemoExpires(t *testing.T) {
 	now := time.Unix(1000, 0)
-	m := FileMemo{Dir: t.TempDir(), Now: func() time.Time { return now }}
+	m := &MemMemo{Now: func() time.Time { return now }}
 	h, vip := Host{Name: "db1", IP: "198.18.7.11"}, netip.MustParsePrefix("198.18.7.100/24")
 	m.Unreachable(h, vip)
 	now = now.Add(MemoFor + time.Second)
