@@ -189,6 +189,7 @@ func runKeepalivedCheck(cmd *cobra.Command, env checkEnv, f keepalivedFlags) err
 
 	facts := keepalived.MasterFacts{Watchdog: env.watchdogFacts(watchdog.PathsFor(f.workdir, f.port))}
 	facts.Mark, facts.MarkErr = keepalived.ReadMark(markPath)
+	facts.Now = env.now()
 	facts.Server, facts.ServerErr = f.lookLocal(cmd.Context(), env, nil)
 	v := keepalived.CheckMaster(facts, o)
 	code := 0

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,9 +16,11 @@ import (
 
 	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/hooks/consul"
+	"github.com/gomha/gomha/manager/hooks/keepalived"
 	"github.com/gomha/gomha/manager/hooks/vip"
 	"github.com/gomha/gomha/manager/nodeinstall"
 	"github.com/gomha/gomha/manager/sshexec"
+	"github.com/gomha/gomha/node/arp"
 )
 
 // hookEndpoint is one side (orig_master_ or new_master_) of MHA's hook
@@ -188,8 +192,9 @@ func tolerant(cmd *cobra.Command) *cobra.Command {
 
 // hookRunners carry out the built-in hooks' requests; tests replace them.
 type hookRunners struct {
-	vip    func(context.Context, vip.Request) (vip.Outcome, error)
-	consul func(context.Context, consul.Config, consul.Request) (consul.Outcome, error)
+	vip        func(context.Context, vip.Request) (vip.Outcome, error)
+	consul     func(context.Context, consul.Config, consul.Request) (consul.Outcome, error)
+	keepalived func(ctx context.Context, r keepalived.Request, arpDev string) (vip.Outcome, error)
 }
 
 // hookMemo carries what the VIP hook's stop found to the start of the same
@@ -202,8 +207,37 @@ func newHookCmd() *cobra.Command {
 			m := &vip.Mover{Remote: vip.SSH{}, Memo: &hookMemo}
 			return m.Do(ctx, withOwnNodeTool(r, nodeBinary))
 		},
-		consul: consul.Do,
+		consul:     consul.Do,
+		keepalived: doKeepalived,
 	})
+}
+
+// doKeepalived runs the keepalived hook on the warm SSH connections, with
+// the ARP check from arpDev on this host when one is named.
+func doKeepalived(ctx context.Context, r keepalived.Request, arpDev string) (vip.Outcome, error) {
+	k := &keepalived.Keeper{Remote: vip.SSH{}, Memo: &hookMemo}
+	if arpDev != "" && r.Command == vip.CommandStart && r.VIP.IsValid() {
+		sock, err := arp.Open(arpDev)
+		if err != nil {
+			return vip.Outcome{}, fmt.Errorf("keepalived hook: --arp_interface=%s: %w", arpDev, err)
+		}
+		defer sock.Close()
+		k.ARP = func(ctx context.Context, addr netip.Addr) ([]net.HardwareAddr, error) {
+			res, err := arp.Probe(ctx, sock, addr, arp.ProbeOptions{Count: 1, Wait: 150 * time.Millisecond, All: true})
+			return res.MACs, err
+		}
+	}
+	return k.Do(ctx, withOwnNodeTools(r, nodeBinary))
+}
+
+// withOwnNodeTools is withOwnNodeTool for the keepalived hook's request.
+func withOwnNodeTools(r keepalived.Request, own func() (string, error)) keepalived.Request {
+	// The request's own entry is its hosts' remote_workdir copy (added by
+	// the Keeper); this host's path comes after it.
+	if p, err := own(); err == nil && path.IsAbs(p) {
+		r.NodeTools = append(slices.Clone(r.NodeTools), p)
+	}
+	return r
 }
 
 // withOwnNodeTool adds the path of this host's mha-node (own: the node
@@ -230,7 +264,100 @@ func newHookCmdWith(run hookRunners) *cobra.Command {
 			"--orig_master_*, --new_master_*; unknown options are ignored) and exit 0 (done), 10 (done with a\n" +
 			"warning: MHA logs \"Proceeding.\") or 1 (failed: MHA aborts). See samples/README.md.",
 	}
-	cmd.AddCommand(newHookVIPCmd(run.vip), newHookConsulCmd(run.consul))
+	cmd.AddCommand(newHookVIPCmd(run.vip), newHookConsulCmd(run.consul), newHookKeepalivedCmd(run.keepalived))
+	return cmd
+}
+
+// keepalivedFlags are `mha hook keepalived`'s own options.
+type keepalivedFlags struct {
+	vip, iface, remoteWorkdir, arpIface, reason string
+	hostWorkdirs                                []string
+	wait, timeout                               time.Duration
+}
+
+// keepalivedRequest builds the request from parsed arguments.
+func keepalivedRequest(a hookArgs, f keepalivedFlags) (keepalived.Request, error) {
+	r := keepalived.Request{Command: a.command, Interface: f.iface, Workdir: f.remoteWorkdir, Wait: f.wait, Reason: f.reason}
+	if !path.IsAbs(f.remoteWorkdir) {
+		return r, fmt.Errorf("%w: --remote_workdir=%q: want an absolute path", keepalived.ErrRequest, f.remoteWorkdir)
+	}
+	for _, hw := range f.hostWorkdirs {
+		h, d, ok := strings.Cut(hw, "=")
+		if !ok || h == "" || !path.IsAbs(d) {
+			return r, fmt.Errorf("%w: --host_workdir=%q: want HOST=/ABSOLUTE/DIR", keepalived.ErrRequest, hw)
+		}
+		if r.Workdirs == nil {
+			r.Workdirs = map[string]string{}
+		}
+		r.Workdirs[h] = d
+	}
+	if f.vip != "" {
+		p, err := netip.ParsePrefix(f.vip)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f.vip)
+			if aerr != nil {
+				return r, fmt.Errorf("%w: --vip=%s: want an address (or ADDRESS/PREFIX) such as 192.0.2.10", keepalived.ErrRequest, f.vip)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		r.VIP = p
+	}
+	var err error
+	if r.Orig, err = a.orig.vipHost(a.sshUser, a.sshOptions); err != nil {
+		return r, err
+	}
+	if r.New, err = a.new.vipHost(a.sshUser, a.sshOptions); err != nil {
+		return r, err
+	}
+	if r.Reason == "" {
+		switch {
+		case r.Command == vip.CommandStart && r.Orig != nil:
+			r.Reason = "gomha promoted it in place of " + r.Orig.String()
+		case r.Command != vip.CommandStart && r.New != nil:
+			r.Reason = "gomha moved the master to " + r.New.String()
+		case r.Command != vip.CommandStart:
+			r.Reason = "gomha failover: old master"
+		}
+	}
+	return r, r.Validate()
+}
+
+func newHookKeepalivedCmd(do func(context.Context, keepalived.Request, string) (vip.Outcome, error)) *cobra.Command {
+	var a hookArgs
+	var f keepalivedFlags
+	cmd := tolerant(&cobra.Command{
+		Use:   "keepalived [--vip=ADDR] [--interface=DEV] [--remote_workdir=DIR] [--arp_interface=DEV] <MHA hook arguments>",
+		Short: "Make keepalived move the write VIP to the new master (mark files read by mha-node keepalived-check)",
+		Long: "For sites where keepalived owns the write VIP and runs `mha-node keepalived-check` as its\n" +
+			"vrrp_script (configs/keepalived-master.conf). stop/stopssh: mark the orig master fenced over SSH\n" +
+			"(its check fails, keepalived there gives the VIP up); a host that does not answer SSH -> exit 10.\n" +
+			"start: mark the new master promoted, then wait up to --wait until ADDR is on the new master and\n" +
+			"on no other host (ip addr over SSH on both masters; with --arp_interface, an ARP probe from this\n" +
+			"host must find only the new master's MAC). status: SSH and mha-node work on the orig master.\n" +
+			"The mark file is <remote_workdir>/mha-keepalived-<port>.mark; mha-node is looked for in\n" +
+			"<remote_workdir>/.gomha (where the manager installs it), then at this host's path.",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := keepalivedRequest(a, f)
+			if err != nil {
+				return &mhacli.ExitError{Code: 1, Err: err}
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+			defer cancel()
+			o, err := do(ctx, r, f.arpIface)
+			return hookResult(cmd.OutOrStdout(), r.Command, o.Lines, o.Warned, err)
+		},
+	})
+	fs := cmd.Flags()
+	a.add(fs)
+	fs.StringVar(&a.sshOptions, "ssh_options", "", "ssh_options for hosts MHA passes none for (the new master always)")
+	fs.StringVar(&f.vip, "vip", "", "the write VIP keepalived moves, e.g. 192.0.2.10 or 192.0.2.10/24; start waits for it (without it start only marks)")
+	fs.StringVar(&f.iface, "interface", "eth0", "device that carries the VIP on the hosts (\"\" = any)")
+	fs.StringVar(&f.remoteWorkdir, "remote_workdir", "/var/tmp", "the hosts' remote_workdir: the mark file and the manager's mha-node are there")
+	fs.StringArrayVar(&f.hostWorkdirs, "host_workdir", nil, "HOST=DIR: a host (name or IP) whose remote_workdir is not --remote_workdir; repeatable")
+	fs.StringVar(&f.arpIface, "arp_interface", "", "this host's device on the hosts' network: start's ARP check that only the new master answers for the VIP")
+	fs.StringVar(&f.reason, "reason", "", "reason written into the marks (default: says which failover or switch)")
+	fs.DurationVar(&f.wait, "wait", keepalived.DefaultWait, "start: bound on the wait for keepalived to move the VIP")
+	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "bound on the whole hook")
 	return cmd
 }
 

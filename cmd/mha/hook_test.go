@@ -14,6 +14,7 @@ import (
 
 	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/hooks/consul"
+	"github.com/gomha/gomha/manager/hooks/keepalived"
 	"github.com/gomha/gomha/manager/hooks/vip"
 	"github.com/gomha/gomha/manager/sshexec"
 )
@@ -250,6 +251,61 @@ func TestWithOwnNodeTool(t *testing.T) {
 		}
 		if !slices.Equal(tc.tools, orig) {
 			t.Errorf("%s: the request's slice was changed", tc.name)
+		}
+	}
+}
+
+func TestHookKeepalivedArgs(t *testing.T) {
+	run := func(args ...string) (*keepalived.Request, string, string, error) {
+		t.Helper()
+		var got *keepalived.Request
+		var dev string
+		root := &cobra.Command{Use: "mha", SilenceErrors: true, SilenceUsage: true}
+		root.AddCommand(newHookCmdWith(hookRunners{keepalived: func(_ context.Context, r keepalived.Request, arpDev string) (vip.Outcome, error) {
+			got, dev = &r, arpDev
+			return vip.Outcome{Lines: []string{"done"}}, nil
+		}}))
+		mhacli.Prepare(root, "")
+		var buf bytes.Buffer
+		root.SetOut(&buf)
+		root.SetErr(&buf)
+		root.SetArgs(append([]string{"hook", "keepalived"}, args...))
+		err := root.ExecuteContext(t.Context())
+		return got, dev, buf.String(), err
+	}
+	// MHA's failover start line, with gomha's options.
+	r, dev, out, err := run("--vip=198.18.7.100", "--remote_workdir=/data/mha", "--host_workdir=db2=/srv/mha", "--arp_interface=br0", "--command=start", "--ssh_user=root",
+		"--orig_master_host=db1", "--orig_master_ip=198.18.7.11", "--orig_master_port=3306",
+		"--new_master_host=db2", "--new_master_ip=198.18.7.12", "--new_master_port=3306", "--new_master_user=gomha", "--new_master_password=secret")
+	if err != nil {
+		t.Fatalf("start: %v (%s)", err, out)
+	}
+	want := keepalived.Request{Command: "start", VIP: netip.MustParsePrefix("198.18.7.100/32"), Interface: "eth0", Workdir: "/data/mha",
+		Workdirs: map[string]string{"db2": "/srv/mha"}, Wait: keepalived.DefaultWait, Reason: "gomha promoted it in place of db1 (198.18.7.11)",
+		Orig: &vip.Host{Name: "db1", IP: "198.18.7.11", Port: 3306, SSH: sshexec.Target{Host: "198.18.7.11", User: "root"}},
+		New:  &vip.Host{Name: "db2", IP: "198.18.7.12", Port: 3306, SSH: sshexec.Target{Host: "198.18.7.12", User: "root"}}}
+	if diff := cmp.Diff(want, *r, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("request (-want +got):\n%s", diff)
+	}
+	if dev != "br0" || !strings.Contains(out, "done") {
+		t.Errorf("arp device %q, output %q", dev, out)
+	}
+	if strings.Contains(out, "secret") {
+		t.Errorf("the password reached the output: %q", out)
+	}
+	// A failover's stop on a dead master names no new master.
+	r, _, _, err = run("--command=stop", "--ssh_user=root", "--orig_master_host=db1", "--orig_master_ip=198.18.7.11", "--orig_master_port=3306")
+	if err != nil || r.Reason != "gomha failover: old master" || r.VIP.IsValid() {
+		t.Errorf("stop: %+v, %v", r, err)
+	}
+	for _, bad := range [][]string{
+		{"--command=start", "--new_master_host=db2", "--new_master_port=3306", "--vip=not-an-ip"},
+		{"--command=start", "--new_master_host=db2", "--new_master_port=3306", "--remote_workdir=tmp"},
+		{"--command=start"},
+		{"--command=start", "--new_master_host=db2", "--new_master_port=3306", "--host_workdir=db2"},
+	} {
+		if _, _, out, err := run(bad...); exitCode(err) != 1 {
+			t.Errorf("%q: exit %d (%s), want 1", bad, exitCode(err), out)
 		}
 	}
 }

@@ -13,12 +13,12 @@ import (
 )
 
 // builtinHook is hooks.Runner.InProcess for the manager: a hook command
-// that is this very program's `hook vip` or `hook consul` runs inside the
+// that is this very program's `hook vip`, `hook consul` or `hook keepalived` runs inside the
 // manager, on its warm SSH connections, exactly as the child would (same
 // flags, same output, same exit code). Anything else, including this
 // program under another subcommand, runs as a child process.
 func builtinHook(ctx context.Context, argv []string, out io.Writer) (code int, handled bool) {
-	if len(argv) < 3 || argv[1] != "hook" || (argv[2] != "vip" && argv[2] != "consul") || !isSelf(argv[0]) {
+	if len(argv) < 3 || argv[1] != "hook" || (argv[2] != "vip" && argv[2] != "consul" && argv[2] != "keepalived") || !isSelf(argv[0]) {
 		return 0, false
 	}
 	defer func() {

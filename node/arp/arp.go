@@ -1,12 +1,14 @@
 package arp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -71,6 +73,10 @@ type ProbeOptions struct {
 	Interval time.Duration
 	// Wait is how long to listen after the last probe; 0 means Interval.
 	Wait time.Duration
+	// All keeps listening after the first answer, until Wait after the
+	// last probe, and lists every distinct sender in MACs: who else holds
+	// the address (two hosts answering is an address held twice).
+	All bool
 }
 
 // ProbeResult is what a probe found.
@@ -82,6 +88,9 @@ type ProbeResult struct {
 	Answered bool
 	Reply    Packet
 	MAC      net.HardwareAddr
+	// MACs are the distinct senders that answered, in order (with All;
+	// else at most MAC).
+	MACs []net.HardwareAddr
 }
 
 // pollSlice bounds one Receive, so that a cancelled ctx is noticed soon.
@@ -137,8 +146,16 @@ func Probe(ctx context.Context, l Link, addr netip.Addr, o ProbeOptions) (ProbeR
 			if err != nil {
 				continue // not ARP, or not IPv4 over Ethernet
 			}
-			if Answers(p, addr, mac) {
+			if !Answers(p, addr, mac) {
+				continue
+			}
+			if !res.Answered {
 				res.Answered, res.Reply, res.MAC = true, p, p.SenderMAC
+			}
+			if !slices.ContainsFunc(res.MACs, func(m net.HardwareAddr) bool { return bytes.Equal(m, p.SenderMAC) }) {
+				res.MACs = append(res.MACs, p.SenderMAC)
+			}
+			if !o.All {
 				return res, nil
 			}
 		}

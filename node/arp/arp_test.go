@@ -145,6 +145,23 @@ func TestProbe(t *testing.T) {
 	}
 }
 
+// With All the probe listens out its window and lists every host that
+// answered: an address held twice shows two MACs.
+func TestProbeAll(t *testing.T) {
+	third := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x33}
+	answer := func(mac net.HardwareAddr) []byte {
+		return frame(t, Packet{Dst: ownMAC, Src: mac, Op: OpReply, SenderMAC: mac, SenderIP: vipAddr, TargetMAC: ownMAC, TargetIP: netip.IPv4Unspecified()})
+	}
+	l := &fakeLink{mac: ownMAC, inbox: []queued{{1, answer(otherMAC)}, {1, answer(otherMAC)}, {2, answer(third)}}}
+	res, err := Probe(t.Context(), l, vipAddr, ProbeOptions{Count: 2, Interval: 10 * time.Millisecond, All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 2 || !res.Answered || len(res.MACs) != 2 || res.MACs[0].String() != otherMAC.String() || res.MACs[1].String() != third.String() {
+		t.Errorf("Probe(All) = sent %d, answered %v, MACs %v; want 2, true, [%s %s]", res.Sent, res.Answered, res.MACs, otherMAC, third)
+	}
+}
+
 func TestProbeFails(t *testing.T) {
 	boom := errors.New("recvfrom: network is down")
 	if _, err := Probe(t.Context(), &fakeLink{mac: ownMAC, recvErr: boom}, vipAddr, ProbeOptions{}); !errors.Is(err, boom) {

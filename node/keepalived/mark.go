@@ -129,6 +129,14 @@ func RemoveMark(path string) error {
 	return nil
 }
 
+// at is the mark's time; zero for a nil mark.
+func (m *Mark) at() time.Time {
+	if m == nil {
+		return time.Time{}
+	}
+	return m.At
+}
+
 // describe renders the mark for a reason line.
 func (m Mark) describe() string {
 	s := "marked " + m.Kind

@@ -35,7 +35,20 @@ type MasterFacts struct {
 	// when it exists but cannot be read or understood.
 	Mark    *Mark
 	MarkErr error
+	// Now is the wall clock when the facts were read: a promoted mark
+	// tolerates read_only for PromotedGrace after its At.
+	Now time.Time
 }
+
+// PromotedGrace is how long after the manager's hook marked a host promoted
+// its read_only flag does not fail the check. The manager (as MHA) calls
+// the start hook on the new master before it sets read_only=0 there, and
+// the hook waits for keepalived to move the VIP: without the grace that
+// wait could never end. Past the grace, a promoted host that is still (or
+// again) read-only fails the check as any other. A fenced mark on the
+// host, which the manager writes on every old master, replaces the
+// promoted one.
+const PromotedGrace = time.Minute
 
 // MasterOptions tune CheckMaster.
 type MasterOptions struct {
@@ -83,7 +96,9 @@ type MasterVerdict struct {
 //     no watchdog running (the manager stopped it), passes unless
 //     RequireWatchdog.
 //  4. The local mysqld answered.
-//  5. @@global.read_only is 0, and so is super_read_only where it exists.
+//  5. @@global.read_only is 0, and so is super_read_only where it exists
+//     (on a host marked promoted less than PromotedGrace ago, either may
+//     still be on: the manager opens writes right after its start hook).
 //  6. It replicates from nobody: every channel of its replica status either
 //     has no source (RESET SLAVE ALL leaves no row; MHA on MySQL 5.1 leaves
 //     MASTER_HOST=”), or its source is one of AllowSources, or both its
@@ -140,10 +155,15 @@ func CheckMaster(f MasterFacts, o MasterOptions) MasterVerdict {
 		v.OK = len(v.Reasons) == 0
 		return v
 	}
-	if s.ReadOnly {
+	readOnly := s.ReadOnly || (s.SuperReadOnly != nil && *s.SuperReadOnly)
+	if age := f.Now.Sub(f.Mark.at()); readOnly && promoted && !f.Now.IsZero() && age >= -5*time.Second && age < PromotedGrace {
+		v.Notes = append(v.Notes, fmt.Sprintf("read_only tolerated: marked promoted %s ago, the manager opens writes right after its start hook (grace %s)", age.Round(time.Second), PromotedGrace))
+		readOnly = false
+	}
+	if readOnly && s.ReadOnly {
 		fail(CodeReadOnly, "@@global.read_only is ON")
 	}
-	if s.SuperReadOnly != nil && *s.SuperReadOnly {
+	if readOnly && s.SuperReadOnly != nil && *s.SuperReadOnly {
 		fail(CodeReadOnly, "@@global.super_read_only is ON")
 	}
 	for _, c := range s.Channels {

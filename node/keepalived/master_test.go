@@ -33,6 +33,7 @@ func demoted(phase string) *watchdog.State {
 }
 
 var (
+	markAt     = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	writable   = &Server{Version: "10.11.19-MariaDB-log"}
 	noWatchdog = WatchdogFacts{ReadErr: fs.ErrNotExist, BootID: boot, NowMono: time.Minute}
 )
@@ -73,7 +74,17 @@ func TestCheckMaster(t *testing.T) {
 		{"stopped channel, --allow_stopped", MasterFacts{Server: &Server{Channels: []Channel{stoppedTo("db1")}}, Watchdog: noWatchdog}, MasterOptions{AllowStopped: true}, nil},
 		{"running channel, marked promoted", MasterFacts{Server: &Server{Channels: []Channel{runningTo("db1")}}, Watchdog: noWatchdog,
 			Mark: &Mark{Kind: MarkPromoted}}, MasterOptions{}, []string{CodeReplica}},
-		{"promoted but read_only", MasterFacts{Server: &Server{ReadOnly: true}, Watchdog: noWatchdog, Mark: &Mark{Kind: MarkPromoted}}, MasterOptions{}, []string{CodeReadOnly}},
+		{"promoted but read_only (no clock)", MasterFacts{Server: &Server{ReadOnly: true}, Watchdog: noWatchdog, Mark: &Mark{Kind: MarkPromoted}}, MasterOptions{}, []string{CodeReadOnly}},
+		{"promoted just now, read_only not lifted yet", MasterFacts{Server: &Server{ReadOnly: true, SuperReadOnly: ptr(true), Channels: []Channel{stoppedTo("db1")}}, Watchdog: noWatchdog,
+			Mark: &Mark{Kind: MarkPromoted, At: markAt}, Now: markAt.Add(3 * time.Second)}, MasterOptions{}, nil},
+		{"promoted past the grace, still read_only", MasterFacts{Server: &Server{ReadOnly: true}, Watchdog: noWatchdog,
+			Mark: &Mark{Kind: MarkPromoted, At: markAt}, Now: markAt.Add(PromotedGrace)}, MasterOptions{}, []string{CodeReadOnly}},
+		{"promoted mark from the future", MasterFacts{Server: &Server{ReadOnly: true}, Watchdog: noWatchdog,
+			Mark: &Mark{Kind: MarkPromoted, At: markAt}, Now: markAt.Add(-time.Minute)}, MasterOptions{}, []string{CodeReadOnly}},
+		{"fenced mark: read_only is no longer tolerated", MasterFacts{Server: &Server{ReadOnly: true}, Watchdog: noWatchdog,
+			Mark: &Mark{Kind: MarkFenced, At: markAt}, Now: markAt.Add(time.Second)}, MasterOptions{}, []string{CodeFenced, CodeReadOnly}},
+		{"promoted just now, running channel still counts", MasterFacts{Server: &Server{ReadOnly: true, Channels: []Channel{runningTo("db1")}}, Watchdog: noWatchdog,
+			Mark: &Mark{Kind: MarkPromoted, At: markAt}, Now: markAt.Add(time.Second)}, MasterOptions{}, []string{CodeReplica}},
 		{"channel without a source (MHA on 5.1)", MasterFacts{Server: &Server{Channels: []Channel{{IO: "No", SQL: "No"}}}, Watchdog: noWatchdog}, MasterOptions{}, nil},
 		{"active/passive pair: channel from the passive master allowed", MasterFacts{Server: &Server{Channels: []Channel{runningTo("DB2")}}, Watchdog: noWatchdog},
 			MasterOptions{AllowSources: []SourceMatcher{db2}}, nil},

@@ -1,0 +1,197 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// VRRP is one vrrp_instance of a lab host's keepalived, with its
+// vrrp_script: the shape of configs/keepalived-master.conf and
+// keepalived-replica.conf (BACKUP + nopreempt everywhere, weight 0 so a
+// failing check means FAULT, unicast to the peers).
+type VRRP struct {
+	// Name names the instance and its script ("gomha_write").
+	Name string
+	// RouterID is virtual_router_id, the same on every host of the
+	// instance.
+	RouterID int
+	// VIP is the address with its prefix ("198.18.7.100/24").
+	VIP string
+	// Priority breaks ties between hosts whose check passes.
+	Priority int
+	// Peers are the other hosts of the instance (unicast_peer).
+	Peers []*Host
+	// Check is the vrrp_script's command line (split on spaces by
+	// keepalived: no spaces inside arguments).
+	Check []string
+	// Interval, Fall and Rise are the script's; 0 means 1, 2 and 1.
+	Interval, Fall, Rise int
+	// AdvertInt is advert_int in seconds (VRRP version 3 takes fractions);
+	// "" means "1".
+	AdvertInt string
+}
+
+// CheckCnf writes the host's option file for the keepalived checks (the
+// local root account over the unix socket, as /etc/keepalived/gomha-check.cnf
+// in the samples) and returns its path.
+func (h *Host) CheckCnf() (string, error) {
+	p := filepath.Join(h.Dir, "gomha-check.cnf")
+	body := "[client]\nuser=root\nsocket=" + h.Socket + "\n"
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		return "", fmt.Errorf("lab: %s: %w", h.Name, err)
+	}
+	return p, nil
+}
+
+// KeepalivedConf renders a keepalived.conf for h with the given instances.
+func (h *Host) KeepalivedConf(instances ...VRRP) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# Written by the gomha integration lab for %s (shape of configs/keepalived-*.conf).", h.Name)
+	w("global_defs {")
+	w("    router_id %s", h.Name)
+	w("    script_user root")
+	w("    vrrp_version 3")
+	w("    vrrp_garp_master_delay 5")
+	w("    vrrp_garp_master_repeat 3")
+	w("}")
+	for _, in := range instances {
+		interval, fall, rise, advert := in.Interval, in.Fall, in.Rise, in.AdvertInt
+		if interval == 0 {
+			interval = 1
+		}
+		if fall == 0 {
+			fall = 2
+		}
+		if rise == 0 {
+			rise = 1
+		}
+		if advert == "" {
+			advert = "1"
+		}
+		w("vrrp_script %s_check {", in.Name)
+		w("    script %q", strings.Join(in.Check, " "))
+		w("    interval %d", interval)
+		w("    timeout %d", interval+1)
+		w("    weight 0")
+		w("    fall %d", fall)
+		w("    rise %d", rise)
+		w("    init_fail")
+		w("}")
+		w("vrrp_instance %s {", in.Name)
+		w("    state BACKUP")
+		w("    nopreempt")
+		w("    interface eth0")
+		w("    virtual_router_id %d", in.RouterID)
+		w("    priority %d", in.Priority)
+		w("    advert_int %s", advert)
+		w("    unicast_src_ip %s", h.IP)
+		w("    unicast_peer {")
+		for _, p := range in.Peers {
+			w("        %s", p.IP)
+		}
+		w("    }")
+		w("    virtual_ipaddress {")
+		w("        %s dev eth0", in.VIP)
+		w("    }")
+		w("    track_script {")
+		w("        %s_check", in.Name)
+		w("    }")
+		w("}")
+	}
+	return b.String()
+}
+
+// StartKeepalived writes conf as the host's keepalived.conf and runs
+// keepalived (VRRP only, in the foreground, its own pid files) in the
+// host's namespace. Its log is keepalived.log in the host's directory.
+func (h *Host) StartKeepalived(conf string) (*Process, error) {
+	path := filepath.Join(h.Dir, "keepalived.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		return nil, fmt.Errorf("lab: %s: %w", h.Name, err)
+	}
+	argv := []string{bin("keepalived"), "--dont-fork", "--log-console", "--log-detail", "--vrrp",
+		"--use-file=" + path,
+		"--pid=" + filepath.Join(h.Dir, "keepalived.pid"),
+		"--vrrp_pid=" + filepath.Join(h.Dir, "keepalived-vrrp.pid"),
+		"--checkers_pid=" + filepath.Join(h.Dir, "keepalived-checkers.pid")}
+	return h.StartProcess("keepalived.log", argv...)
+}
+
+// StopKeepalived ends a keepalived started by StartKeepalived as its
+// service would (SIGTERM: it gives up its addresses) and waits for it.
+func (h *Host) StopKeepalived(ctx context.Context, p *Process) error {
+	if err := p.Signal(syscall.SIGTERM); err != nil && !p.Exited() {
+		return fmt.Errorf("lab: stop keepalived on %s: %w", h.Name, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := p.Wait(ctx); err != nil && ctx.Err() != nil {
+		_ = p.Kill()
+		return fmt.Errorf("lab: keepalived on %s did not stop within 10s", h.Name)
+	}
+	return nil
+}
+
+// Holds reports whether the host's eth0 carries addr (an address without
+// prefix, "198.18.7.100").
+func (h *Host) Holds(ctx context.Context, addr string) (bool, error) {
+	out, err := h.Exec(ctx, "ip", "-o", "addr", "show", "dev", "eth0")
+	if err != nil {
+		return false, err
+	}
+	return strings.Contains(string(out), " inet "+addr+"/"), nil
+}
+
+// VIPHolders lists the database hosts whose eth0 carries addr.
+func (l *Lab) VIPHolders(ctx context.Context, addr string) ([]string, error) {
+	var names []string
+	for _, h := range l.Hosts {
+		ok, err := h.Holds(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			names = append(names, h.Name)
+		}
+	}
+	return names, nil
+}
+
+// WaitVIP waits until addr is on want alone (want nil: on no host) and
+// returns how long that took.
+func (l *Lab) WaitVIP(ctx context.Context, addr string, want *Host, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	deadline := start.Add(timeout)
+	wantList := ""
+	if want != nil {
+		wantList = want.Name
+	}
+	for {
+		got, err := l.VIPHolders(ctx, addr)
+		if err != nil {
+			return 0, err
+		}
+		if strings.Join(got, ",") == wantList {
+			return time.Since(start), nil
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("lab: %s is on %v after %s, want [%s]", addr, got, timeout, wantList)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Bridge is the lab bridge's device in the root namespace, where the
+// manager of most runbooks runs (an ARP probe from there reaches every
+// host).
+func (l *Lab) Bridge() string { return l.bridge }
