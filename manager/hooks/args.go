@@ -366,7 +366,8 @@ func IsMHASecondaryCheck(script string) bool {
 // online switch.
 type OnlineChange struct {
 	// Command is "stop" (before the orig master is made read-only) or
-	// "start" (after the new master caught up, before read_only=0).
+	// "start" (MHA: after the new master caught up, before read_only=0 on
+	// it; gomha: once it is writable, outside the write block).
 	Command string
 	// Orig is the current master, New the master being switched to.
 	Orig, New Endpoint
