@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,10 @@ type Endpoint struct {
 	// builders take reachability as a parameter or assume SSH works, as
 	// MHA does.
 	SSHUnreachable bool
+	// SecondaryCheckScript is the server's secondary_check_script as
+	// configured: SecondaryCheckArgs reads from it whether the checker is
+	// MHA's masterha_secondary_check (see there).
+	SecondaryCheckScript string
 }
 
 // EndpointOf returns the Endpoint of a resolved server block.
@@ -53,6 +58,8 @@ func EndpointOf(srv config.Server) Endpoint {
 		User:              srv.User,
 		Password:          srv.Password,
 		SSHConnectTimeout: srv.SSHConnectionTimeout,
+
+		SecondaryCheckScript: srv.SecondaryCheckScript,
 	}
 }
 
@@ -311,6 +318,15 @@ type SecondaryCheck struct {
 // gomha passes each as one word, exactly as configured. --options is the
 // check option set ([SSHOptionString] with reachable false), sent only
 // when the master has ssh_options.
+//
+// --options replaces the checker's whole SSH option set. When the checker
+// is named masterha_secondary_check (MHA's Perl script, or gomha under
+// MHA's name), the set starts with "-o StrictHostKeyChecking=no" as MHA's
+// did, unless ssh_options says StrictHostKeyChecking itself: without it
+// MHA's script would verify the secondary hosts' keys, which are usually
+// not in known_hosts, exit 2 and so keep the manager from ever failing
+// over. `mha secondary-check` and a site's own script get gomha's set,
+// which leaves host-key checking on.
 func SecondaryCheckArgs(c SecondaryCheck) []string {
 	m := c.Master
 	args := []string{
@@ -323,16 +339,35 @@ func SecondaryCheckArgs(c SecondaryCheck) []string {
 		"--ping_type=" + c.PingType,
 	}
 	if opts := SSHOptionString(m, false); opts != "" {
+		if IsMHASecondaryCheck(m.SecondaryCheckScript) && !strings.Contains(strings.ToLower(m.SSHOptions), "stricthostkeychecking") {
+			opts = noStrictHostKeys + " " + opts
+		}
 		args = append(args, "--options="+opts)
 	}
 	return args
+}
+
+// noStrictHostKeys is the option MHA's SSH option sets start with (mha-compat
+// §1: SSH_OPT_CHECK and SSH_OPT_ALIVE).
+const noStrictHostKeys = "-o StrictHostKeyChecking=no"
+
+// IsMHASecondaryCheck reports whether the secondary_check_script command
+// runs a program named masterha_secondary_check: MHA's Perl script, or
+// gomha's mha under MHA's name. It does not look at the file.
+func IsMHASecondaryCheck(script string) bool {
+	words, err := SplitCommand(script)
+	if err != nil || len(words) == 0 {
+		return false
+	}
+	return filepath.Base(words[0]) == "masterha_secondary_check"
 }
 
 // OnlineChange is one call of master_ip_online_change_script during an
 // online switch.
 type OnlineChange struct {
 	// Command is "stop" (before the orig master is made read-only) or
-	// "start" (after the new master caught up, before read_only=0).
+	// "start" (MHA: after the new master caught up, before read_only=0 on
+	// it; gomha: once it is writable, outside the write block).
 	Command string
 	// Orig is the current master, New the master being switched to.
 	Orig, New Endpoint

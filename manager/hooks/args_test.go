@@ -258,13 +258,61 @@ func TestSecondaryCheckArgs(t *testing.T) {
 	}
 }
 
+// Under MHA's checker name the --options set starts with MHA's
+// StrictHostKeyChecking=no (the secondary hosts' keys are usually not in
+// known_hosts, and MHA's checker would exit 2 forever); gomha's own
+// checker and a site's script keep host-key checking; an ssh_options that
+// says StrictHostKeyChecking itself is left as it is.
+func TestSecondaryCheckArgsHostKeys(t *testing.T) {
+	const check = "-o PasswordAuthentication=no -o BatchMode=yes -o ConnectTimeout=5 "
+	tests := []struct {
+		name, script, sshOptions string
+		// want is the --options value; "" means no --options at all.
+		want string
+	}{
+		{"MHA's Perl checker", "/usr/bin/masterha_secondary_check -s db2 -s db3", "-i /k",
+			"-o StrictHostKeyChecking=no " + check + "-i /k"},
+		{"MHA's name found on PATH", "masterha_secondary_check -s db2", "-i /k",
+			"-o StrictHostKeyChecking=no " + check + "-i /k"},
+		{"quoted path to MHA's name", `'/opt/mha tools/masterha_secondary_check' -s db2`, "-i /k",
+			"-o StrictHostKeyChecking=no " + check + "-i /k"},
+		{"MHA's name, ssh_options sets host-key checking itself", "masterha_secondary_check -s db2", "-o StrictHostKeyChecking=yes",
+			check + "-o StrictHostKeyChecking=yes"},
+		{"MHA's name, spelled in another case", "masterha_secondary_check -s db2", "-o stricthostkeychecking=accept-new",
+			check + "-o stricthostkeychecking=accept-new"},
+		{"MHA's name without ssh_options: no --options, the checker's defaults", "masterha_secondary_check -s db2", "", ""},
+		{"gomha's own checker keeps host-key checking", "/usr/local/bin/mha secondary-check -s db2", "-i /k", check + "-i /k"},
+		{"a site's own script", "/usr/local/bin/secondary_hook -s db2", "-i /k", check + "-i /k"},
+		{"a name that only contains MHA's", "/usr/local/bin/my_masterha_secondary_check_wrapper -s db2", "-i /k", check + "-i /k"},
+		{"no script", "", "-i /k", check + "-i /k"},
+		{"unbalanced quote", `masterha_secondary_check 'x`, "-i /k", check + "-i /k"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := Endpoint{Host: "db1", IP: "10.0.0.1", Port: 3306, SSHUser: "root", SSHOptions: tt.sshOptions, SecondaryCheckScript: tt.script}
+			var got string
+			found := false
+			for _, a := range SecondaryCheckArgs(SecondaryCheck{Master: m, PingType: "SELECT"}) {
+				if v, ok := strings.CutPrefix(a, "--options="); ok {
+					got, found = v, true
+				}
+			}
+			if found != (tt.want != "") || got != tt.want {
+				t.Errorf("--options %q (sent %t); want %q", got, found, tt.want)
+			}
+		})
+	}
+}
+
 func TestEndpointOf(t *testing.T) {
 	srv := config.Server{Block: "server1", Params: config.Params{
 		Hostname: "db1", IP: "10.0.0.1", Port: 3307, SSHHost: "db1", SSHIP: "10.0.0.1", SSHPort: 22, SSHUser: "root",
 		SSHOptions: "-i /k", User: "mha", Password: "pw", SSHConnectionTimeout: 5 * time.Second,
+		SecondaryCheckScript: "masterha_secondary_check -s db2",
 	}}
 	want := Endpoint{Host: "db1", IP: "10.0.0.1", Port: 3307, SSHUser: "root", SSHHost: "db1", SSHIP: "10.0.0.1", SSHPort: 22,
-		SSHOptions: "-i /k", User: "mha", Password: "pw", SSHConnectTimeout: 5 * time.Second}
+		SSHOptions: "-i /k", User: "mha", Password: "pw", SSHConnectTimeout: 5 * time.Second,
+		SecondaryCheckScript: "masterha_secondary_check -s db2"}
 	if diff := cmp.Diff(want, EndpointOf(srv)); diff != "" {
 		t.Error(diff)
 	}

@@ -13,9 +13,11 @@ import (
 	"github.com/gomha/gomha/node/binlog"
 )
 
-// block is Phase 2: the watchdogs out of the way, then writes are blocked
-// on the old master, the new master catches up and becomes writable, all
-// within MaxWriteBlock, or everything is rolled back.
+// block is Phase 2: the watchdogs out of the way and the hook "stop", then
+// writes are blocked on the old master, the new master catches up and
+// becomes writable, all within MaxWriteBlock, or everything is rolled
+// back. The hook "start" is not in it: it runs after the point of no
+// return (finish).
 func (s *switcher) block(ctx context.Context) error {
 	p := s.plan
 	orig, newm := p.Orig, p.New
@@ -123,15 +125,11 @@ func (s *switcher) block(ctx context.Context) error {
 		return fail("reading the new master's binlog position", err)
 	}
 	s.log.Info("new master caught up", "host", newm.Host(), "binlog_file", s.newPos.File, "binlog_pos", s.newPos.Offset)
-	if p.StartHook != "" {
-		if time.Until(deadline) <= 0 {
-			return fail("starting the online-change hook", bound)
-		}
-		if err := s.step(bctx, StepHookStart, newm.Host(), nil, func(ctx context.Context) error {
-			return s.hook(ctx, "start", p.StartHook, origEP, newEP)
-		}); err != nil {
-			return fail("the online-change hook start", err)
-		}
+	// read_only=1 does not stop accounts with SUPER or READ_ONLY ADMIN:
+	// what they wrote since the final coordinate is not on the new
+	// master. Rolling back loses nothing; switching would.
+	if err := s.step(bctx, StepOrigStill, orig.Host(), nil, s.origUnchanged); err != nil {
+		return fail("checking the old master's binlog position", err)
 	}
 	if time.Now().After(deadline) {
 		return s.rollback(ctx, u, bound)
@@ -185,21 +183,45 @@ func (s *switcher) lock(ctx context.Context, u *undo) error {
 		close(stop)
 		wg.Wait()
 	}()
-	s.log.Info("Locking all tables on the orig master to reject updates from everybody (including root):", "host", host)
+	if s.plan.BinlogStill {
+		s.log.Info("Skipping locking all tables.", "host", host)
+	} else {
+		s.log.Info("Locking all tables on the orig master to reject updates from everybody (including root):", "host", host)
+	}
 	u.readOnly = true
 	if err := s.step(ctx, StepReadOnly, host, nil, func(ctx context.Context) error {
 		return s.lockConn.SetReadOnly(ctx, true)
 	}); err != nil {
 		return err
 	}
-	if !s.plan.LockTables {
+	if s.plan.LockTables {
+		u.locked = true
+		if err := s.step(ctx, StepLockTables, host, nil, s.lockConn.LockTables); err != nil {
+			return err
+		}
+		s.log.Info("Executing SET GLOBAL read_only=1 and FLUSH TABLES WITH READ LOCK.. ok", "host", host)
+	} else {
+		s.log.Info("Executing SET GLOBAL read_only=1.. ok", "host", host)
+	}
+	if s.plan.BinlogStill {
 		return s.step(ctx, StepBinlogStill, host, nil, s.binlogStopped)
 	}
-	u.locked = true
-	if err := s.step(ctx, StepLockTables, host, nil, s.lockConn.LockTables); err != nil {
+	return nil
+}
+
+// origUnchanged checks, just before the point of no return, that the old
+// master's binlog coordinate is still the final one the new master caught
+// up with: something that read_only=1 lets write (an account with SUPER,
+// or READ_ONLY ADMIN on MariaDB >= 10.5.2; an event whose definer has it)
+// would otherwise leave its writes on the old master only.
+func (s *switcher) origUnchanged(ctx context.Context) error {
+	pos, _, err := s.lockConn.BinlogStatus(ctx)
+	if err != nil {
 		return err
 	}
-	s.log.Info("Executing SET GLOBAL read_only=1 and FLUSH TABLES WITH READ LOCK.. ok", "host", host)
+	if pos != s.origPos {
+		return fmt.Errorf("the old master's binary log moved from %s to %s after read_only=1: a session that read_only does not stop (SUPER, READ_ONLY ADMIN, an event) wrote, and its writes would be lost on the new master (stop such writers in the online-change hook \"stop\", or use the global read lock)", s.origPos, pos)
+	}
 	return nil
 }
 

@@ -80,6 +80,21 @@ func assertNothingChanged(t *testing.T, c *cluster) {
 	}
 }
 
+// assertOrder: the calls in order were logged in that order (others may
+// come between them).
+func assertOrder(t *testing.T, c *cluster, order []string) {
+	t.Helper()
+	last := -1
+	for _, o := range order {
+		i := c.w.indexFrom(o, last+1)
+		if i < 0 {
+			t.Errorf("%q missing or out of order (nothing after call %d)", o, last)
+			continue
+		}
+		last = i
+	}
+}
+
 // assertOldMasterBack: after an abort before the point of no return the
 // old master db1 is writable and unlocked again, the candidate db2 is
 // read-only and replicates from db1, and no other replica was touched.
@@ -108,8 +123,9 @@ func assertOldMasterBack(t *testing.T, c *cluster, res Result) {
 	}
 }
 
-// The happy path: every step in the plan's order, writes blocked on db1
-// then unblocked, db2 writable, db1 read-only (not repointed without
+// The happy path: every step in the plan's order, writes blocked on db1 by
+// read_only=1 alone (MHA 0.58: no global read lock), db2 writable, then
+// the hook "start", db1 read-only (not repointed without
 // orig_master_is_new_slave), db3 repointed at db2's position; every step
 // logged with its duration and every irreversible one journaled.
 func TestRunHappyPath(t *testing.T) {
@@ -123,25 +139,24 @@ func TestRunHappyPath(t *testing.T) {
 	}
 	want := []string{
 		"pre-sync new master db2", "online-change hook stop db1", "prepare write lock db1", "set read_only=1 db1",
-		"flush tables with read lock db1", "read old master position db1", "new master catch-up db2", "stop replication db2",
-		"read new master position db2", "online-change hook start db2", "set read_only=0 db2", "unlock tables db1",
-		"change master db3", "reset slave all db2",
+		"read old master position db1", "new master catch-up db2", "stop replication db2",
+		"read new master position db2", "check old master position unchanged db1", "set read_only=0 db2", "online-change hook start db2",
+		"check old master position after the switch db1", "change master db3", "reset slave all db2",
 	}
 	if got := stepNames(res); !slices.Equal(got, want) {
 		t.Errorf("steps\n got %q\nwant %q", got, want)
 	}
-	// The SQL order on the servers.
-	order := []string{"hook stop db1->db2", "db1 SetReadOnly true", "db1 LockTables", "db1 BinlogStatus", "db2 WaitForPos",
-		"db2 StopReplication", "hook start db1->db2", "db2 SetReadOnly false", "db1 UnlockTables", "db3 WaitForPos", "db3 Repoint", "db2 ResetReplicaAll"}
-	last := -1
-	for _, o := range order {
-		i := c.w.indexFrom(o, last+1)
-		if i < 0 {
-			t.Errorf("%q missing or out of order (nothing after call %d)", o, last)
-			continue
-		}
-		last = i
+	if got, want := stepNames(res), planned(c.plan()); !slices.Equal(got, want) {
+		t.Errorf("steps run\n got %q\nplanned %q", got, want)
 	}
+	if n := c.w.count("db1 LockTables") + c.w.count("db1 UnlockTables"); n != 0 {
+		t.Errorf("FLUSH TABLES WITH READ LOCK / UNLOCK TABLES sent %d times without LockAllTables", n)
+	}
+	// The SQL order on the servers.
+	order := []string{"hook stop db1->db2", "db1 SetReadOnly true", "db1 BinlogStatus", "db2 WaitForPos",
+		"db2 StopReplication", "db2 BinlogStatus", "db1 BinlogStatus", "db2 SetReadOnly false", "hook start db1->db2", "db1 BinlogStatus",
+		"db3 WaitForPos", "db3 Repoint", "db2 ResetReplicaAll"}
+	assertOrder(t, c, order)
 	if c.server("db2").readOnly() || !c.server("db1").readOnly() || c.server("db1").isLocked() {
 		t.Error("want db2 writable, db1 read-only and unlocked")
 	}
@@ -297,11 +312,27 @@ func TestRunRollsBack(t *testing.T) {
 		newRestarted bool
 	}{
 		{"FLUSH TABLES WITH READ LOCK fails", func(c *cluster) {
+			c.opts.LockAllTables = true
 			c.server("db1").on = failOn("LockTables", 1, errBoom)
 		}, []string{"blocking writes on the old master db1(198.18.9.11:3306): boom"}, true, false},
 		{"FLUSH TABLES WITH READ LOCK waits past lock_wait_timeout", func(c *cluster) {
+			c.opts.LockAllTables = true
 			c.server("db1").on = failOn("LockTables", 1, lockTimeout)
 		}, []string{"--max_write_block", "(lock_wait_timeout)"}, true, false},
+		{"read_only=1 waits past lock_wait_timeout", func(c *cluster) {
+			c.server("db1").on = failOn("SetReadOnly", 1, lockTimeout)
+		}, []string{"--max_write_block", "(lock_wait_timeout)"}, true, false},
+		{"a session that read_only does not stop writes after the final position", func(c *cluster) {
+			db1 := c.server("db1")
+			db1.on = func(_ context.Context, m string, n int) error {
+				if m == "BinlogStatus" && n == 3 { // pre-sync, final position, then this check
+					db1.mu.Lock()
+					db1.st.Binlog.Offset += 250
+					db1.mu.Unlock()
+				}
+				return nil
+			}
+		}, []string{"checking the old master's binlog position", "moved from mysql-bin.000001:9000 to mysql-bin.000001:9250 after read_only=1"}, true, true},
 		{"read_only=1 fails", func(c *cluster) {
 			c.server("db1").on = failOn("SetReadOnly", 1, errBoom)
 		}, []string{"blocking writes on the old master", "boom"}, true, false},
@@ -334,13 +365,6 @@ func TestRunRollsBack(t *testing.T) {
 		{"the hook's stop fails", func(c *cluster) {
 			c.hk.code["stop"] = 1
 		}, []string{"--command=stop failed with return code 1:0"}, true, false},
-		{"the hook's start fails", func(c *cluster) {
-			c.hk.code["start db1->db2"] = 2
-		}, []string{"the online-change hook start", "--command=start failed with return code 2:0"}, true, true},
-		{"the hook's start outlasts the bound", func(c *cluster) {
-			c.opts.MaxWriteBlock = 100 * time.Millisecond
-			c.hk.block["start db1->db2"] = true
-		}, []string{"--max_write_block", "the online-change hook start"}, true, true},
 		{"read_only=0 fails on the new master", func(c *cluster) {
 			c.server("db2").on = failOn("SetReadOnly", 1, errBoom)
 		}, []string{"SET GLOBAL read_only=0 on the new master: boom"}, true, true},
@@ -353,6 +377,7 @@ func TestRunRollsBack(t *testing.T) {
 			for i := range c.cfg.Servers {
 				c.cfg.Servers[i].MasterIPOnlineChangeScript = ""
 			}
+			c.opts.LockAllTables = true
 			c.server("db1").on = failOn("LockTables", 1, errBoom)
 		}, []string{"boom"}, false, false},
 	}
@@ -371,6 +396,9 @@ func TestRunRollsBack(t *testing.T) {
 			}
 			if got := c.w.count("db2 StartReplication"); got != map[bool]int{false: 0, true: 1}[tt.newRestarted] {
 				t.Errorf("replication restarted on db2 %d times; want %t", got, tt.newRestarted)
+			}
+			if c.w.count("hook start db1->db2") != 0 {
+				t.Error("the hook start moved the address to the candidate in a rolled-back switch")
 			}
 			if c.w.count("db1 SetReadOnly true") > 0 && res.WriteBlock <= 0 {
 				t.Error("writes were blocked but WriteBlock is 0")
@@ -409,6 +437,7 @@ func TestRunRollbackIncomplete(t *testing.T) {
 // The old master was read-only before the switch: a rollback leaves it so.
 func TestRunRollbackKeepsPriorReadOnly(t *testing.T) {
 	c := newCluster(t, 2, nil)
+	c.opts.LockAllTables = true
 	// It turns read-only after the survey (a read-only master would not
 	// be found as the master at all).
 	c.server("db1").on = func(_ context.Context, m string, n int) error {
@@ -631,6 +660,143 @@ func TestRunHookCannotRun(t *testing.T) {
 	assertOldMasterBack(t, c, res)
 }
 
+// The hook "start" runs after the point of no return, outside the write
+// block, with its own timeout (StepTimeout): a hook slower than
+// --max_write_block (SSH plus arping -c 3) does not roll the switch back,
+// and the write block does not count it. A hook that fails or outlasts its
+// timeout is reported (ErrPartial, MHA's exit 10) and nothing is undone:
+// the new master stays writable and every replica follows it.
+func TestRunStartHookAfterPointOfNoReturn(t *testing.T) {
+	t.Run("slower than the write block's bound", func(t *testing.T) {
+		c := newCluster(t, 2, nil)
+		c.opts.MaxWriteBlock = 100 * time.Millisecond
+		c.hk.delay["start db1->db2"] = 400 * time.Millisecond
+		res, err := c.run(t)
+		if err != nil || !res.Switched || res.RolledBack {
+			t.Fatalf("err %v, switched %t, rolled back %t; want a finished switch", err, res.Switched, res.RolledBack)
+		}
+		if res.WriteBlock >= 400*time.Millisecond {
+			t.Errorf("write block %s counts the hook start (400ms)", res.WriteBlock)
+		}
+		var hook time.Duration
+		for _, st := range res.Steps {
+			if st.Name == StepHookStart {
+				hook = st.Duration
+			}
+		}
+		if hook < 400*time.Millisecond {
+			t.Errorf("hook start step took %s; want the whole 400ms", hook)
+		}
+		if w, h := c.w.index("db2 SetReadOnly false"), c.w.index("hook start db1->db2"); w < 0 || h < w {
+			t.Errorf("the hook start (call %d) ran before the new master was writable (call %d)", h, w)
+		}
+		if c.w.count("hook start db2->db1") != 0 {
+			t.Error("the address was moved back")
+		}
+		if on, src := c.server("db3").isReplicating(); !on || src != "198.18.9.12:3306" || c.w.count("db2 ResetReplicaAll") != 1 {
+			t.Error("want db3 repointed at db2 and RESET SLAVE ALL on db2")
+		}
+	})
+	for _, tt := range []struct {
+		name  string
+		setup func(c *cluster)
+		want  []string
+	}{
+		{"fails", func(c *cluster) { c.hk.code["start db1->db2"] = 2 },
+			[]string{"--command=start failed with return code 2:0"}},
+		{"cannot run", func(c *cluster) { c.hk.err["start"] = errors.New("no such file or directory") },
+			[]string{"no such file or directory"}},
+		{"hangs past its own timeout", func(c *cluster) {
+			c.opts.StepTimeout = 150 * time.Millisecond
+			c.hk.block["start db1->db2"] = true
+		}, []string{"context deadline exceeded"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCluster(t, 2, nil)
+			tt.setup(c)
+			res, err := c.run(t)
+			if !errors.Is(err, ErrPartial) {
+				t.Fatalf("err %v; want ErrPartial", err)
+			}
+			contains(t, "error", err.Error(), append(tt.want, "the online-change hook start failed after db2(198.18.9.12:3306) became the master",
+				"may still lead to the old master db1(198.18.9.11:3306), move it by hand")...)
+			if !res.Switched || res.RolledBack || res.StartHookErr == nil {
+				t.Errorf("switched %t, rolled back %t, StartHookErr %v; want switched and the hook's error", res.Switched, res.RolledBack, res.StartHookErr)
+			}
+			if c.server("db2").readOnly() || !c.server("db1").readOnly() {
+				t.Error("want db2 writable and db1 read-only: nothing undone")
+			}
+			if on, src := c.server("db3").isReplicating(); !on || src != "198.18.9.12:3306" {
+				t.Errorf("db3 replicating=%t from %q; want from db2", on, src)
+			}
+			if c.w.count("hook start db2->db1") != 0 || c.w.count("db2 StartReplication") != 0 {
+				t.Error("a rollback step ran after the point of no return")
+			}
+			if c.w.count("db2 ResetReplicaAll") != 0 {
+				t.Error("RESET SLAVE ALL ran although the switch partly failed (MHA skips Phase 5)")
+			}
+		})
+	}
+	t.Run("exit 10 proceeds", func(t *testing.T) {
+		c := newCluster(t, 2, nil)
+		c.hk.code["start"] = 10
+		res, err := c.run(t)
+		if err != nil || res.StartHookErr != nil {
+			t.Fatalf("err %v, StartHookErr %v", err, res.StartHookErr)
+		}
+		contains(t, "log", c.log.String(), "--command=start returned 10:0. Proceeding.")
+	})
+}
+
+// LockAllTables (opt-in): FLUSH TABLES WITH READ LOCK after read_only=1,
+// held until the hook "start" has moved the address, released before the
+// replicas are repointed.
+func TestRunLockAllTables(t *testing.T) {
+	c := newCluster(t, 2, nil)
+	c.opts.LockAllTables = true
+	c.opts.OrigMasterIsNewSlave = true
+	res, err := c.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := []string{"db1 SetReadOnly true", "db1 LockTables", "db1 BinlogStatus", "db2 WaitForPos", "db2 SetReadOnly false",
+		"hook start db1->db2", "db1 UnlockTables", "db1 BinlogStatus", "db1 Repoint"}
+	assertOrder(t, c, order)
+	if got, want := stepNames(res), planned(c.plan()); !slices.Equal(got, want) {
+		t.Errorf("steps\n got %q\nwant %q", got, want)
+	}
+	if c.server("db1").isLocked() || !c.server("db1").readOnly() {
+		t.Error("want db1 unlocked and read-only")
+	}
+}
+
+// A write that read_only let through after the point of no return (SUPER,
+// READ_ONLY ADMIN) is not on the new master: it is reported, and the
+// switch is not undone.
+func TestRunOldMasterWrittenAfterSwitch(t *testing.T) {
+	c := newCluster(t, 2, nil)
+	db1 := c.server("db1")
+	db1.on = func(_ context.Context, m string, n int) error {
+		if m == "BinlogStatus" && n == 4 { // pre-sync, final, unchanged, after
+			db1.mu.Lock()
+			db1.st.Binlog.Offset += 80
+			db1.mu.Unlock()
+		}
+		return nil
+	}
+	res, err := c.run(t)
+	if !errors.Is(err, ErrPartial) {
+		t.Fatalf("err %v; want ErrPartial", err)
+	}
+	contains(t, "error", err.Error(), "the old master db1(198.18.9.11:3306) took writes after the switch (binary log at mysql-bin.000001:9080, final position mysql-bin.000001:9000)")
+	if !res.Switched || res.RolledBack || c.server("db2").readOnly() {
+		t.Error("the switch was undone")
+	}
+	if on, src := c.server("db3").isReplicating(); !on || src != "198.18.9.12:3306" {
+		t.Error("db3 not repointed")
+	}
+}
+
 // fence_lease: the old master's watchdog is stopped and the new master's
 // released before the write block, and the new master gets one after it
 // is writable; a rollback starts the old master's again.
@@ -657,7 +823,7 @@ func TestRunFenceLease(t *testing.T) {
 	})
 	t.Run("rollback restarts the old master's watchdog", func(t *testing.T) {
 		c := newCluster(t, 2, lease)
-		c.server("db1").on = failOn("LockTables", 1, errBoom)
+		c.server("db1").on = failOn("SetReadOnly", 1, errBoom)
 		res, err := c.run(t)
 		if !errors.Is(err, ErrRolledBack) {
 			t.Fatalf("err %v", err)
@@ -672,7 +838,7 @@ func TestRunFenceLease(t *testing.T) {
 	})
 	t.Run("the rollback cannot start the old master's watchdog again", func(t *testing.T) {
 		c := newCluster(t, 2, lease)
-		c.server("db1").on = failOn("LockTables", 1, errBoom)
+		c.server("db1").on = failOn("SetReadOnly", 1, errBoom)
 		c.wd.err["ensure db1"] = errBoom
 		res, err := c.run(t)
 		if !errors.Is(err, ErrRollbackIncomplete) {
@@ -745,6 +911,7 @@ func TestRunAfterSwitch(t *testing.T) {
 	})
 	t.Run("UNLOCK TABLES fails: the session is closed instead", func(t *testing.T) {
 		c := newCluster(t, 2, nil)
+		c.opts.LockAllTables = true
 		c.opts.OrigMasterIsNewSlave = true
 		c.server("db1").on = failOn("UnlockTables", 1, errBoom)
 		res, err := c.run(t)

@@ -413,8 +413,10 @@ type fakeHooks struct {
 	w    *fakeWorld
 	code map[string]int
 	err  map[string]error
-	// block makes the call (or command) wait until its context ends.
+	// block makes the call (or command) wait until its context ends;
+	// delay makes it take that long (less if its context ends first).
 	block map[string]bool
+	delay map[string]time.Duration
 }
 
 func (h fakeHooks) codeOf(call, cmd string) int {
@@ -439,7 +441,15 @@ func (h fakeHooks) Run(ctx context.Context, name, _ string, args []string) (hook
 	if name != HookParam {
 		return hooks.Result{}, fmt.Errorf("unexpected hook %s", name)
 	}
-	if h.block[call] || h.block[cmd] {
+	if d := max(h.delay[call], h.delay[cmd]); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	if h.block[call] || h.block[cmd] || ctx.Err() != nil {
 		<-ctx.Done()
 		return hooks.Result{Code: -1, Signal: "SIGKILL"}, fmt.Errorf("hooks: %s: %w", name, context.Cause(ctx))
 	}
@@ -543,7 +553,7 @@ func newCluster(t *testing.T, n int, params func(block string, p *config.Params)
 		}
 		w.servers[name] = s
 	}
-	hk := &fakeHooks{w: w, code: map[string]int{}, err: map[string]error{}, block: map[string]bool{}}
+	hk := &fakeHooks{w: w, code: map[string]int{}, err: map[string]error{}, block: map[string]bool{}, delay: map[string]time.Duration{}}
 	wd := &fakeWatchdog{w: w, err: map[string]error{}}
 	jr := &fakeJournal{}
 	var buf bytes.Buffer

@@ -9,15 +9,33 @@ import (
 
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/topology"
+	"github.com/gomha/gomha/node/binlog"
 )
 
-// finish is what follows the point of no return: the old master unlocked
-// (it stays read-only), every other replica and optionally the old master
-// repointed in parallel, the new master's fencing watchdog started, its
-// replication settings reset.
+// finish is what follows the point of no return, where nothing is rolled
+// back: the hook "start" (with its own timeout), the old master unlocked
+// (it stays read-only) and checked for writes that slipped past
+// read_only, every other replica and optionally the old master repointed
+// in parallel, the new master's fencing watchdog started, its replication
+// settings reset. A failed hook, a moved old master or a replica left
+// behind make it ErrPartial.
 func (s *switcher) finish(ctx context.Context) error {
 	p := s.plan
 	orig, newm := p.Orig, p.New
+	var problems []string
+	if p.StartHook != "" {
+		origEP, newEP := s.endpoints()
+		err := s.step(ctx, StepHookStart, newm.Host(), nil, s.bounded(func(ctx context.Context) error {
+			return s.hook(ctx, "start", p.StartHook, origEP, newEP)
+		}))
+		if err != nil {
+			s.res.StartHookErr = err
+			msg := fmt.Sprintf("the online-change hook start failed after %s became the master (not rolled back: writes already moved); the master's address may still lead to the old master %s, move it by hand: %s",
+				newm.Host(), orig.Host(), oneLine(err))
+			s.log.Error(msg)
+			problems = append(problems, msg)
+		}
+	}
 	if s.lockConn != nil && p.LockTables {
 		if err := s.step(ctx, StepUnlock, orig.Host(), nil, s.lockConn.UnlockTables); err != nil {
 			// Ending the session releases the global read lock too.
@@ -25,6 +43,10 @@ func (s *switcher) finish(ctx context.Context) error {
 			_ = s.lockConn.Close()
 			s.lockConn = nil
 		}
+	}
+	if msg := s.origAfter(ctx); msg != "" {
+		s.log.Error(msg)
+		problems = append(problems, msg)
 	}
 	s.log.Info("Switching slaves in parallel..")
 	s.res.Replicas = make([]Repointed, len(p.Repoints))
@@ -56,8 +78,9 @@ func (s *switcher) finish(ctx context.Context) error {
 			s.log.Error(watchdogErr.Error())
 		}
 	}
-	if failed := s.result().Failed(); len(failed) > 0 {
-		var lines []string
+	failed := s.result().Failed()
+	if len(failed) > 0 || len(problems) > 0 {
+		lines := problems
 		for _, f := range failed {
 			lines = append(lines, f.Host+": "+oneLine(f.Err))
 		}
@@ -98,6 +121,33 @@ func (s *switcher) finish(ctx context.Context) error {
 	}
 	s.log.Info(fmt.Sprintf("Switching master to %s completed successfully.", newm.Host()), "write_block", s.res.WriteBlock)
 	return nil
+}
+
+// origAfter reads the old master's binlog coordinate once the address has
+// moved (the hook "start" ran) and the global read lock is gone, and
+// returns what to report when it moved past the final coordinate: writes
+// that read_only let through between the last check and now, which the
+// new master does not have. A coordinate that cannot be read is only
+// logged.
+func (s *switcher) origAfter(ctx context.Context) string {
+	orig := s.plan.Orig
+	var pos binlog.Pos
+	err := s.step(ctx, StepOrigAfter, orig.Host(), nil, s.bounded(func(ctx context.Context) error {
+		return s.withConn(ctx, orig, &s.lockConn, func(c Server) error {
+			var err error
+			pos, _, err = c.BinlogStatus(ctx)
+			return err
+		})
+	}))
+	switch {
+	case err != nil:
+		s.log.Warn("cannot read the old master's binlog position after the switch", "host", orig.Host(), "err", err)
+		return ""
+	case pos != s.origPos:
+		return fmt.Sprintf("the old master %s took writes after the switch (binary log at %s, final position %s): a session that read_only does not stop (SUPER, READ_ONLY ADMIN, an event) wrote there, and the new master %s does not have it; compare the two before using the old master again",
+			orig.Host(), pos, s.origPos, s.plan.New.Host())
+	}
+	return ""
 }
 
 func (s *switcher) logRepointed(n *topology.Node, err error) {

@@ -3,6 +3,7 @@ package switchover
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,9 +29,11 @@ const (
 	StepCatchUp         = "new master catch-up"
 	StepStopReplication = "stop replication"
 	StepNewPos          = "read new master position"
-	StepHookStart       = "online-change hook start"
+	StepOrigStill       = "check old master position unchanged"
 	StepWritable        = "set read_only=0"
+	StepHookStart       = "online-change hook start"
 	StepUnlock          = "unlock tables"
+	StepOrigAfter       = "check old master position after the switch"
 	StepRepoint         = "change master"
 	StepEnsureWatchdog  = "ensure fencing watchdog"
 	StepResetSlave      = "reset slave all"
@@ -61,6 +64,9 @@ type PlanOptions struct {
 	NewMasterHost        string
 	NewMasterPort        int
 	OrigMasterIsNewSlave bool
+	// LockAllTables adds FLUSH TABLES WITH READ LOCK after read_only=1;
+	// SkipLockAllTables wins over it.
+	LockAllTables        bool
 	SkipLockAllTables    bool
 	RemoveOrigMasterConf bool
 	// MaxWriteBlock bounds the write block (lock_wait_timeout follows it).
@@ -93,13 +99,21 @@ type Plan struct {
 	// StopHook and StartHook are the master_ip_online_change_script
 	// commands of --command=stop (the old master's, else the new
 	// master's) and --command=start (the new master's); both "" when the
-	// new master has none (MHA: no hook at all then). The rollback runs
-	// StopHook with --command=start and the two masters swapped.
+	// new master has none (MHA: no hook at all then). The stop hook runs
+	// before the write block; the start hook after the point of no return,
+	// outside the bound, with the step timeout. The rollback runs StopHook
+	// with --command=start and the two masters swapped.
 	StopHook, StartHook string
-	// LockTables is true unless --skip_lock_all_tables: FLUSH TABLES WITH
-	// READ LOCK after read_only=1; otherwise the binary log must stand
-	// still.
+	// LockTables: FLUSH TABLES WITH READ LOCK after read_only=1 (opt-in,
+	// PlanOptions.LockAllTables, and never with --skip_lock_all_tables).
+	// By default only read_only=1 blocks writes, as in MHA 0.58.
 	LockTables bool
+	// BinlogStill: --skip_lock_all_tables: the binary log must stand still
+	// for a moment after read_only=1 (MHA's check_binlog_stop).
+	BinlogStill bool
+	// MaxWriteBlock bounds the write block: from read_only=1 on the old
+	// master to read_only=0 on the new one (Plan.Steps marks them).
+	MaxWriteBlock time.Duration
 	// LockWaitTimeout is the old master's session lock_wait_timeout in
 	// whole seconds (the server-side backstop of the bound).
 	LockWaitTimeout int64
@@ -171,7 +185,8 @@ func NewPlan(topo *topology.Topology, rep topology.Report, o PlanOptions) Plan {
 	if o.MaxWriteBlock <= 0 {
 		o.MaxWriteBlock = DefaultMaxWriteBlock
 	}
-	p := Plan{Mode: topo.GTIDMode, LockTables: !o.SkipLockAllTables}
+	p := Plan{Mode: topo.GTIDMode, LockTables: o.LockAllTables && !o.SkipLockAllTables,
+		BinlogStill: o.SkipLockAllTables, MaxWriteBlock: o.MaxWriteBlock}
 	p.LockWaitTimeout = max(int64(math.Ceil(o.MaxWriteBlock.Seconds())), 1)
 	p.UpdatesSecs = int64(o.RunningUpdatesLimit.Seconds()) + 1
 	p.KillSecs = int64(o.RunningUpdatesLimit.Seconds())
@@ -314,20 +329,23 @@ func (p Plan) Steps() []PlannedStep {
 	add(StepReadOnly, orig)
 	if p.LockTables {
 		add(StepLockTables, orig)
-	} else {
+	}
+	if p.BinlogStill {
 		add(StepBinlogStill, orig)
 	}
 	add(StepOrigPos, orig)
 	add(StepCatchUp, newm)
 	add(StepStopReplication, newm)
 	add(StepNewPos, newm)
+	add(StepOrigStill, orig)
+	add(StepWritable, newm)
 	if p.StartHook != "" {
 		add(StepHookStart, newm)
 	}
-	add(StepWritable, newm)
 	if p.LockTables {
 		add(StepUnlock, orig)
 	}
+	add(StepOrigAfter, orig)
 	for _, r := range p.Repoints {
 		add(StepRepoint, r.Node.Host())
 	}
@@ -371,8 +389,12 @@ func (p Plan) String() string {
 	if len(p.Blockers) > 0 {
 		return b.String()
 	}
+	steps := p.Steps()
+	first := slices.IndexFunc(steps, func(s PlannedStep) bool { return s.Name == StepReadOnly })
+	last := slices.IndexFunc(steps, func(s PlannedStep) bool { return s.Name == StepWritable })
+	fmt.Fprintf(&b, "write block: steps %d-%d, bounded by %s (--max_write_block)\n", first+1, last+1, p.MaxWriteBlock)
 	b.WriteString("steps:\n")
-	for i, s := range p.Steps() {
+	for i, s := range steps {
 		fmt.Fprintf(&b, "  %2d. %s on %s", i+1, s.Name, s.Host)
 		if s.Name == StepWritable {
 			b.WriteString(" (point of no return)")

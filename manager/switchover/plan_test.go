@@ -24,7 +24,7 @@ var update = flag.Bool("update", false, "rewrite the expected plans in testdata/
 // leading comment, each case is
 //
 //	=== name
-//	switch [new=HOST] [orig_is_new_slave] [skip_lock] [remove_conf] [no_watchdog]
+//	switch [new=HOST] [orig_is_new_slave] [lock_all_tables] [skip_lock] [remove_conf] [no_watchdog]
 //	       [max_write_block=DURATION] [updates=DURATION] [queries=DURATION]
 //	dbN [key[=value] ...]        (one line per server, the master first)
 //	----
@@ -135,6 +135,8 @@ func planFromFacts(lines []string) (string, error) {
 			po.OrigMasterIsNewSlave = true
 		case "skip_lock":
 			po.SkipLockAllTables = true
+		case "lock_all_tables":
+			po.LockAllTables = true
 		case "remove_conf":
 			po.RemoveOrigMasterConf = true
 		case "no_watchdog":

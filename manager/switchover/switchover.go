@@ -25,42 +25,80 @@
 //     master's fencing watchdog is stopped, and one left on the new master
 //     is released (stopped, its demotion cleared), so that it cannot set
 //     read_only=1 on the new master once it is writable; a rollback starts
-//     the old master's watchdog again.
-//     The write block, bounded by Options.MaxWriteBlock: the online-change
-//     hook "stop"; SET GLOBAL read_only=1 then FLUSH TABLES WITH READ LOCK on
-//     the old master, both under a server-side lock_wait_timeout; the old
-//     master's final binlog coordinate (and MariaDB gtid_binlog_pos); the new
-//     master catches up to it (MASTER_POS_WAIT / MASTER_GTID_WAIT) and stops
-//     replicating; the hook "start"; SET GLOBAL read_only=0 on the new master.
+//     the old master's watchdog again. The online-change hook "stop" runs
+//     next, before the bound (it is the site's way to turn applications
+//     away, and may take its time).
+//     The write block, bounded by Options.MaxWriteBlock, holds only what
+//     must happen while nobody can write: SET GLOBAL read_only=1 on the old
+//     master (with LockAllTables also FLUSH TABLES WITH READ LOCK), under a
+//     server-side lock_wait_timeout; the old master's final binlog
+//     coordinate (and MariaDB gtid_binlog_pos); the new master catches up
+//     to it (MASTER_POS_WAIT / MASTER_GTID_WAIT) and stops replicating; the
+//     old master's coordinate is read once more and must not have moved;
+//     SET GLOBAL read_only=0 on the new master, the point of no return.
 //     Anything failing, or the bound passing, before that last statement
 //     rolls back: UNLOCK TABLES and read_only restored on the old master,
 //     replication restarted on the new master, the hook "start" called with
-//     the old master as the new one (so a VIP or DNS name returns), and no
-//     replica touched, because none is repointed before the new master is
-//     writable. Two masters are never writable at once: the new master is
-//     made writable only once the old one is read-only, locked and caught
-//     up with.
-//  3. Repointing: every other replica waits until it has applied the old
-//     master's final coordinate, then is pointed at the new master (at the
-//     new master's coordinate taken after the catch-up, or by GTID: MariaDB
-//     replicas stay on slave_pos), in parallel; with OrigMasterIsNewSlave the
-//     old master (still read-only) replicates from the new one, with the
-//     connection settings the new master had as a replica (heartbeat,
-//     connect retry, TLS; read in Phase 1); with
+//     the old master as the new one when the hook "stop" ran (so a VIP or
+//     DNS name returns), and no replica touched, because none is repointed
+//     before the new master is writable. Two masters are never writable at
+//     once: the new master is made writable only once the old one is
+//     read-only and caught up with.
+//  3. After the point of no return nothing is rolled back: the hook
+//     "start" (moving the VIP or DNS name: often SSH and arping, seconds)
+//     runs with its own timeout, Options.StepTimeout; UNLOCK TABLES (with
+//     LockAllTables; the old master stays read-only); the old master's
+//     coordinate is checked again, so that a write that slipped past
+//     read_only is reported; then every other replica waits until it has
+//     applied the old master's final coordinate, and is pointed at the new
+//     master (at the new master's coordinate taken after the catch-up, or
+//     by GTID: MariaDB replicas stay on slave_pos), in parallel; with
+//     OrigMasterIsNewSlave the old master (still read-only) replicates from
+//     the new one, with the connection settings the new master had as a
+//     replica (heartbeat, connect retry, TLS; read in Phase 1); with
 //     fence_lease the new master's watchdog is started (lease.Ensure); the
 //     new master forgets its replication settings (RESET SLAVE ALL) unless
-//     skip_reset_slave.
+//     skip_reset_slave or something failed. A failed hook "start", a moved
+//     old master or a replica not repointed make the result ErrPartial
+//     (MHA's exit 10: the master switched, something after it did not).
+//
+// What MHA 0.58 does (MasterRotate.pm; mha-compat §7): reject_update
+// releases the monitor lock, runs the hook "stop", reconnects (SET
+// wait_timeout=86400) and calls Server::lock_all_tables, whose
+// DBHelper::flush_tables_with_read_lock sends SET GLOBAL read_only=1 and
+// FLUSH TABLES WITH READ LOCK only when that fails (check_binlog_stop when
+// both failed or with --skip_lock_all_tables); switch_master waits with
+// MASTER_POS_WAIT(file, pos, 0), no timeout, reads SHOW MASTER STATUS, runs
+// the hook "start" and then disable_read_only on the new master;
+// switch_slaves repoints the replicas in parallel, then UNLOCK TABLES and
+// the old master as a new slave; Phase 5 only when all went well (exit 0,
+// else 10). No step has a timeout, and a failure anywhere (a failed hook
+// "start" included) ends the run with exit 1 and nothing undone: the old
+// master read-only, the new one read-only too when the hook failed.
 //
 // Where gomha differs from MHA 0.58 on purpose:
 //   - The write block is bounded and rolled back (MHA waits without limit,
-//     and leaves the old master read-only when anything fails).
-//   - MHA 0.58 sends only SET GLOBAL read_only=1 (FLUSH TABLES WITH READ LOCK
-//     only when that fails). gomha sends both: read_only stops applications,
-//     the global read lock also stops accounts with SUPER (or READ_ONLY
-//     ADMIN), whose writes would otherwise be lost on the new master.
-//     --skip_lock_all_tables leaves out the global read lock (not read_only,
-//     which costs nothing and keeps "never two writable masters" true) and
-//     then checks that the binary log stopped moving, as MHA does.
+//     and leaves the old master read-only when anything fails). The hook
+//     "start" is outside the bound and runs after read_only=0 on the new
+//     master (MHA: before it, without a time limit); its failure is
+//     reported, exit 10, instead of stopping a switch whose writes already
+//     moved. MHA's sample hook makes the new master writable itself in
+//     "start", so hooks do not rely on the order.
+//   - read_only=1 does not stop accounts with SUPER (MySQL; MariaDB before
+//     11.0.1) or READ_ONLY ADMIN (MariaDB from 10.5.2), nor events whose
+//     definer has them; MHA 0.58 leaves such writes to the hook "stop"
+//     (its sample kills every application session after read_only=1) and
+//     loses them otherwise: they stay on the old master only. gomha checks
+//     the old master's binlog coordinate again just before the point of no
+//     return: if it moved, the switch rolls back and nothing is lost. A
+//     write between that check and the address moving is reported after
+//     the switch (ErrPartial). LockAllTables (FLUSH TABLES WITH READ LOCK,
+//     held until the hook "start" has moved the address) also stops those
+//     accounts, at the price of waiting behind every long SELECT (the
+//     table flush), which is why it is not the default.
+//   - --skip_lock_all_tables keeps read_only=1 (MHA skips it too), which
+//     costs nothing and keeps "never two writable masters" true, and then
+//     checks that the binary log stopped moving, as MHA does.
 //   - MariaDB GTID topologies stay on GTID (MHA turns replicas to file and
 //     position).
 //   - KillBlocking (--kill_blocking, off by default): sessions whose running
@@ -113,11 +151,13 @@ var (
 	// ErrRollbackIncomplete: the switch failed and putting things back
 	// failed too; the error says what is left to do by hand.
 	ErrRollbackIncomplete = errors.New("switch failed and its rollback is incomplete")
-	// ErrPartial: the new master is writable, but some replica (or the old
-	// master as a new replica) could not be repointed (MHA exit 10).
-	ErrPartial = errors.New("master switched, but repointing some servers failed")
-	// ErrAfterSwitch: the new master took over, but a step after it failed
-	// without a replica being left behind (e.g. RESET SLAVE ALL).
+	// ErrPartial: the new master is writable, but the online-change hook
+	// "start" failed, the old master took writes past its final position,
+	// or some replica (or the old master as a new replica) could not be
+	// repointed (MHA exit 10).
+	ErrPartial = errors.New("master switched, but a step after it failed")
+	// ErrAfterSwitch: the new master took over and every server follows
+	// it, but a cleanup step failed (e.g. RESET SLAVE ALL).
 	ErrAfterSwitch = errors.New("master switched, but a later step failed")
 )
 
@@ -155,7 +195,15 @@ type Options struct {
 	RunningSecondsLimit time.Duration
 	// SecondsBehindMaster is the largest replica lag accepted.
 	SecondsBehindMaster time.Duration
-	// SkipLockAllTables leaves out FLUSH TABLES WITH READ LOCK.
+	// LockAllTables (gomha, opt-in) adds FLUSH TABLES WITH READ LOCK
+	// after SET GLOBAL read_only=1, held until the hook "start" has run:
+	// it also stops accounts that read_only lets write (SUPER, READ_ONLY
+	// ADMIN), but waits behind every long-running SELECT. MHA 0.58 sends
+	// it only when read_only=1 fails.
+	LockAllTables bool
+	// SkipLockAllTables (--skip_lock_all_tables) leaves out the global
+	// read lock even with LockAllTables; the binary log must then stand
+	// still after read_only=1 (MHA's check).
 	SkipLockAllTables bool
 	// FlushTables is --flush_tables. Zero value is FlushSkip; the CLI passes
 	// FlushAsk by default as MHA does.
@@ -181,8 +229,8 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// ReplicaTimeout bounds repointing one replica.
 	ReplicaTimeout time.Duration
-	// StepTimeout bounds each hook run and rollback step outside the write
-	// block.
+	// StepTimeout bounds each hook run (the hook "start" included, which
+	// runs after the write block) and each rollback step.
 	StepTimeout time.Duration
 	// Log receives the progress; nil discards it.
 	Log *slog.Logger
@@ -237,6 +285,7 @@ func (o Options) planOptions() PlanOptions {
 		NewMasterHost:        o.NewMasterHost,
 		NewMasterPort:        o.NewMasterPort,
 		OrigMasterIsNewSlave: o.OrigMasterIsNewSlave,
+		LockAllTables:        o.LockAllTables,
 		SkipLockAllTables:    o.SkipLockAllTables,
 		RemoveOrigMasterConf: o.RemoveOrigMasterConf,
 		MaxWriteBlock:        o.MaxWriteBlock,
@@ -257,10 +306,15 @@ type Result struct {
 	// WriteBlock is how long writes were blocked: from SET GLOBAL
 	// read_only=1 on the old master until the new master was writable, or
 	// until the old master was writable again after a rollback. Zero when
-	// the block never started.
+	// the block never started. The hooks are not in it (nor is the time
+	// the address takes to move, the hook "start").
 	WriteBlock time.Duration
 	// Switched is true once the new master is writable.
 	Switched bool
+	// StartHookErr is the online-change hook "start"'s failure after the
+	// point of no return (the address may still lead to the old master);
+	// nil when it ran well or did not run.
+	StartHookErr error
 	// RolledBack is true when the write block started and was undone.
 	RolledBack bool
 	// Replicas are the repointed servers (the old master last, with
