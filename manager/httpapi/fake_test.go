@@ -79,10 +79,12 @@ func testConfig(app string) *config.Config {
 func statusOf(cfg *config.Config, lastError string) ClusterStatus {
 	m := cfg.Servers[0]
 	st := ClusterStatus{
-		App:    cfg.App,
-		Conf:   cfg.File,
-		Role:   RoleActive,
-		Master: Master{Host: m.Hostname, Port: m.Port, Alive: true},
+		App:  cfg.App,
+		Conf: cfg.File,
+		Role: RoleStandby,
+		// A manager name, not a secret: it is served as is.
+		ActiveManager: "manager2:4242",
+		Master:        Master{Host: m.Hostname, Port: m.Port, Alive: true},
 		Detection: Detection{
 			State:     "PING_OK",
 			Since:     time.Date(2026, 12, 3, 17, 0, 0, 0, time.UTC),

@@ -222,7 +222,7 @@ func (s *Server) Addr() string {
 // Run listens (unless Listen was called) and serves until ctx ends or
 // serving fails. When ctx ends it shuts down gracefully within
 // ShutdownTimeout and returns nil; a listen or serve error is returned
-// at once. It fits a run group: cancel ctx to interrupt it.
+// at once. It fits a run group: cancel ctx to interrupt it. Call it once.
 func (s *Server) Run(ctx context.Context) error {
 	if err := s.Listen(); err != nil {
 		if errors.Is(err, http.ErrServerClosed) {
@@ -234,6 +234,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.shutdown {
 		s.mu.Unlock()
 		return nil
+	}
+	if s.serving {
+		s.mu.Unlock()
+		return errors.New("httpapi: Run called twice")
 	}
 	ln := s.ln
 	s.serving = true

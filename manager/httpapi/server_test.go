@@ -253,6 +253,8 @@ func TestErrors(t *testing.T) {
 	}{
 		{"GET", "/api/v1/clusters/nope", 404, "no cluster nope"},
 		{"GET", "/api/v1/clusters/app1/extra", 404, "not found"},
+		{"GET", "/api/v1/clusters/", 404, "not found"},
+		{"GET", "/api/v1/clusters/app1%2Fx", 404, "no cluster app1/x"},
 		{"GET", "/api/v2/clusters", 404, "not found"},
 		{"GET", "/metrics", 404, "not found"}, // no Metrics handler given
 		{"POST", "/api/v1/clusters", 405, "method POST not allowed"},

@@ -43,6 +43,10 @@ type ClusterStatus struct {
 	// Role is this manager's role: RoleActive, RoleStandby, or "" when it
 	// runs without a lock.
 	Role string `json:"role"`
+	// ActiveManager names the manager that acts for the cluster when
+	// managers share a lock (a standby reports who is active; the lock
+	// holder's own name when Role is active), "" without a lock.
+	ActiveManager string `json:"active_manager"`
 	// Master is the current master.
 	Master Master `json:"master"`
 	// Replicas are the master's replicas.

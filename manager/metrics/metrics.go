@@ -148,7 +148,8 @@ var (
 )
 
 // Recorder records the manager's metrics into its own registry. Its
-// methods are safe for concurrent use by every cluster's goroutines.
+// methods are safe for concurrent use by every cluster's goroutines, and
+// do nothing on a nil *Recorder (metrics off: the daemon need not check).
 type Recorder struct {
 	reg *prometheus.Registry
 
@@ -254,6 +255,9 @@ func (r *Recorder) Handler() http.Handler {
 // kind, result and detection state), so dashboards and rate() see a
 // cluster before its first event. The detection state starts unknown.
 func (r *Recorder) AddCluster(app string) {
+	if r == nil {
+		return
+	}
 	for _, k := range probeKinds {
 		r.probeFailures.WithLabelValues(app, string(k))
 	}
@@ -270,6 +274,9 @@ func (r *Recorder) AddCluster(app string) {
 // configuration on a reload). Call it after the cluster's monitor stopped:
 // a later update would create the series again.
 func (r *Recorder) RemoveCluster(app string) {
+	if r == nil {
+		return
+	}
 	l := prometheus.Labels{"app": app}
 	r.ping.DeletePartialMatch(l)
 	r.probeFailures.DeletePartialMatch(l)
@@ -290,12 +297,18 @@ func (r *Recorder) RemoveCluster(app string) {
 
 // ObservePing records a successful ping's round trip.
 func (r *Recorder) ObservePing(app string, d time.Duration) {
+	if r == nil {
+		return
+	}
 	r.ping.WithLabelValues(app).Observe(d.Seconds())
 }
 
 // ProbeFailure counts a failed health check; an unknown kind counts as
 // ProbeOther.
 func (r *Recorder) ProbeFailure(app string, kind ProbeKind) {
+	if r == nil {
+		return
+	}
 	switch kind {
 	case ProbeTimeout, ProbeRefused, ProbeHung, ProbeAuth:
 	default:
@@ -308,6 +321,9 @@ func (r *Recorder) ProbeFailure(app string, kind ProbeKind) {
 // the others to 0. state is a detect.State's String (PING_OK...); any other
 // name sets StateUnknown.
 func (r *Recorder) SetDetectionState(app, state string) {
+	if r == nil {
+		return
+	}
 	known := false
 	for _, s := range detectionStates {
 		if s == state {
@@ -326,12 +342,18 @@ func (r *Recorder) SetDetectionState(app, state string) {
 // Failover counts a finished failover; an unknown result counts as
 // ResultFailed.
 func (r *Recorder) Failover(app string, res Result) {
+	if r == nil {
+		return
+	}
 	r.failovers.WithLabelValues(app, string(knownResult(res))).Inc()
 }
 
 // Switch counts a finished online switch; an unknown result counts as
 // ResultFailed.
 func (r *Recorder) Switch(app string, res Result) {
+	if r == nil {
+		return
+	}
 	r.switches.WithLabelValues(app, string(knownResult(res))).Inc()
 }
 
@@ -340,6 +362,9 @@ func (r *Recorder) Switch(app string, res Result) {
 // text carrying values); past MaxPhases distinct names per operation, a
 // new name is recorded as "other". An unknown op is ignored.
 func (r *Recorder) ObservePhase(app string, op Operation, phase string, d time.Duration) {
+	if r == nil {
+		return
+	}
 	h, ok := r.phases[op]
 	if !ok {
 		return
@@ -364,6 +389,9 @@ func (r *Recorder) ObservePhase(app string, op Operation, phase string, d time.D
 // SetReplicaLag sets a replica's lag in seconds (Seconds_Behind_Master).
 // replica is its host:port.
 func (r *Recorder) SetReplicaLag(app, replica string, seconds float64) {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	set := r.replicas[app]
@@ -378,6 +406,9 @@ func (r *Recorder) SetReplicaLag(app, replica string, seconds float64) {
 // ClearReplicaLag deletes a replica's lag series: its lag is unknown (SQL
 // thread stopped, NULL Seconds_Behind_Master) or it left the cluster.
 func (r *Recorder) ClearReplicaLag(app, replica string) {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.replicas[app], replica)
@@ -387,6 +418,9 @@ func (r *Recorder) ClearReplicaLag(app, replica string) {
 // KeepReplicas deletes the lag series of every replica of app not in
 // replicas (host:port), after a failover or a reload changed the set.
 func (r *Recorder) KeepReplicas(app string, replicas []string) {
+	if r == nil {
+		return
+	}
 	keep := map[string]bool{}
 	for _, s := range replicas {
 		keep[s] = true
@@ -403,17 +437,26 @@ func (r *Recorder) KeepReplicas(app string, replicas []string) {
 
 // ObserveWriteBlock records how long a switch kept writes blocked.
 func (r *Recorder) ObserveWriteBlock(app string, d time.Duration) {
+	if r == nil {
+		return
+	}
 	r.writeBlock.WithLabelValues(app).Observe(d.Seconds())
 }
 
 // SetUp sets whether this manager's monitor for the cluster runs.
 func (r *Recorder) SetUp(app string, up bool) {
+	if r == nil {
+		return
+	}
 	r.up.WithLabelValues(app).Set(b2f(up))
 }
 
 // SetRole sets this manager's role for the cluster; an unknown role sets
 // both series to 0.
 func (r *Recorder) SetRole(app string, role Role) {
+	if r == nil {
+		return
+	}
 	for _, ro := range roles {
 		r.role.WithLabelValues(app, string(ro)).Set(b2f(ro == role))
 	}

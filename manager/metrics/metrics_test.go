@@ -345,3 +345,22 @@ func TestConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNilRecorder: with metrics off the daemon calls a nil *Recorder.
+func TestNilRecorder(t *testing.T) {
+	var r *Recorder
+	r.AddCluster("a")
+	r.ObservePing("a", time.Second)
+	r.ProbeFailure("a", ProbeAuth)
+	r.SetDetectionState("a", "PING_OK")
+	r.Failover("a", ResultSuccess)
+	r.Switch("a", ResultSuccess)
+	r.ObservePhase("a", OpSwitch, "p", time.Second)
+	r.SetReplicaLag("a", "db2:3306", 1)
+	r.ClearReplicaLag("a", "db2:3306")
+	r.KeepReplicas("a", nil)
+	r.ObserveWriteBlock("a", time.Second)
+	r.SetUp("a", true)
+	r.SetRole("a", RoleActive)
+	r.RemoveCluster("a")
+}
