@@ -241,8 +241,12 @@ func New() *Recorder {
 // test's Gather).
 func (r *Recorder) Registry() *prometheus.Registry { return r.reg }
 
-// Handler serves the registry in the Prometheus exposition formats.
+// Handler serves the registry in the Prometheus exposition formats; nil
+// for a nil *Recorder (httpapi then answers /metrics with 404).
 func (r *Recorder) Handler() http.Handler {
+	if r == nil {
+		return nil
+	}
 	return promhttp.InstrumentMetricHandler(r.reg, promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{
 		Registry:            r.reg,
 		ErrorHandling:       promhttp.ContinueOnError,

@@ -363,4 +363,7 @@ func TestNilRecorder(t *testing.T) {
 	r.SetUp("a", true)
 	r.SetRole("a", RoleActive)
 	r.RemoveCluster("a")
+	if h := r.Handler(); h != nil {
+		t.Errorf("Handler of a nil Recorder: %v", h)
+	}
 }
