@@ -95,9 +95,12 @@ func runFailoverTrial(b *testing.B, fault func(*lab.Host) error) failoverTrial {
 // lab's, what to do before the fault (with the writers running), and the
 // fault.
 type speedSpec struct {
-	extra   []string
-	prepare func(ctx context.Context, l *lab.Lab, tr *failoverTrial) error
-	fault   func(ctx context.Context, l *lab.Lab, m *lab.Host) error
+	// keepalived: keepalived owns the VIP (mha hook keepalived) instead of
+	// the SSH VIP hook.
+	keepalived bool
+	extra      []string
+	prepare    func(ctx context.Context, l *lab.Lab, tr *failoverTrial) error
+	fault      func(ctx context.Context, l *lab.Lab, m *lab.Host) error
 }
 
 func runSpeedTrial(b *testing.B, spec speedSpec) failoverTrial {
@@ -112,16 +115,22 @@ func runSpeedTrial(b *testing.B, spec speedSpec) failoverTrial {
 	}
 	defer l.Close()
 	vip, extra := vipConf(l)
+	m := l.Master()
+	if spec.keepalived {
+		k, err := startLabKeepalived(ctx, l)
+		if err != nil {
+			b.Fatal(err)
+		}
+		vip, extra = k.vip.Addr().String(), k.conf()
+	} else if _, err := m.Exec(ctx, "ip", "addr", "add", vip+"/24", "dev", "eth0"); err != nil {
+		b.Fatal(err)
+	}
 	extra = append(extra, spec.extra...)
 	if err := l.PrepareLoad(ctx); err != nil {
 		b.Fatal(err)
 	}
 	conf := filepath.Join(l.Dir, "app1.cnf")
 	if err := l.WriteAppConf(conf, extra...); err != nil {
-		b.Fatal(err)
-	}
-	m := l.Master()
-	if _, err := m.Exec(ctx, "ip", "addr", "add", vip+"/24", "dev", "eth0"); err != nil {
 		b.Fatal(err)
 	}
 	vipAddr := net.JoinHostPort(vip, "3306")

@@ -50,6 +50,14 @@ func speedScenarios() []struct {
 		{"cable (no fencing)", speedSpec{
 			fault: func(_ context.Context, _ *lab.Lab, m *lab.Host) error { return m.LinkDown() },
 		}},
+		// keepalived owns the VIP (VRRP v3, advert_int 0.25, check interval
+		// 1 s, fall 2): the same faults, for the time beside the SSH hook's.
+		{"kill (keepalived VIP)", speedSpec{keepalived: true, fault: kill}},
+		{"cable+lease (keepalived VIP)", speedSpec{
+			keepalived: true,
+			extra:      []string{fmt.Sprintf("fence_lease=%d", leaseSeconds)},
+			fault:      func(_ context.Context, _ *lab.Lab, m *lab.Host) error { return m.LinkDown() },
+		}},
 		{"sigstop", speedSpec{
 			fault: func(_ context.Context, _ *lab.Lab, m *lab.Host) error { return m.SuspendMariaDB() },
 		}},

@@ -35,17 +35,24 @@ type keepalivedRig struct {
 // fractions (the sample's comment names 0.25 s for a ~1 s takeover).
 const keepalivedAdvert = "0.25"
 
-func newKeepalivedRig(t *testing.T, opts lab.Options, extra ...string) *keepalivedRig {
-	t.Helper()
-	opts.ExtraMyCnf = append(opts.ExtraMyCnf, "bind-address=0.0.0.0")
-	l := lab.New(t, opts)
-	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
-	t.Cleanup(cancel)
-	r := &keepalivedRig{t: t, l: l, ctx: ctx, vip: labVIP(l), procs: map[string]*lab.Process{}, confs: map[string]string{}}
+// labKeepalived is keepalived running on every host of a lab with the
+// write instance of configs/keepalived-master.conf, and the hook line that
+// makes `mha hook keepalived` follow it.
+type labKeepalived struct {
+	vip   netip.Prefix
+	hook  string
+	confs map[string]string
+	procs map[string]*lab.Process
+}
+
+// startLabKeepalived starts keepalived on every host of l (priorities 100,
+// 90, 80...) and waits until it put the VIP on the master.
+func startLabKeepalived(ctx context.Context, l *lab.Lab) (*labKeepalived, error) {
+	k := &labKeepalived{vip: labVIP(l), confs: map[string]string{}, procs: map[string]*lab.Process{}}
 	for i, h := range l.Hosts {
 		cnf, err := h.CheckCnf()
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		var peers []*lab.Host
 		for _, p := range l.Hosts {
@@ -53,28 +60,54 @@ func newKeepalivedRig(t *testing.T, opts lab.Options, extra ...string) *keepaliv
 				peers = append(peers, p)
 			}
 		}
-		r.confs[h.Name] = h.KeepalivedConf(lab.VRRP{Name: "gomha_write", RouterID: 51, VIP: r.vip.String(), Priority: 100 - 10*i, Peers: peers,
+		k.confs[h.Name] = h.KeepalivedConf(lab.VRRP{Name: "gomha_write", RouterID: 51, VIP: k.vip.String(), Priority: 100 - 10*i, Peers: peers,
 			AdvertInt: keepalivedAdvert,
 			Check:     []string{bins.mhaNode, "keepalived-check", "--defaults_file=" + cnf, "--workdir=" + h.RemoteWorkdir, fmt.Sprintf("--port=%d", h.Port)}})
-		r.startKeepalived(h)
-	}
-	t.Cleanup(func() {
-		for _, h := range l.Hosts {
-			t.Logf("keepalived log of %s:\n%s", h.Name, tailFile(filepath.Join(h.Dir, "keepalived.log"), 40))
+		p, err := h.StartKeepalived(k.confs[h.Name])
+		if err != nil {
+			return nil, err
 		}
-	})
-	took, err := l.WaitVIP(ctx, r.vip.Addr().String(), l.Master(), 30*time.Second)
-	if err != nil {
-		t.Fatalf("keepalived did not put the VIP on the master: %v", err)
+		k.procs[h.Name] = p
 	}
-	t.Logf("keepalived put %s on %s in %s", r.vip.Addr(), l.Master().Name, took.Round(time.Millisecond))
-
-	hook := bins.mha + " hook keepalived --vip=" + r.vip.Addr().String() + " --interface=eth0 --arp_interface=" + l.Bridge() +
+	if _, err := l.WaitVIP(ctx, k.vip.Addr().String(), l.Master(), 30*time.Second); err != nil {
+		return nil, fmt.Errorf("keepalived did not put the VIP on the master: %w", err)
+	}
+	k.hook = bins.mha + " hook keepalived --vip=" + k.vip.Addr().String() + " --interface=eth0 --arp_interface=" + l.Bridge() +
 		" --ssh_options='" + l.SSHOptions() + "'"
 	for _, h := range l.Hosts {
-		hook += " --host_workdir=" + h.IP + "=" + h.RemoteWorkdir
+		k.hook += " --host_workdir=" + h.IP + "=" + h.RemoteWorkdir
 	}
-	extra = append([]string{"master_ip_failover_script=" + hook, "master_ip_online_change_script=" + hook}, extra...)
+	return k, nil
+}
+
+// conf is the configuration lines that make the keepalived hook the
+// cluster's failover and online-change hook.
+func (k *labKeepalived) conf() []string {
+	return []string{"master_ip_failover_script=" + k.hook, "master_ip_online_change_script=" + k.hook}
+}
+
+// logs returns the tail of every host's keepalived log.
+func keepalivedLogs(l *lab.Lab) string {
+	var b strings.Builder
+	for _, h := range l.Hosts {
+		fmt.Fprintf(&b, "keepalived log of %s:\n%s\n", h.Name, tailFile(filepath.Join(h.Dir, "keepalived.log"), 40))
+	}
+	return b.String()
+}
+
+func newKeepalivedRig(t *testing.T, opts lab.Options, extra ...string) *keepalivedRig {
+	t.Helper()
+	opts.ExtraMyCnf = append(opts.ExtraMyCnf, "bind-address=0.0.0.0")
+	l := lab.New(t, opts)
+	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
+	t.Cleanup(cancel)
+	t.Cleanup(func() { t.Log(keepalivedLogs(l)) })
+	k, err := startLabKeepalived(ctx, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &keepalivedRig{t: t, l: l, ctx: ctx, vip: k.vip, procs: k.procs, confs: k.confs}
+	extra = append(k.conf(), extra...)
 	if err := l.PrepareLoad(ctx); err != nil {
 		t.Fatal(err)
 	}
