@@ -2,7 +2,7 @@
 GO ?= go
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build test unit race lab-deps sandbox vet fmt-check bench bench-relaylog clean
+.PHONY: all build test unit race lab-deps lab-consul sandbox vet fmt-check bench bench-relaylog clean
 
 all: build
 
@@ -14,7 +14,11 @@ build:
 # Installs the Debian packages the lab needs (mariadb-server, openssh, keepalived, iproute2) when missing.
 lab-deps:
 	bash integration/install-deps.sh
-	GOMHA_LAB=1 $(GO) test -count=1 -timeout 30m -run '^TestEnsureConsul$$' ./integration/lab/ # builds the lab's Consul agent once (minutes)
+
+# Builds the lab's Consul agent once (minutes; cached in /var/cache/gomha-lab): the tests' Consul
+# runbooks and `make sandbox SANDBOX_FLAGS=--consul` need it, the default sandbox does not.
+lab-consul: lab-deps
+	GOMHA_LAB=1 $(GO) test -count=1 -timeout 30m -run '^TestEnsureConsul$$' ./integration/lab/
 
 vet:
 	$(GO) vet ./...
@@ -33,12 +37,12 @@ race:
 
 # Every test: the unit packages under -race, then every package (the integration tests and the unit
 # packages' lab tests) against real MariaDB and sshd in network namespaces.
-test: lab-deps vet fmt-check race
+test: lab-deps lab-consul vet fmt-check race
 	GOMHA_LAB=1 $(GO) test -p 1 -timeout 60m ./...
 
 # Brings up three namespaced MariaDB+sshd hosts, runs gomha against them, and tears everything down.
 sandbox: lab-deps build
-	$(GO) run ./integration/cmd/sandbox --mha bin/mha $(SANDBOX_FLAGS)
+	$(GO) run ./integration/cmd/sandbox --mha bin/mha --mha-node bin/mha-node $(SANDBOX_FLAGS)
 
 # Benchmarks print figures; they are never timed pass/fail tests.
 bench: bench-relaylog

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -31,68 +30,10 @@ type keepalivedRig struct {
 	writer *lab.Writer
 }
 
-// keepalivedAdvert is the lab's advert_int: VRRP version 3 takes
-// fractions (the sample's comment names 0.25 s for a ~1 s takeover).
-const keepalivedAdvert = "0.25"
-
-// labKeepalived is keepalived running on every host of a lab with the
-// write instance of configs/keepalived-master.conf, and the hook line that
-// makes `mha hook keepalived` follow it.
-type labKeepalived struct {
-	vip   netip.Prefix
-	hook  string
-	confs map[string]string
-	procs map[string]*lab.Process
-}
-
-// startLabKeepalived starts keepalived on every host of l (priorities 100,
-// 90, 80...) and waits until it put the VIP on the master.
-func startLabKeepalived(ctx context.Context, l *lab.Lab) (*labKeepalived, error) {
-	k := &labKeepalived{vip: labVIP(l), confs: map[string]string{}, procs: map[string]*lab.Process{}}
-	for i, h := range l.Hosts {
-		cnf, err := h.CheckCnf()
-		if err != nil {
-			return nil, err
-		}
-		var peers []*lab.Host
-		for _, p := range l.Hosts {
-			if p != h {
-				peers = append(peers, p)
-			}
-		}
-		k.confs[h.Name] = h.KeepalivedConf(lab.VRRP{Name: "gomha_write", RouterID: 51, VIP: k.vip.String(), Priority: 100 - 10*i, Peers: peers,
-			AdvertInt: keepalivedAdvert,
-			Check:     []string{bins.mhaNode, "keepalived-check", "--defaults_file=" + cnf, "--workdir=" + h.RemoteWorkdir, fmt.Sprintf("--port=%d", h.Port)}})
-		p, err := h.StartKeepalived(k.confs[h.Name])
-		if err != nil {
-			return nil, err
-		}
-		k.procs[h.Name] = p
-	}
-	if _, err := l.WaitVIP(ctx, k.vip.Addr().String(), l.Master(), 30*time.Second); err != nil {
-		return nil, fmt.Errorf("keepalived did not put the VIP on the master: %w", err)
-	}
-	k.hook = bins.mha + " hook keepalived --vip=" + k.vip.Addr().String() + " --interface=eth0 --arp_interface=" + l.Bridge() +
-		" --ssh_options='" + l.SSHOptions() + "'"
-	for _, h := range l.Hosts {
-		k.hook += " --host_workdir=" + h.IP + "=" + h.RemoteWorkdir
-	}
-	return k, nil
-}
-
-// conf is the configuration lines that make the keepalived hook the
-// cluster's failover and online-change hook.
-func (k *labKeepalived) conf() []string {
-	return []string{"master_ip_failover_script=" + k.hook, "master_ip_online_change_script=" + k.hook}
-}
-
-// logs returns the tail of every host's keepalived log.
-func keepalivedLogs(l *lab.Lab) string {
-	var b strings.Builder
-	for _, h := range l.Hosts {
-		fmt.Fprintf(&b, "keepalived log of %s:\n%s\n", h.Name, tailFile(filepath.Join(h.Dir, "keepalived.log"), 40))
-	}
-	return b.String()
+// startLabKeepalived starts keepalived on every host of l with the
+// lab's mha-node as its check.
+func startLabKeepalived(ctx context.Context, l *lab.Lab) (*lab.KeepalivedVIP, error) {
+	return l.StartKeepalivedVIP(ctx, bins.mhaNode)
 }
 
 func newKeepalivedRig(t *testing.T, opts lab.Options, extra ...string) *keepalivedRig {
@@ -101,13 +42,13 @@ func newKeepalivedRig(t *testing.T, opts lab.Options, extra ...string) *keepaliv
 	l := lab.New(t, opts)
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	t.Cleanup(cancel)
-	t.Cleanup(func() { t.Log(keepalivedLogs(l)) })
 	k, err := startLabKeepalived(ctx, l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &keepalivedRig{t: t, l: l, ctx: ctx, vip: k.vip, procs: k.procs, confs: k.confs}
-	extra = append(k.conf(), extra...)
+	t.Cleanup(func() { t.Log(k.Logs(40)) })
+	r := &keepalivedRig{t: t, l: l, ctx: ctx, vip: k.VIP, procs: k.Procs, confs: k.Confs}
+	extra = append(k.Conf(bins.mha), extra...)
 	if err := l.PrepareLoad(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -300,15 +241,81 @@ func newFailoverRigOnConf(t *testing.T, l *lab.Lab, ctx context.Context, conf st
 	return &failoverRig{t: t, l: l, ctx: ctx, conf: conf}
 }
 
-// tailFile returns the last n lines of a file ("" when it cannot be read).
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
+// TestKeepalivedReadVIPRunbook: the replicas share a read VIP, their
+// keepalived checking each with `mha-node lvs-check --max_lag=5`
+// (configs/keepalived-replica.conf). A replica whose SQL thread stops
+// leaves the pool and the VIP moves to the other one; a replica that lags
+// beyond the limit (MASTER_DELAY under writes) leaves it too.
+func TestKeepalivedReadVIPRunbook(t *testing.T) {
+	l := lab.New(t, lab.Options{Hosts: 3})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	db2, db3 := l.Hosts[1], l.Hosts[2]
+	p := netip.MustParsePrefix(l.Subnet)
+	a := p.Addr().As4()
+	a[3] = 101
+	readVIP := netip.PrefixFrom(netip.AddrFrom4(a), p.Bits())
+	var procs []*lab.Process
+	for i, h := range []*lab.Host{db2, db3} {
+		cnf, err := h.CheckCnf()
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer := db3
+		if h == db3 {
+			peer = db2
+		}
+		conf := h.KeepalivedConf(lab.VRRP{Name: "gomha_read", RouterID: 52, VIP: readVIP.String(), Priority: 100 - 10*i, Peers: []*lab.Host{peer},
+			AdvertInt: lab.KeepalivedAdvert,
+			Check:     []string{bins.mhaNode, "lvs-check", "--defaults_file=" + cnf, "--max_lag=5"}})
+		proc, err := h.StartKeepalived(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, proc)
+	}
+	t.Cleanup(func() {
+		for _, h := range []*lab.Host{db2, db3} {
+			t.Logf("keepalived log of %s:\n%s", h.Name, lab.Tail(filepath.Join(h.Dir, "keepalived.log"), 30))
+		}
+	})
+	addr := readVIP.Addr().String()
+	if _, err := l.WaitVIP(ctx, addr, db2, 30*time.Second); err != nil {
+		t.Fatalf("the read VIP did not go to db2: %v", err)
+	}
+	if err := l.PrepareLoad(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w := lab.StartWriter(ctx, func() []string { return []string{l.Master().Addr()} }, 5*time.Millisecond)
+	t.Cleanup(w.Stop)
+
+	// db2's SQL thread stops: it leaves the pool, db3 takes the read VIP.
+	if _, err := db2.SQL(ctx, "STOP SLAVE SQL_THREAD"); err != nil {
+		t.Fatal(err)
+	}
+	took, err := l.WaitVIP(ctx, addr, db3, 15*time.Second)
 	if err != nil {
-		return ""
+		t.Fatalf("after db2's SQL thread stopped: %v", err)
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+	t.Logf("SQL thread stopped on db2 -> read VIP on db3 alone: %s", took.Round(time.Millisecond))
+	if _, err := db2.SQL(ctx, "START SLAVE SQL_THREAD"); err != nil {
+		t.Fatal(err)
 	}
-	return strings.Join(lines, "\n")
+	if err := l.WaitReplicaCaughtUp(ctx, db2); err != nil {
+		t.Fatal(err)
+	}
+	// db3 lags 20 s behind (MASTER_DELAY) under the writer: beyond
+	// --max_lag=5 it leaves the pool and the read VIP goes back to db2
+	// (healthy again; nopreempt alone would have kept it on db3).
+	for _, q := range []string{"STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY=20", "START SLAVE"} {
+		if _, err := db3.SQL(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	took, err = l.WaitVIP(ctx, addr, db2, 45*time.Second)
+	if err != nil {
+		t.Fatalf("after db3 fell behind: %v", err)
+	}
+	t.Logf("db3 delayed 20 s -> read VIP on db2 alone: %s", took.Round(time.Millisecond))
+	_ = procs
 }

@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,3 +196,85 @@ func (l *Lab) WaitVIP(ctx context.Context, addr string, want *Host, timeout time
 // manager of most runbooks runs (an ARP probe from there reaches every
 // host).
 func (l *Lab) Bridge() string { return l.bridge }
+
+// KeepalivedVIP is keepalived running on every database host of a lab
+// with the write instance of configs/keepalived-master.conf (its check is
+// `mha-node keepalived-check`), owning the write VIP.
+type KeepalivedVIP struct {
+	// VIP is the write VIP (.100 of the lab's subnet) with its prefix.
+	VIP netip.Prefix
+	// Confs and Procs are each host's keepalived.conf and process, by
+	// host name.
+	Confs map[string]string
+	Procs map[string]*Process
+	lab   *Lab
+}
+
+// KeepalivedAdvert is the lab's advert_int: VRRP version 3 takes
+// fractions (configs/keepalived-master.conf names 0.25 s for a takeover
+// of about a second).
+const KeepalivedAdvert = "0.25"
+
+// StartKeepalivedVIP starts keepalived on every database host (priorities
+// 100, 90, 80..., unicast to the others, the check run with nodeBin) and
+// waits until it put the VIP on the master.
+func (l *Lab) StartKeepalivedVIP(ctx context.Context, nodeBin string) (*KeepalivedVIP, error) {
+	p := netip.MustParsePrefix(l.Subnet)
+	a := p.Addr().As4()
+	a[3] = 100
+	k := &KeepalivedVIP{VIP: netip.PrefixFrom(netip.AddrFrom4(a), p.Bits()), Confs: map[string]string{}, Procs: map[string]*Process{}, lab: l}
+	for i, h := range l.Hosts {
+		cnf, err := h.CheckCnf()
+		if err != nil {
+			return nil, err
+		}
+		var peers []*Host
+		for _, o := range l.Hosts {
+			if o != h {
+				peers = append(peers, o)
+			}
+		}
+		k.Confs[h.Name] = h.KeepalivedConf(VRRP{Name: "gomha_write", RouterID: 51, VIP: k.VIP.String(), Priority: 100 - 10*i, Peers: peers,
+			AdvertInt: KeepalivedAdvert,
+			Check:     []string{nodeBin, "keepalived-check", "--defaults_file=" + cnf, "--workdir=" + h.RemoteWorkdir, fmt.Sprintf("--port=%d", h.Port)}})
+		proc, err := h.StartKeepalived(k.Confs[h.Name])
+		if err != nil {
+			return nil, err
+		}
+		k.Procs[h.Name] = proc
+	}
+	if _, err := l.WaitVIP(ctx, k.VIP.Addr().String(), l.Master(), 30*time.Second); err != nil {
+		return nil, fmt.Errorf("keepalived did not put the VIP on the master: %w", err)
+	}
+	return k, nil
+}
+
+// Hook is the `mha hook keepalived` command line for this lab (mhaBin is
+// the mha binary), with the ARP check from the root namespace's bridge.
+func (k *KeepalivedVIP) Hook(mhaBin string) string {
+	l := k.lab
+	hook := mhaBin + " hook keepalived --vip=" + k.VIP.Addr().String() + " --interface=eth0 --arp_interface=" + l.bridge +
+		" --ssh_options='" + l.SSHOptions() + "'"
+	for _, h := range l.Hosts {
+		hook += " --host_workdir=" + h.IP + "=" + h.RemoteWorkdir
+	}
+	return hook
+}
+
+// Conf is the configuration lines that make the keepalived hook the
+// cluster's failover and online-change hook.
+func (k *KeepalivedVIP) Conf(mhaBin string) []string {
+	return []string{"master_ip_failover_script=" + k.Hook(mhaBin), "master_ip_online_change_script=" + k.Hook(mhaBin)}
+}
+
+// Logs returns the tail of every host's keepalived log.
+func (k *KeepalivedVIP) Logs(n int) string {
+	var b strings.Builder
+	for _, h := range k.lab.Hosts {
+		fmt.Fprintf(&b, "keepalived log of %s:\n%s\n", h.Name, tail(filepath.Join(h.Dir, "keepalived.log"), n))
+	}
+	return b.String()
+}
+
+// Tail returns the last n lines of a file ("" when it cannot be read).
+func Tail(path string, n int) string { return tail(path, n) }

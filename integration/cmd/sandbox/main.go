@@ -32,6 +32,8 @@ func main() {
 
 func run() error {
 	mhaBin := flag.String("mha", "bin/mha", "path of the mha binary to run against the lab")
+	nodeBin := flag.String("mha-node", "bin/mha-node", "path of the mha-node binary (keepalived's check on the hosts)")
+	useConsul := flag.Bool("consul", false, "show the Consul path instead of keepalived: the catalog entry master.node.consul, resolved through the agent's DNS (builds the Consul agent the first time: minutes)")
 	hosts := flag.Int("hosts", 3, "number of database hosts")
 	gtid := flag.Bool("gtid", false, "replicate with MariaDB GTID (MASTER_USE_GTID=slave_pos)")
 	keep := flag.Bool("keep", false, "keep the lab running until Ctrl-C, to explore it by hand")
@@ -47,13 +49,22 @@ func run() error {
 	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("mha binary: %w (run `make sandbox`, which builds it)", err)
 	}
+	node, err := filepath.Abs(*nodeBin)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(node); err != nil && !*useConsul {
+		return fmt.Errorf("mha-node binary: %w (run `make sandbox`, which builds it)", err)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	step("Starting a %d-host lab: network namespaces on a private bridge, MariaDB and sshd in each", *hosts)
 	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	l, err := lab.Start(startCtx, lab.Options{Hosts: *hosts, GTID: *gtid, Log: os.Stderr})
+	// The application reaches the master through its VIP or its Consul
+	// name, so every host listens on all its addresses.
+	l, err := lab.Start(startCtx, lab.Options{Hosts: *hosts, GTID: *gtid, Log: os.Stderr, ExtraMyCnf: []string{"bind-address=0.0.0.0"}})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("start lab: %w", err)
@@ -68,8 +79,20 @@ func run() error {
 		fmt.Printf("    %-4s %s  (netns %s)\n", h.Name, h.IP, h.NS)
 	}
 
+	var (
+		extra []string
+		route *router
+	)
+	if *useConsul {
+		route, extra, err = consulRoute(ctx, l, bin)
+	} else {
+		route, extra, err = keepalivedRoute(ctx, l, bin, node)
+	}
+	if err != nil {
+		return err
+	}
 	conf := filepath.Join(l.Dir, "app1.cnf")
-	if err := l.WriteAppConf(conf); err != nil {
+	if err := l.WriteAppConf(conf, extra...); err != nil {
 		return fmt.Errorf("write %s: %w", conf, err)
 	}
 	step("gomha configuration (MHA format): %s", conf)
@@ -95,7 +118,7 @@ func run() error {
 		return errors.New("a gomha check failed against the sandbox (see above)")
 	}
 
-	if err := watchFailover(ctx, l, bin, conf); err != nil {
+	if err := watchFailover(ctx, l, bin, conf, route); err != nil {
 		return err
 	}
 
@@ -113,16 +136,12 @@ func run() error {
 // watchFailover is the main job: the manager watches the lab while an
 // application inserts rows; the master's mariadbd is killed; the manager
 // confirms the death, fails over, and the application writes on.
-func watchFailover(ctx context.Context, l *lab.Lab, bin, conf string) error {
+func watchFailover(ctx context.Context, l *lab.Lab, bin, conf string, route *router) error {
 	if err := l.PrepareLoad(ctx); err != nil {
 		return fmt.Errorf("prepare the load table: %w", err)
 	}
-	var addrs []string
-	for _, h := range l.Hosts {
-		addrs = append(addrs, h.Addr())
-	}
-	step("An application inserts a numbered row every 10 ms into whichever host accepts it (only a writable master does)")
-	w := lab.StartWriter(ctx, func() []string { return addrs }, 10*time.Millisecond)
+	step("An application inserts a numbered row every 10 ms through %s", route.what)
+	w := lab.StartWriter(ctx, route.addrs, 10*time.Millisecond)
 	defer w.Stop()
 	if err := w.WaitAcked(ctx, 50); err != nil {
 		return err
@@ -177,11 +196,14 @@ func watchFailover(ctx context.Context, l *lab.Lab, bin, conf string) error {
 	first, _ := w.FirstAfter(killed)
 	time.Sleep(500 * time.Millisecond)
 	w.Stop()
-	newMaster := l.HostByIP(strings.Split(first.Addr, ":")[0])
-	if newMaster == nil {
-		return fmt.Errorf("first write after the kill went to %s, not a lab host", first.Addr)
+	newMaster, err := route.master(ctx)
+	if err != nil {
+		return err
 	}
-	step("The application wrote again %s after the kill, on %s (%s)", first.At.Sub(killed).Round(time.Millisecond), newMaster.Name, newMaster.IP)
+	step("The application wrote again %s after the kill, through %s, on %s (%s)", first.At.Sub(killed).Round(time.Millisecond), route.what, newMaster.Name, newMaster.IP)
+	if route.show != nil {
+		route.show(ctx)
+	}
 
 	ctx2, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
