@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 // as before, and the failover's own checks still decide.
 func keepHostsWarm(ctx context.Context, servers []config.Server, interval time.Duration, log *slog.Logger) {
 	pool := sshexec.EnablePool()
-	bin, binErr := nodeBinary()
+	bin, binErr := NodeBinary()
 	var targets []sshexec.Target
 	byHost := map[string]config.Server{}
 	for _, srv := range servers {
