@@ -96,12 +96,8 @@ func newManagerCmd() *cobra.Command {
 func runManager(cmd *cobra.Command, f managerFlags) error {
 	ctx := cmd.Context()
 	exitAfterFailover := filepath.Base(os.Args[0]) == "masterha_manager"
-	switch {
-	case len(f.confs) == 0 && len(f.confDirs) == 0:
-		return &mhacli.ExitError{Code: 1, Err: errors.New("--conf=<server config file> must be set")}
-	case exitAfterFailover && (len(f.confs) != 1 || len(f.confDirs) > 0):
-		// MHA's one-cluster contract.
-		return &mhacli.ExitError{Code: 1, Err: errors.New("masterha_manager takes exactly one --conf (run `mha manager` for several clusters)")}
+	if err := f.check(exitAfterFailover); err != nil {
+		return err
 	}
 	// MHA makes the manager a process-group leader so that masterha_stop
 	// can signal it and its children at once.
@@ -126,6 +122,19 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 		return exitError(err)
 	}
 	return exitError(d.Run(ctx))
+}
+
+// check refuses a manager without configuration, and masterha_manager
+// (mhaName) with anything but MHA's one --conf.
+func (f managerFlags) check(mhaName bool) error {
+	switch {
+	case len(f.confs) == 0 && len(f.confDirs) == 0:
+		return &mhacli.ExitError{Code: 1, Err: errors.New("--conf=<server config file> must be set")}
+	case mhaName && (len(f.confs) != 1 || len(f.confDirs) > 0):
+		// MHA's one-cluster contract.
+		return &mhacli.ExitError{Code: 1, Err: errors.New("masterha_manager takes exactly one --conf (run `mha manager` for several clusters)")}
+	}
+	return nil
 }
 
 // daemonTools are the helpers the daemon takes from this program: the

@@ -89,3 +89,77 @@ func TestMasterMonitorIsMonitorOnly(t *testing.T) {
 		t.Fatal("manager: monitor_only on by default")
 	}
 }
+
+// TestManagerFlagsContract: masterha_manager keeps MHA's one --conf;
+// `mha manager` takes several, and directories.
+func TestManagerFlagsContract(t *testing.T) {
+	for _, tt := range []struct {
+		confs, dirs []string
+		mhaName     bool
+		want        string // "" accepted
+	}{
+		{nil, nil, false, "--conf=<server config file> must be set"},
+		{nil, nil, true, "--conf=<server config file> must be set"},
+		{[]string{"a.cnf"}, nil, true, ""},
+		{[]string{"a.cnf", "b.cnf"}, nil, true, "exactly one --conf"},
+		{[]string{"a.cnf"}, []string{"/etc/gomha/clusters"}, true, "exactly one --conf"},
+		{nil, []string{"/etc/gomha/clusters"}, true, "exactly one --conf"},
+		{[]string{"a.cnf", "b.cnf"}, []string{"/etc/gomha/clusters"}, false, ""},
+		{nil, []string{"/etc/gomha/clusters"}, false, ""},
+	} {
+		err := managerFlags{confs: tt.confs, confDirs: tt.dirs}.check(tt.mhaName)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%v %v mha=%t: %v", tt.confs, tt.dirs, tt.mhaName, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || exitCode(err) != 1):
+			t.Errorf("%v %v mha=%t: %v; want exit 1 with %q", tt.confs, tt.dirs, tt.mhaName, err, tt.want)
+		}
+	}
+}
+
+// TestManagerCheckOnlyMany: --check_only with a --conf_dir checks every
+// cluster and exits 1 when one fails; two files of one application name
+// are refused before anything, both named.
+func TestManagerCheckOnlyMany(t *testing.T) {
+	dir := t.TempDir()
+	clusters := filepath.Join(dir, "clusters")
+	other := filepath.Join(dir, "other")
+	for _, d := range []string{clusters, other} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(dir, app string) string {
+		p := filepath.Join(dir, app+".cnf")
+		body := "[server default]\nmanager_workdir=" + filepath.Join(dir, "work-"+app) + "\nuser=u\npassword=p\nrepl_user=r\nrepl_password=p\n" +
+			"[server1]\nhostname=127.0.0.1\nport=1\n[server2]\nhostname=127.0.0.1\nport=2\n"
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write(clusters, "app1")
+	write(clusters, "app2")
+	run := func(args ...string) (string, error) {
+		root := newRoot()
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetArgs(append([]string{"manager", "--global_conf=" + dir + "/none.cnf"}, args...))
+		mhacli.Prepare(root, "")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := root.ExecuteContext(ctx)
+		return out.String(), err
+	}
+	out, err := run("--check_only", "--conf_dir="+clusters)
+	if exitCode(err) != 1 || !strings.Contains(err.Error(), "app1, app2") || strings.Count(out, "MySQL Replication Health is NOT OK!") != 2 {
+		t.Errorf("--check_only --conf_dir: %v\n%s", err, out)
+	}
+	dup := write(other, "app1")
+	out, err = run("--check_only", "--conf_dir="+clusters, "--conf="+dup)
+	if exitCode(err) != 1 || !strings.Contains(err.Error(), filepath.Join(clusters, "app1.cnf")) || !strings.Contains(err.Error(), dup) ||
+		strings.Contains(out, "MySQL Replication Health") {
+		t.Errorf("duplicate app1: %v\n%s", err, out)
+	}
+}
