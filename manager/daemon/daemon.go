@@ -470,6 +470,9 @@ type running struct {
 // with its outcome.
 func (d *Daemon) supervise(ctx context.Context) error {
 	runs := map[string]*running{} // current, by configuration file
+	// retiring are the managers a reload stopped that have not ended yet
+	// (a failover runs to its end): a file added back waits for them.
+	retiring := map[string]*running{}
 	ended := make(chan *running)
 	live := 0
 	launch := func(c *cluster, after *running) *running {
@@ -523,6 +526,9 @@ func (d *Daemon) supervise(ctx context.Context) error {
 		case r := <-ended:
 			live--
 			if r.retired {
+				if retiring[r.c.conf] == r {
+					delete(retiring, r.c.conf)
+				}
 				d.retire(r, runs)
 				continue
 			}
@@ -534,7 +540,7 @@ func (d *Daemon) supervise(ctx context.Context) error {
 			}
 			return err
 		case done := <-d.reloads:
-			done <- d.apply(ctx, runs, launch)
+			done <- d.apply(ctx, runs, retiring, launch)
 		}
 	}
 }
@@ -581,7 +587,7 @@ func (d *Daemon) keepRunning(ctx context.Context, r *running) error {
 }
 
 // apply carries out a reload on the running clusters.
-func (d *Daemon) apply(ctx context.Context, runs map[string]*running, launch func(*cluster, *running) *running) error {
+func (d *Daemon) apply(ctx context.Context, runs, retiring map[string]*running, launch func(*cluster, *running) *running) error {
 	fs, errs := d.discover(ctx)
 	listed, _ := d.files()
 	// A file that is listed but cannot be read keeps its cluster as it
@@ -608,6 +614,7 @@ func (d *Daemon) apply(ctx context.Context, runs map[string]*running, launch fun
 		r.retired = true
 		r.cancel()
 		delete(runs, conf)
+		retiring[conf] = r
 	}
 	for _, f := range fs {
 		r, ok := runs[f.conf]
@@ -616,7 +623,9 @@ func (d *Daemon) apply(ctx context.Context, runs map[string]*running, launch fun
 			if d.single {
 				continue
 			}
-			runs[f.conf] = launch(d.cluster(f), nil)
+			// A manager of this file stopped by an earlier reload may still
+			// finish its failover: the new one starts after it.
+			runs[f.conf] = launch(d.cluster(f), retiring[f.conf])
 			d.log.Info("Cluster added: started.", "cluster", f.cfg.App, "conf", f.conf)
 		case r.c.digest != f.digest:
 			d.log.Info("Cluster configuration changed: restarting it (after its failover, if one runs).", "cluster", f.cfg.App, "conf", f.conf)

@@ -365,6 +365,42 @@ func TestReloadWaitsForFailover(t *testing.T) {
 	}
 }
 
+// TestRemovedDuringFailover: a file removed during its cluster's failover
+// stops that cluster only after the failover (it is still shown until
+// then); added back meanwhile, its new manager waits for the old one.
+func TestRemovedDuringFailover(t *testing.T) {
+	r := newRig(t)
+	dir := filepath.Join(r.dir, "clusters")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	a := r.writeConf(dir, "a", "")
+	r.writeConf(dir, "b", "")
+	r.start(Options{ConfDirs: []string{dir}})
+	fa := r.cycle("a", 0)
+	r.ticking(fa, "a", 2)
+	close(fa.die)
+	<-fa.failing
+	body, err := os.ReadFile(a)
+	must(t, err)
+	must(t, os.Remove(a))
+	must(t, r.d.Reload(context.Background()))
+	if s, ok := r.d.Cluster("a"); !ok || s.State != "FAILOVER_RUNNING" {
+		t.Errorf("a during its failover, removed: %+v, %v", s, ok)
+	}
+	must(t, os.WriteFile(a, body, 0o600))
+	must(t, r.d.Reload(context.Background()))
+	r.ticking(r.cycle("b", 0), "b", 5)
+	if n := r.lives("a"); n != 1 {
+		t.Fatalf("a added back started beside its running failover (%d lives)", n)
+	}
+	close(fa.gate)
+	r.ticking(r.cycle("a", 1), "a", 2)
+	if s, ok := r.d.Cluster("a"); !ok || !s.Running {
+		t.Errorf("a after it was added back: %+v, %v", s, ok)
+	}
+}
+
 // TestDuplicateClusters: two files with one application name are refused
 // at start with both named, and a reload that would add one changes
 // nothing.
