@@ -179,7 +179,10 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 
 // Add adds an actor to the run group before Run, such as the HTTP server:
 // execute runs until interrupt is called (or fails, which stops the
-// daemon).
+// daemon). For example:
+//
+//	srv := &http.Server{Addr: addr, Handler: handlerOf(d)} // d.Clusters, d.Cluster
+//	d.Add(srv.ListenAndServe, func(error) { _ = srv.Close() })
 func (d *Daemon) Add(execute func() error, interrupt func(error)) {
 	d.extra.add(execute, interrupt)
 }
@@ -243,10 +246,10 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	}
 }
 
-// Run runs the clusters, the signal handling and the added actors until
-// ctx ends or SIGINT/SIGTERM arrives (then every cluster stops, each after
-// its running failover), or, with a single cluster, until its manager
-// ends. With a single cluster it returns that manager's outcome (MHA's exit
+// Run, called once, runs the clusters, the signal handling and the added
+// actors until ctx ends or SIGINT/SIGTERM arrives (then every cluster
+// stops, each after its running failover), or, with a single cluster,
+// until its manager ends. With a single cluster it returns that manager's outcome (MHA's exit
 // codes in an *ExitError); in daemon mode nil after a stop.
 func (d *Daemon) Run(ctx context.Context) error {
 	if d.opts.Start.CheckOnly {

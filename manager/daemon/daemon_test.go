@@ -474,6 +474,29 @@ func TestSingleClusterExit(t *testing.T) {
 			t.Errorf("log:\n%s", r.stderr.String())
 		}
 	})
+	t.Run("SIGHUP restarts a changed file, keeps a removed one", func(t *testing.T) {
+		r := newRig(t)
+		conf := r.writeConf(r.dir, "app1", "")
+		r.start(Options{Confs: []string{conf}})
+		r.ticking(r.cycle("app1", 0), "app1", 2)
+		r.writeConf(r.dir, "app1", "ping_interval=2\n")
+		r.sigs <- syscall.SIGHUP
+		r.ticking(r.cycle("app1", 1), "app1", 2)
+		must(t, os.Remove(conf))
+		if err := r.d.Reload(context.Background()); err == nil {
+			t.Error("Reload of a missing --conf reported nothing")
+		}
+		r.ticking(r.cycle("app1", 1), "app1", 2)
+		if n := r.lives("app1"); n != 2 {
+			t.Errorf("%d lives; want 2", n)
+		}
+		select {
+		case err := <-r.runErr:
+			r.runErr <- err
+			t.Fatalf("the manager ended: %v", err)
+		default:
+		}
+	})
 	t.Run("several clusters cannot exit after a failover", func(t *testing.T) {
 		r := newRig(t)
 		_, err := New(context.Background(), Options{Confs: []string{r.writeConf(r.dir, "a", ""), r.writeConf(r.dir, "b", "")}, ExitAfterFailover: true})
