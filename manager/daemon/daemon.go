@@ -267,7 +267,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	sigs := d.signals
 	if sigs == nil {
 		ch := make(chan os.Signal, 1)
-		signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+		if !d.opts.ExitAfterFailover {
+			// masterha_manager keeps MHA's contract: SIGHUP ends it, as
+			// Perl's default does.
+			signal.Notify(ch, syscall.SIGHUP)
+		}
 		defer signal.Stop(ch)
 		sigs = ch
 	}
