@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +25,7 @@ type managerFlags struct {
 	fo              daemon.FailoverOptions
 	start           daemon.StartOptions
 	interactive     int
+	restartDelay    time.Duration
 }
 
 // newMasterMonitorCmd is MHA's masterha_master_monitor: `mha manager
@@ -66,10 +68,11 @@ func newManagerCmd() *cobra.Command {
 			"refused even with --resume: the DBA checks by hand.\n\n" +
 			"Many clusters (gomha): several --conf, or --conf_dir (every *.cnf in it, one cluster per\n" +
 			"file), run one manager per cluster in this process, each with its own manager_workdir,\n" +
-			"manager_log and state files; a cluster whose manager ends is started again a minute later,\n" +
-			"SIGHUP reads the files again (added: started, removed: stopped, changed: restarted, never in\n" +
-			"the middle of a failover) and SIGINT/SIGTERM stop every cluster (exit 0). Two files with\n" +
-			"the same application name or state files are refused. One --conf alone behaves as MHA.",
+			"manager_log and state files; a cluster whose manager ends is started again after\n" +
+			"--restart_delay (a minute); SIGHUP reads the files again (added: started, removed: stopped,\n" +
+			"changed: restarted, never in the middle of a failover) and SIGINT/SIGTERM stop every cluster\n" +
+			"(exit 0). Two files with the same application name or state files are refused. One --conf\n" +
+			"alone behaves as MHA.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runManager(cmd, f)
@@ -90,6 +93,7 @@ func newManagerCmd() *cobra.Command {
 	fs.BoolVar(&f.start.Resume, "resume", false, "gomha: go on with a failover a killed manager left unfinished (<app>.failover.journal), when its journal allows it")
 	fs.BoolVar(&f.start.MonitorOnly, "monitor_only", false, "exit with code 20 when the master is confirmed dead, without failing over")
 	fs.BoolVar(&f.start.CheckOnly, "check_only", false, "run the start-up checks (check-repl's) and exit 0 or 1, without monitoring")
+	fs.DurationVar(&f.restartDelay, "restart_delay", daemon.DefaultRestartDelay, "gomha, several clusters: how long a cluster whose manager ended waits before it starts again")
 	return cmd
 }
 
@@ -117,6 +121,7 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 		Stderr:            cmd.ErrOrStderr(),
 		Log:               slog.New(h),
 		Tools:             daemonTools(),
+		RestartDelay:      f.restartDelay,
 	})
 	if err != nil {
 		return exitError(err)
