@@ -174,9 +174,9 @@ func (o *Operation) clone() *Operation {
 	return &c
 }
 
-// setState records a health state; master, when not empty, is the master
-// the state is about.
-func (b *statusBoard) setState(st statefile.Status, master string) {
+// setState records a health state. The health file's master (a host name)
+// is not taken: Master stays the host:port the start-up checks found.
+func (b *statusBoard) setState(st statefile.Status, _ string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.st.State != st.Name {
