@@ -14,9 +14,8 @@ import (
 	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/check"
 	"github.com/gomha/gomha/manager/config"
-	"github.com/gomha/gomha/manager/failover"
+	"github.com/gomha/gomha/manager/daemon"
 	"github.com/gomha/gomha/manager/hooks"
-	"github.com/gomha/gomha/manager/topology"
 )
 
 // confFlags are the configuration flags every manager command takes.
@@ -34,14 +33,8 @@ func (f *confFlags) load(ctx context.Context, stderr io.Writer) (*config.Config,
 	if f.conf == "" {
 		return nil, &mhacli.ExitError{Code: 1, Err: errors.New("--conf=<server config file> must be set")}
 	}
-	cfg, err := config.Load(ctx, config.LoadOptions{AppFile: f.conf, GlobalFile: f.global})
-	if err != nil {
-		return nil, &mhacli.ExitError{Code: 1, Err: fmt.Errorf("configuration: %w", err)}
-	}
-	for _, w := range cfg.Warnings {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
-	}
-	return cfg, nil
+	cfg, err := daemon.LoadConfig(ctx, f.conf, f.global, stderr)
+	return cfg, exitError(err)
 }
 
 // logger returns the progress logger: text to stderr, never passwords.
@@ -74,20 +67,20 @@ func newCheckReplCmd() *cobra.Command {
 			log.Info("checking replication", "conf", cfg.File, "servers", len(cfg.Servers))
 			opts.SecondsBehindMaster = time.Duration(seconds) * time.Second
 			res := check.Repl(ctx, cfg, opts)
-			printRepl(out, res, details)
+			daemon.PrintRepl(out, res, details)
 			ok := res.OK()
 			if m := res.Topology.Master; m != nil && m.Alive() {
 				if errs := hooks.CheckConfig(cfg); len(errs) > 0 {
 					ok = false
 					fmt.Fprintln(out, errors.Join(errs...))
-				} else if err := hookStatus(ctx, m.Server, hooks.Runner{Log: log}, log); err != nil {
+				} else if err := daemon.HookStatus(ctx, m.Server, hooks.Runner{Log: log}, log); err != nil {
 					ok = false
 					fmt.Fprintln(out, err)
 				}
 				if fails := checkSecondaryHosts(ctx, m.Server, check.DialSSH, out); len(fails) > 0 {
 					ok = false
 				}
-				if err := nodeSelfTest(ctx, m, opts.SkipSSHCheck); err != nil {
+				if err := daemon.NodeSelfTest(ctx, m, opts.SkipSSHCheck); err != nil {
 					ok = false
 					fmt.Fprintln(out, err)
 				} else if !opts.SkipSSHCheck && !m.Server.SkipInitSSHCheck {
@@ -115,80 +108,6 @@ func newCheckReplCmd() *cobra.Command {
 	return cmd
 }
 
-// nodeSelfTest runs the node tools' self-test on the master (MHA's
-// check_binlog), unless SSH checks are skipped or the master has
-// skip_init_ssh_check=1, or it writes no binlog (nothing to save from it).
-func nodeSelfTest(ctx context.Context, m *topology.Node, skipSSH bool) error {
-	if skipSSH || m.Server.SkipInitSSHCheck || m.State == nil || m.State.Binlog.File == "" {
-		return nil
-	}
-	bin, err := nodeBinary()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return failover.SelfTest(ctx, bin, m.Server, m.State.Binlog.File)
-}
-
-// printRepl writes check-repl's report: findings (each replica's detection
-// recommendation under its HeartbeatSlow or SlaveNetTimeoutHigh finding),
-// SSH results, the tree.
-func printRepl(w io.Writer, res check.ReplResult, details bool) {
-	// under[i] are the recommendations printed after finding i: the last
-	// detection finding of their host.
-	under := map[int][]check.Recommendation{}
-	var rest []check.Recommendation
-	for _, r := range res.Recommendations {
-		at := -1
-		for i, f := range res.Report.Findings {
-			if f.Host == r.Host && (f.Code == topology.CodeHeartbeatSlow || f.Code == topology.CodeSlaveNetTimeoutHigh) {
-				at = i
-			}
-		}
-		if at < 0 {
-			rest = append(rest, r)
-			continue
-		}
-		under[at] = append(under[at], r)
-	}
-	for i, f := range res.Report.Findings {
-		if f.Severity == topology.SeverityInfo {
-			continue
-		}
-		fmt.Fprintln(w, f)
-		for _, r := range under[i] {
-			fmt.Fprintln(w, "  "+r.String())
-		}
-	}
-	for i, f := range res.Report.Findings {
-		if f.Severity == topology.SeverityInfo {
-			fmt.Fprintln(w, f)
-			for _, r := range under[i] {
-				fmt.Fprintln(w, "  "+r.String())
-			}
-		}
-	}
-	for _, r := range rest {
-		fmt.Fprintln(w, r)
-	}
-	if res.SSH != nil {
-		printSSH(w, *res.SSH, false)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprint(w, res.Topology.Tree(topology.TreeOptions{Details: details}))
-}
-
-// printSSH writes an SSH report; all lists every connection, otherwise only
-// failures are listed.
-func printSSH(w io.Writer, rep check.SSHReport, all bool) {
-	for _, r := range rep.Results {
-		if all || r.Err != nil {
-			fmt.Fprintln(w, r)
-		}
-	}
-}
-
 func newCheckSSHCmd() *cobra.Command {
 	var cf confFlags
 	cmd := &cobra.Command{
@@ -204,7 +123,7 @@ func newCheckSSHCmd() *cobra.Command {
 			}
 			fmt.Fprintln(out, "Starting SSH connection tests..")
 			rep := check.SSH(ctx, cfg.Servers)
-			printSSH(out, rep, true)
+			daemon.PrintSSH(out, rep, true)
 			if !rep.OK() {
 				fmt.Fprintln(out, "SSH Configuration Check Failed!")
 				return &mhacli.ExitError{Code: 1}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gomha/gomha/cmd/internal/mhacli"
+	"github.com/gomha/gomha/manager/daemon"
 	"github.com/gomha/gomha/manager/hooks/consul"
 	"github.com/gomha/gomha/manager/hooks/keepalived"
 	"github.com/gomha/gomha/manager/hooks/vip"
@@ -205,7 +206,7 @@ func newHookCmd() *cobra.Command {
 	return newHookCmdWith(hookRunners{
 		vip: func(ctx context.Context, r vip.Request) (vip.Outcome, error) {
 			m := &vip.Mover{Remote: vip.SSH{}, Memo: &hookMemo}
-			return m.Do(ctx, withOwnNodeTool(r, nodeBinary))
+			return m.Do(ctx, withOwnNodeTool(r, daemon.NodeBinary))
 		},
 		consul:     consul.Do,
 		keepalived: doKeepalived,

@@ -1,24 +1,22 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/daemon"
 	"github.com/gomha/gomha/manager/journal"
 	"github.com/gomha/gomha/manager/statefile"
 )
@@ -174,144 +172,8 @@ func (t adminTarget) resolve(ctx context.Context) (managedApp, error) {
 }
 
 // health is what the health file and the process table say about a
-// manager (MHA::ManagerAdmin::check_status_file_pid).
-type health struct {
-	st     statefile.Status
-	pid    int
-	master string
-	// children are the processes left by a dead manager
-	// (PARTIALLY_RUNNING).
-	children []int
-	// behind is how far the health file's mtime is behind (TIMESTAMP_OLD).
-	behind time.Duration
-	// written is the state the health file holds, whatever st became
-	// (a dead manager's file may still say FAILOVER_RUNNING).
-	written statefile.Status
-	// refused is the last failover the manager refused, "" when none.
-	refused string
-}
-
-// state reads m's health file and checks its process. pingLimit is
-// --ping_limit: a PING_OK file older than that is TIMESTAMP_OLD.
-func (m managedApp) state(pingLimit int, now time.Time) (health, error) {
-	pid, st, master, mtime, err := statefile.ReadHealth(statefile.HealthPath(m.dir, m.fileApp))
-	if errors.Is(err, os.ErrNotExist) {
-		return health{st: statefile.NotRunning}, nil
-	}
-	if err != nil && !errors.Is(err, statefile.ErrUnknownStatus) {
-		return health{}, err
-	}
-	h := health{st: st, pid: pid, master: master, written: st}
-	if !processAlive(pid) {
-		h.children = leftovers(pid)
-		if len(h.children) == 0 {
-			h.st = statefile.NotRunning
-		} else {
-			h.st = statefile.PartiallyRunning
-		}
-		return h, nil
-	}
-	if err != nil {
-		return health{}, err
-	}
-	if st == statefile.PingOK && now.Unix() > mtime.Unix()+int64(pingLimit) {
-		h.st = statefile.TimestampOld
-		h.behind = time.Duration(now.Unix()-mtime.Unix()) * time.Second
-	}
-	return h, nil
-}
-
-// processAlive says whether pid runs. Unlike MHA, a process this user may
-// not signal (EPERM) runs too, and a zombie (exited, not yet reaped) does
-// not.
-func processAlive(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	p, err := readProc(strconv.Itoa(pid))
-	return err != nil || p.state != 'Z'
-}
-
-// leftovers lists the processes a dead manager left: its children, as
-// MHA's `ps --ppid` finds them, and the members of its process group. The
-// group matters more: a dead parent's children are re-parented at once, but
-// they stay in the group the manager leads.
-func leftovers(pid int) []int {
-	procs, err := processTable()
-	if err != nil {
-		return nil
-	}
-	var out []int
-	for _, p := range procs {
-		if p.pid > 1 && p.pid != pid && p.state != 'Z' && (p.ppid == pid || p.pgid == pid) {
-			out = append(out, p.pid)
-		}
-	}
-	sort.Ints(out)
-	return out
-}
-
-// proc is one process table entry.
-type proc struct {
-	pid, ppid, pgid int
-	state           byte // 'Z' for a zombie
-}
-
-// processTable reads /proc, or asks ps where there is no /proc.
-func processTable() ([]proc, error) {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return psTable()
-	}
-	var procs []proc
-	for _, e := range entries {
-		if p, err := readProc(e.Name()); err == nil {
-			procs = append(procs, p)
-		}
-	}
-	return procs, nil
-}
-
-// readProc reads /proc/<pid>/stat: "pid (comm) state ppid pgrp ...", where
-// comm may hold blanks and parentheses.
-func readProc(pid string) (proc, error) {
-	n, err := strconv.Atoi(pid)
-	if err != nil {
-		return proc{}, err
-	}
-	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
-	if err != nil {
-		return proc{}, err
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 3 || len(f[0]) != 1 {
-		return proc{}, fmt.Errorf("/proc/%s/stat: unexpected %q", pid, b)
-	}
-	p := proc{pid: n, state: f[0][0]}
-	p.ppid, _ = strconv.Atoi(f[1])
-	p.pgid, _ = strconv.Atoi(f[2])
-	return p, nil
-}
-
-func psTable() ([]proc, error) {
-	out, err := exec.Command("ps", "-A", "-o", "pid=,ppid=,pgid=,stat=").Output()
-	if err != nil {
-		return nil, fmt.Errorf("ps: %w", err)
-	}
-	var procs []proc
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 4 {
-			continue
-		}
-		p := proc{state: f[3][0]}
-		p.pid, _ = strconv.Atoi(f[0])
-		p.ppid, _ = strconv.Atoi(f[1])
-		p.pgid, _ = strconv.Atoi(f[2])
-		procs = append(procs, p)
-	}
-	return procs, nil
-}
+// manager.
+type health = daemon.ManagerState
 
 // warnAdmin prints an error the way MHA's check-status and stop warn about
 // one: "Got error on conf <file>: ...".
@@ -342,7 +204,7 @@ func runAdmin(cmd *cobra.Command, f *adminFlags, each func(managedApp, health) i
 		c := 1
 		if m, err := t.resolve(cmd.Context()); err != nil {
 			warnAdmin(errw, t, err)
-		} else if h, err := m.state(f.pingLimit, time.Now()); err != nil {
+		} else if h, err := daemon.ReadManagerState(m.dir, m.fileApp, f.pingLimit, time.Now()); err != nil {
 			warnAdmin(errw, t, err)
 		} else {
 			c = each(m, h)
@@ -373,14 +235,14 @@ func newCheckStatusCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runAdmin(cmd, &f, func(m managedApp, h health) int {
-				if r, err := statefile.ReadRefusal(m.dir, m.fileApp); err == nil && r != nil && managerRuns(h.st) {
-					h.refused = r.String()
+				if r, err := statefile.ReadRefusal(m.dir, m.fileApp); err == nil && r != nil && managerRuns(h.Status) {
+					h.Refused = r.String()
 				}
 				printStatus(cmd.OutOrStdout(), m, h)
 				for _, line := range failoverNotes(m, h) {
 					fmt.Fprintln(cmd.OutOrStdout(), line)
 				}
-				return h.st.Code
+				return h.Status.Code
 			})
 		},
 	}
@@ -393,52 +255,52 @@ func newCheckStatusCmd() *cobra.Command {
 // RETRYING_MONITOR's line ends with a newline.
 func printStatus(w io.Writer, m managedApp, h health) {
 	master, checkLog := "", false
-	if h.master != "" {
-		master = " master:" + h.master
+	if h.Master != "" {
+		master = " master:" + h.Master
 	}
-	switch h.st {
+	switch h.Status {
 	case statefile.PingOK:
-		if h.master != "" {
-			master = ", master:" + h.master
+		if h.Master != "" {
+			master = ", master:" + h.Master
 		}
 		refused := ""
-		if h.refused != "" {
-			refused = "; " + h.refused
+		if h.Refused != "" {
+			refused = "; " + h.Refused
 		}
-		fmt.Fprintf(w, "%s (pid:%d) is running(%s)%s%s\n", m.name, h.pid, h.st, master, refused)
+		fmt.Fprintf(w, "%s (pid:%d) is running(%s)%s%s\n", m.name, h.PID, h.Status, master, refused)
 	case statefile.NotRunning:
-		fmt.Fprintf(w, "%s is stopped(%s).\n", m.name, h.st)
+		fmt.Fprintf(w, "%s is stopped(%s).\n", m.name, h.Status)
 	case statefile.PartiallyRunning:
-		pids := make([]string, len(h.children))
-		for i, p := range h.children {
+		pids := make([]string, len(h.Children))
+		for i, p := range h.Children {
 			pids[i] = strconv.Itoa(p)
 		}
 		fmt.Fprintf(w, "Main process is not running, but child process is running on %s (child pid: %s) (%s). Check ps output for details and kill it.\n",
-			m.name, strings.Join(pids, " "), h.st)
+			m.name, strings.Join(pids, " "), h.Status)
 	case statefile.InitializingMonitor:
-		fmt.Fprintf(w, "%s monitoring program is now on initialization phase(%s). Wait for a while and try checking again.\n", m.name, h.st)
+		fmt.Fprintf(w, "%s monitoring program is now on initialization phase(%s). Wait for a while and try checking again.\n", m.name, h.Status)
 	case statefile.PingFailing, statefile.PingFailed:
-		fmt.Fprintf(w, "%s master maybe down(%s).%s\n", m.name, h.st, master)
+		fmt.Fprintf(w, "%s master maybe down(%s).%s\n", m.name, h.Status, master)
 		checkLog = true
 	case statefile.RetryingMonitor:
-		fmt.Fprintf(w, "%s monitoring waits for retrying to monitor master again(%s). Wait for a while and try checking again.\n", m.name, h.st)
+		fmt.Fprintf(w, "%s monitoring waits for retrying to monitor master again(%s). Wait for a while and try checking again.\n", m.name, h.Status)
 	case statefile.ConfigError:
-		fmt.Fprintf(w, "%s servers are not correctly configured(%s).\n", m.name, h.st)
+		fmt.Fprintf(w, "%s servers are not correctly configured(%s).\n", m.name, h.Status)
 		checkLog = true
 	case statefile.TimestampOld:
-		fmt.Fprintf(w, "%s behinds %d seconds!\n", statefile.HealthPath(m.dir, m.fileApp), int(h.behind.Seconds()))
-		fmt.Fprintf(w, "%s is running, but master_ping.health is too old(%s). Maybe process hangs?%s\n", m.name, h.st, master)
+		fmt.Fprintf(w, "%s behinds %d seconds!\n", statefile.HealthPath(m.dir, m.fileApp), int(h.Behind.Seconds()))
+		fmt.Fprintf(w, "%s is running, but master_ping.health is too old(%s). Maybe process hangs?%s\n", m.name, h.Status, master)
 	case statefile.FailoverRunning:
-		fmt.Fprintf(w, "%s master is down and failover is running(%s).%s\n", m.name, h.st, master)
+		fmt.Fprintf(w, "%s master is down and failover is running(%s).%s\n", m.name, h.Status, master)
 		checkLog = true
 	case statefile.FailoverError:
-		fmt.Fprintf(w, "%s master is down and failover was not successful(%s).%s\n", m.name, h.st, master)
+		fmt.Fprintf(w, "%s master is down and failover was not successful(%s).%s\n", m.name, h.Status, master)
 		checkLog = true
 	default:
 		fmt.Fprintf(w, "Unexpected error on %s.\n", m.name)
 	}
-	if h.refused != "" && h.st != statefile.PingOK {
-		fmt.Fprintln(w, strings.ToUpper(h.refused[:1])+h.refused[1:])
+	if h.Refused != "" && h.Status != statefile.PingOK {
+		fmt.Fprintln(w, strings.ToUpper(h.Refused[:1])+h.Refused[1:])
 	}
 	if checkLog && m.log != "" {
 		fmt.Fprintf(w, "Check %s for details.\n", m.log)
@@ -455,10 +317,10 @@ func managerRuns(st statefile.Status) bool {
 // an unfinished journal (its summary), the error flag file.
 func failoverNotes(m managedApp, h health) []string {
 	var out []string
-	if !managerRuns(h.st) && h.written == statefile.FailoverRunning {
-		s := fmt.Sprintf("The manager (pid %d) stopped in the middle of a failover (%s", h.pid, h.written)
-		if h.master != "" {
-			s += ", master:" + h.master
+	if !managerRuns(h.Status) && h.Written == statefile.FailoverRunning {
+		s := fmt.Sprintf("The manager (pid %d) stopped in the middle of a failover (%s", h.PID, h.Written)
+		if h.Master != "" {
+			s += ", master:" + h.Master
 		}
 		out = append(out, s+"): it was killed or crashed.")
 	}
@@ -466,7 +328,7 @@ func failoverNotes(m managedApp, h health) []string {
 	switch {
 	case err != nil:
 		out = append(out, "Failover journal: "+err.Error())
-	case st.Unfinished() && h.st == statefile.FailoverRunning:
+	case st.Unfinished() && h.Status == statefile.FailoverRunning:
 		out = append(out, "Failover in progress: "+st.Summary()+".")
 	case st.Unfinished():
 		out = append(out, "Unfinished failover: "+st.Summary()+". The manager refuses to start until it is resumed "+
@@ -491,7 +353,7 @@ func newStopCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runAdmin(cmd, &f, func(m managedApp, h health) int {
-				return stopManager(cmd.OutOrStdout(), cmd.ErrOrStderr(), m, h, abort, time.Duration(abortTimeout)*time.Second)
+				return daemon.StopManager(cmd.OutOrStdout(), cmd.ErrOrStderr(), m.name, m.dir, m.fileApp, h, abort, time.Duration(abortTimeout)*time.Second)
 			})
 		},
 	}
@@ -499,74 +361,4 @@ func newStopCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&abort, "abort", false, "stop even during a failover; SIGKILL a manager that does not stop in time")
 	cmd.Flags().IntVar(&abortTimeout, "abort_timeout", 5, "seconds to wait after SIGTERM")
 	return cmd
-}
-
-// stopManager is MHA::ManagerAdmin::stop_manager: SIGTERM to the manager's
-// process group, wait, and with abort SIGKILL. It returns the exit code.
-//
-// Unlike MHA: a PARTIALLY_RUNNING manager's leftovers are signalled through
-// its process group and waited for (MHA signals a group it cannot find and
-// reports success at once), the group is signalled only when it is the
-// manager's own (never this command's group), and a failover killed with
-// SIGKILL leaves <app>.failover.error behind, as a failover stopped by a
-// signal does, so the next failover does not start on half-changed servers
-// unnoticed.
-func stopManager(out, errw io.Writer, m managedApp, h health, abort bool, timeout time.Duration) int {
-	switch {
-	case h.st == statefile.NotRunning:
-		fmt.Fprintf(out, "MHA Manager is not running on %s(%s).\n", m.name, statefile.NotRunning)
-		return 0
-	case h.st == statefile.FailoverRunning && !abort:
-		fmt.Fprintf(out, "Currently Failover is running on %s. Should not stop.\n", m.name)
-		return 1
-	}
-	// The manager leads its own process group (mha manager calls
-	// setpgid(0, 0), as MHA calls setpgrp), so its hooks and ssh children
-	// are stopped with it.
-	target := -h.pid
-	if pgid, err := syscall.Getpgid(h.pid); err == nil && pgid != h.pid {
-		target = h.pid // not a group leader: signal the process alone
-	}
-	if -target == syscall.Getpgrp() {
-		target = h.pid
-	}
-	gone := func() bool { return !processAlive(h.pid) }
-	if h.st == statefile.PartiallyRunning {
-		gone = func() bool { return len(leftovers(h.pid)) == 0 }
-	}
-	if err := syscall.Kill(target, syscall.SIGTERM); err != nil {
-		if errors.Is(err, syscall.ESRCH) {
-			fmt.Fprintf(out, "Stopped %s successfully.\n", m.name)
-			return 0
-		}
-		fmt.Fprintf(errw, "Sending SIGTERM to %d: %v\n", target, err)
-		fmt.Fprintf(out, "Failed to stop %s.\n", m.name)
-		return 1
-	}
-	for left := timeout; left > 0; left -= 100 * time.Millisecond {
-		if gone() {
-			fmt.Fprintf(out, "Stopped %s successfully.\n", m.name)
-			return 0
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	fmt.Fprintf(out, "Manager process %d didn't stop in %d seconds.\n", h.pid, int(timeout.Seconds()))
-	if abort {
-		err := syscall.Kill(target, syscall.SIGKILL)
-		if err == nil || errors.Is(err, syscall.ESRCH) {
-			fmt.Fprintf(out, "Forced stopped %s.\n", m.name)
-			if h.st == statefile.FailoverRunning {
-				if err := statefile.MarkError(m.dir, m.fileApp); err != nil {
-					fmt.Fprintf(errw, "The killed failover may have left the servers half changed, and %v\n", err)
-				} else {
-					fmt.Fprintf(out, "Created %s: the killed failover may have left the servers half changed. Check them, then remove the file.\n",
-						statefile.ErrorPath(m.dir, m.fileApp))
-				}
-			}
-			return 0
-		}
-		fmt.Fprintf(errw, "Sending SIGKILL to %d: %v\n", target, err)
-	}
-	fmt.Fprintf(out, "Failed to stop %s.\n", m.name)
-	return 1
 }

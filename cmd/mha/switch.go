@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/daemon"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/switchover"
 )
@@ -22,12 +22,13 @@ import (
 // master states. deadSwitch reads the conf, newMaster*, interactive,
 // workdir and dead* fields.
 type switchOptions struct {
-	conf          confFlags
-	masterState   string // --master_state: alive or dead (required)
-	newMasterHost string // --new_master_host
-	newMasterPort int    // --new_master_port (3306)
-	interactive   int    // --interactive (1: ask on stdin)
-	workdir       string // --workdir / --manager_workdir
+	conf        confFlags
+	masterState string // --master_state: alive or dead (required)
+	interactive int    // --interactive (1: ask on stdin)
+	// fo are the failover options (addFailoverFlags); both states read
+	// NewMasterHost, NewMasterPort, Workdir, RemoveDeadMasterConf
+	// (--remove_orig_master_conf) and HookTimeout.
+	fo daemon.FailoverOptions
 
 	// --master_state=alive
 	origMasterIsNewSlave bool          // --orig_master_is_new_slave
@@ -37,26 +38,15 @@ type switchOptions struct {
 	skipLockAllTables    bool          // --skip_lock_all_tables
 	flushTables          int           // --flush_tables (2)
 	checkOnly            bool          // --check_only
-	removeOrigMasterConf bool          // --remove_orig_master_conf / --remove_dead_master_conf (both states)
 	maxWriteBlock        time.Duration // --max_write_block (gomha, 2s)
 	killBlocking         bool          // --kill_blocking (gomha)
 
 	// --master_state=dead
-	deadMasterHost          string        // --dead_master_host (required)
-	deadMasterIP            string        // --dead_master_ip
-	deadMasterPort          int           // --dead_master_port (3306)
-	sshReachable            int           // --ssh_reachable (2 = unknown)
-	lastFailoverMinute      int           // --last_failover_minute (480)
-	ignoreLastFailover      bool          // --ignore_last_failover
-	waitOnFailoverError     int           // --wait_on_failover_error (0)
-	logOutput               string        // --log_output / --manager_log
-	skipSaveMasterBinlog    bool          // --skip_save_master_binlog
-	skipChangeMaster        bool          // --skip_change_master
-	skipDisableReadOnly     bool          // --skip_disable_read_only
-	waitUntilGTIDInSync     int           // --wait_until_gtid_in_sync (1)
-	ignoreBinlogServerError bool          // --ignore_binlog_server_error
-	resume                  bool          // --resume (gomha)
-	hookTimeout             time.Duration // --hook_timeout (gomha, both states)
+	deadMasterHost string // --dead_master_host (required)
+	deadMasterIP   string // --dead_master_ip
+	deadMasterPort int    // --dead_master_port (3306)
+	sshReachable   int    // --ssh_reachable (2 = unknown)
+	resume         bool   // --resume (gomha)
 }
 
 // aliveFlags are the options --master_state=alive accepts; anything else is
@@ -117,11 +107,8 @@ func newSwitchCmd() *cobra.Command {
 	f := cmd.Flags()
 	o.conf.add(cmd)
 	f.StringVar(&o.masterState, "master_state", "", "alive (online switch) or dead (manual failover)")
-	f.StringVar(&o.newMasterHost, "new_master_host", "", "the new master (hostname or ip of a configured server); default: MHA's selection rules")
-	f.IntVar(&o.newMasterPort, "new_master_port", 3306, "the new master's port")
 	f.IntVar(&o.interactive, "interactive", 1, "1: ask for confirmation on stdin; 0: no questions")
-	f.StringVar(&o.workdir, "workdir", "", "manager working directory")
-	f.StringVar(&o.workdir, "manager_workdir", "", "alias of --workdir")
+	addFailoverFlags(cmd, &o.fo)
 
 	f.BoolVar(&o.origMasterIsNewSlave, "orig_master_is_new_slave", false, "alive: the old master replicates from the new one afterwards")
 	f.IntVar(&o.runningUpdatesLimit, "running_updates_limit", 1, "alive: refuse while an update runs on the master for longer (seconds); with --kill_blocking, the age from which blocking statements are killed")
@@ -130,8 +117,6 @@ func newSwitchCmd() *cobra.Command {
 	f.BoolVar(&o.skipLockAllTables, "skip_lock_all_tables", false, "alive: no FLUSH TABLES WITH READ LOCK (read_only=1 is still set); the binlog must then stand still")
 	f.IntVar(&o.flushTables, "flush_tables", 2, "alive: FLUSH NO_WRITE_TO_BINLOG TABLES first: 0 no, 1 yes, 2 ask when interactive (else yes)")
 	f.BoolVar(&o.checkOnly, "check_only", false, "alive: run the checks only")
-	f.BoolVar(&o.removeOrigMasterConf, "remove_orig_master_conf", false, "remove the old/dead master's block from the configuration afterwards")
-	f.BoolVar(&o.removeOrigMasterConf, "remove_dead_master_conf", false, "alias of --remove_orig_master_conf")
 	f.DurationVar(&o.maxWriteBlock, "max_write_block", switchover.DefaultMaxWriteBlock, "alive (gomha): hard bound on the write block; past it the switch rolls back")
 	f.BoolVar(&o.killBlocking, "kill_blocking", false, "alive (gomha): kill sessions that keep the write lock waiting (see above)")
 
@@ -139,17 +124,6 @@ func newSwitchCmd() *cobra.Command {
 	f.StringVar(&o.deadMasterIP, "dead_master_ip", "", "dead: the dead master's ip (default: resolved)")
 	f.IntVar(&o.deadMasterPort, "dead_master_port", 3306, "dead: the dead master's port")
 	f.IntVar(&o.sshReachable, "ssh_reachable", 2, "dead: 0 no, 1 yes, 2 unknown")
-	f.IntVar(&o.lastFailoverMinute, "last_failover_minute", 480, "dead: refuse within this many minutes of the last failover")
-	f.BoolVar(&o.ignoreLastFailover, "ignore_last_failover", false, "dead: ignore the last failover's files")
-	f.IntVar(&o.waitOnFailoverError, "wait_on_failover_error", 0, "dead: seconds to wait after an error")
-	f.StringVar(&o.logOutput, "log_output", "", "dead: log file")
-	f.StringVar(&o.logOutput, "manager_log", "", "alias of --log_output")
-	f.BoolVar(&o.skipSaveMasterBinlog, "skip_save_master_binlog", false, "dead: do not save the dead master's binlog")
-	f.BoolVar(&o.skipChangeMaster, "skip_change_master", false, "dead: do not repoint the replicas")
-	f.BoolVar(&o.skipDisableReadOnly, "skip_disable_read_only", false, "dead: leave the new master read-only")
-	f.IntVar(&o.waitUntilGTIDInSync, "wait_until_gtid_in_sync", 1, "dead: wait until GTID replicas are in sync")
-	f.BoolVar(&o.ignoreBinlogServerError, "ignore_binlog_server_error", false, "dead: ignore binlog server errors")
-	f.DurationVar(&o.hookTimeout, "hook_timeout", 0, hookTimeoutUsage)
 	f.BoolVar(&o.resume, "resume", false, "dead (gomha): go on with a failover a killed manager left unfinished (<app>.failover.journal), when its journal allows it")
 	return cmd
 }
@@ -192,8 +166,8 @@ func aliveSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error
 	log := logger(errw)
 	opts := switchover.Options{
 		Config:               cfg,
-		NewMasterHost:        o.newMasterHost,
-		NewMasterPort:        o.newMasterPort,
+		NewMasterHost:        o.fo.NewMasterHost,
+		NewMasterPort:        o.fo.NewMasterPort,
 		OrigMasterIsNewSlave: o.origMasterIsNewSlave,
 		RunningUpdatesLimit:  time.Duration(o.runningUpdatesLimit) * time.Second,
 		RunningSecondsLimit:  time.Duration(o.runningSecondsLimit) * time.Second,
@@ -201,11 +175,11 @@ func aliveSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error
 		SkipLockAllTables:    o.skipLockAllTables,
 		FlushTables:          switchover.FlushTables(o.flushTables),
 		CheckOnly:            o.checkOnly,
-		RemoveOrigMasterConf: o.removeOrigMasterConf,
+		RemoveOrigMasterConf: o.fo.RemoveDeadMasterConf,
 		MaxWriteBlock:        o.maxWriteBlock,
 		KillBlocking:         o.killBlocking,
 		Log:                  log,
-		Hooks:                hooks.Runner{Log: log, Timeout: o.hookTimeout, InProcess: builtinHook},
+		Hooks:                hooks.Runner{Log: log, Timeout: o.fo.HookTimeout, InProcess: builtinHook},
 	}
 	if o.flushTables < 0 || o.flushTables > 2 {
 		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("--flush_tables must be 0, 1 or 2, not %d", o.flushTables)}
@@ -220,7 +194,7 @@ func aliveSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error
 		// gomha only: the fencing watchdogs follow the master (the new
 		// master's is installed from the local mha-node, which a check
 		// does not need).
-		bin, err := nodeBinary()
+		bin, err := daemon.NodeBinary()
 		if err != nil && !o.checkOnly {
 			return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("fence_lease is set: %w", err)}
 		}
@@ -232,16 +206,16 @@ func aliveSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error
 	}
 	// The switch's intent journal, beside the failover's: a killed switch
 	// is reported by the next `mha manager` (unfinishedSwitch).
-	workdir := (&failoverFlags{workdir: o.workdir}).workdirOf(cfg)
-	warnUnfinishedSwitch(workdir, cfg.App, log, io.Discard)
-	jr := createSwitchJournal(workdir, cfg.App, o, log)
+	workdir := o.fo.WorkdirOf(cfg)
+	daemon.WarnUnfinishedSwitch(workdir, cfg.App, log, io.Discard)
+	jr := daemon.CreateSwitchJournal(workdir, cfg.App, o.fo.NewMasterHost, o.origMasterIsNewSlave, log)
 	if jr != nil {
 		opts.Journal = jr
 	}
 	res, err := switchover.Run(ctx, opts)
 	outcome := switchOutcome(out, res, err)
 	if jr != nil {
-		endSwitchJournal(jr, outcome, log)
+		daemon.EndSwitchJournal(jr, outcomeCode(outcome), log)
 	}
 	return outcome
 }
@@ -275,32 +249,4 @@ func fenceLeaseSet(cfg *config.Config) bool {
 		}
 	}
 	return false
-}
-
-// asker returns the interactive question function: the question with
-// "(yes/NO): " or "(YES/no): " on out, one line read from in.
-func asker(in io.Reader, out io.Writer) func(string, bool) (bool, error) {
-	r := bufio.NewReader(in)
-	return func(q string, defaultYes bool) (bool, error) {
-		hint := "(yes/NO)"
-		if defaultYes {
-			hint = "(YES/no)"
-		}
-		fmt.Fprintf(out, "%s %s: ", q, hint)
-		line, err := r.ReadString('\n')
-		if err != nil && line == "" {
-			return false, fmt.Errorf("no answer on standard input: %w", err)
-		}
-		return answer(line, defaultYes), nil
-	}
-}
-
-// answer reads a yes/no reply as MHA does: with a "no" default only y or
-// yes (any case) is yes; with a "yes" default anything but n or no is yes.
-func answer(line string, defaultYes bool) bool {
-	a := strings.ToLower(strings.TrimSpace(line))
-	if defaultYes {
-		return a != "n" && a != "no"
-	}
-	return a == "y" || a == "yes"
 }

@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/journal"
 	"github.com/gomha/gomha/manager/switchover"
 )
 
@@ -109,5 +115,74 @@ func TestUnknownOptions(t *testing.T) {
 		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
 			t.Errorf("unknownOptions(%q) = %q, want %q", tt.args, got, tt.want)
 		}
+	}
+}
+
+// `mha switch --master_state=alive` keeps a switch journal: a refused
+// switch (no server answers) ends it with exit code 1, an earlier
+// unfinished one is warned about and kept as .prev; --check_only writes
+// none.
+func TestAliveSwitchJournal(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "app1.cnf")
+	// Nothing listens on these loopback ports: every connection is refused.
+	must(t, os.WriteFile(conf, []byte("[server default]\nuser=mha\npassword=pw\nmanager_workdir="+dir+
+		"\n[server1]\nhostname=127.0.0.1\nport=1\n[server2]\nhostname=127.0.0.1\nport=2\n"), 0o600))
+	run := func(args ...string) (string, error) {
+		root := &cobra.Command{Use: "mha", SilenceErrors: true, SilenceUsage: true}
+		root.AddCommand(newSwitchCmd())
+		mhacli.Prepare(root, "")
+		var buf bytes.Buffer
+		root.SetOut(&buf)
+		root.SetErr(&buf)
+		root.SetArgs(append([]string{"switch", "--master_state=alive", "--conf=" + conf, "--global_conf=" + filepath.Join(dir, "none.cnf"),
+			"--interactive=0", "--new_master_host=127.0.0.1", "--new_master_port=2"}, args...))
+		err := root.ExecuteContext(t.Context())
+		return buf.String(), err
+	}
+	path := journal.PathOf(journal.OpSwitch, dir, "app1")
+
+	out, err := run("--check_only")
+	if _, serr := os.Stat(path); !errors.Is(serr, os.ErrNotExist) {
+		t.Fatalf("--check_only wrote a switch journal (%v); output:\n%s", serr, out)
+	}
+	if exitCode(err) != 1 {
+		t.Errorf("--check_only with no server: exit %d (%v)", exitCode(err), err)
+	}
+
+	// An earlier switch, killed after its first step.
+	p, err := os.StartProcess("/bin/true", []string{"true"}, &os.ProcAttr{})
+	if err != nil {
+		t.Skipf("no /bin/true: %v", err)
+	}
+	must(t, func() error { _, err := p.Wait(); return err }())
+	j, err := journal.CreateOf(journal.OpSwitch, dir, "app1", map[string]string{"pid": strconv.Itoa(p.Pid), "new_master": "db2"})
+	must(t, err)
+	must(t, j.Intent("set read_only=1", "db1(10.0.0.1:3306)", nil))
+	must(t, j.Done("set read_only=1", "db1(10.0.0.1:3306)", nil))
+	must(t, j.Close())
+	out, err = run()
+	if exitCode(err) != 1 {
+		t.Errorf("switch with no server: exit %d (%v); output:\n%s", exitCode(err), err, out)
+	}
+	if !strings.Contains(out, `An earlier master switch did not finish`) || !strings.Contains(out, `last step done: \"set read_only=1\"`) {
+		t.Errorf("no warning about the unfinished switch:\n%s", out)
+	}
+	st, err := journal.ReadOf(journal.OpSwitch, dir, "app1")
+	if err != nil || st.Unfinished() || st.Outcome != "1" || st.Begin.Detail["new_master"] != "127.0.0.1" || st.Begin.Detail["pid"] != strconv.Itoa(os.Getpid()) {
+		t.Fatalf("switch journal %+v, %v; want begun by this process and ended with 1", st, err)
+	}
+	if b, err := os.ReadFile(path + ".prev"); err != nil || !strings.Contains(string(b), "set read_only=1") {
+		t.Errorf("the unfinished journal was not kept as .prev: %v", err)
+	}
+	if s, err := journal.Read(dir, "app1"); s != nil || err != nil {
+		t.Errorf("the switch wrote a failover journal: %+v, %v", s, err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,24 +1,22 @@
-package main
+package daemon
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strconv"
 
-	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/journal"
 )
 
-// unfinishedSwitch describes the journal of an online master switch that
+// UnfinishedSwitch describes the journal of an online master switch that
 // did not end (the switch was killed, or the machine stopped), naming the
 // last step done: such a switch can leave the old master read_only=1 with
 // no writable master. It returns "" when there is no such journal. It only
 // warns: `mha manager` starts anyway, `mha switch` goes on (keeping the
 // journal as .prev).
-func unfinishedSwitch(workdir, app string) string {
+func UnfinishedSwitch(workdir, app string) string {
 	st, err := journal.ReadOf(journal.OpSwitch, workdir, app)
 	if err != nil {
 		return fmt.Sprintf("cannot read the journal of an earlier master switch: %v", err)
@@ -26,7 +24,7 @@ func unfinishedSwitch(workdir, app string) string {
 	if !st.Unfinished() {
 		return ""
 	}
-	if pid, err := strconv.Atoi(st.Begin.Detail["pid"]); err == nil && pid > 0 && pid != os.Getpid() && processAlive(pid) {
+	if pid, err := strconv.Atoi(st.Begin.Detail["pid"]); err == nil && pid > 0 && pid != os.Getpid() && ProcessAlive(pid) {
 		return fmt.Sprintf("A master switch is running (pid %d): %s.", pid, st.Summary())
 	}
 	msg := "An earlier master switch did not finish (it was killed or the machine stopped): " + st.Summary()
@@ -43,24 +41,26 @@ func unfinishedSwitch(workdir, app string) string {
 		"check both, then move " + st.File + " away."
 }
 
-// warnUnfinishedSwitch logs unfinishedSwitch's warning, if any, and
+// WarnUnfinishedSwitch logs UnfinishedSwitch's warning, if any, and
 // repeats it on echo.
-func warnUnfinishedSwitch(workdir, app string, log *slog.Logger, echo io.Writer) {
-	if msg := unfinishedSwitch(workdir, app); msg != "" {
+func WarnUnfinishedSwitch(workdir, app string, log *slog.Logger, echo io.Writer) {
+	if msg := UnfinishedSwitch(workdir, app); msg != "" {
 		log.Warn(msg)
 		fmt.Fprintln(echo, msg)
 	}
 }
 
-// createSwitchJournal starts the online switch's journal in workdir. A
-// journal that cannot be created is logged and the switch goes on without
-// one, as the switch treats a journal it cannot write (nil is returned).
-func createSwitchJournal(workdir, app string, o switchOptions, log *slog.Logger) *journal.Journal {
+// CreateSwitchJournal starts the online switch's journal in workdir,
+// naming the requested new master ("" when the switch chooses) and whether
+// the old master becomes a replica. A journal that cannot be created is
+// logged and the switch goes on without one, as the switch treats a
+// journal it cannot write (nil is returned).
+func CreateSwitchJournal(workdir, app, newMaster string, origIsNewSlave bool, log *slog.Logger) *journal.Journal {
 	detail := map[string]string{"pid": strconv.Itoa(os.Getpid())}
-	if o.newMasterHost != "" {
-		detail["new_master"] = o.newMasterHost
+	if newMaster != "" {
+		detail["new_master"] = newMaster
 	}
-	if o.origMasterIsNewSlave {
+	if origIsNewSlave {
 		detail["orig_master_is_new_slave"] = "1"
 	}
 	err := os.MkdirAll(workdir, 0o750)
@@ -75,17 +75,8 @@ func createSwitchJournal(workdir, app string, o switchOptions, log *slog.Logger)
 	return jr
 }
 
-// endSwitchJournal records the switch's outcome, its exit code, from
-// switchOutcome's error.
-func endSwitchJournal(jr *journal.Journal, outcome error, log *slog.Logger) {
-	code := 0
-	if outcome != nil {
-		code = 1
-		var ee *mhacli.ExitError
-		if errors.As(outcome, &ee) {
-			code = ee.Code
-		}
-	}
+// EndSwitchJournal records the switch's outcome, its exit code.
+func EndSwitchJournal(jr *journal.Journal, code int, log *slog.Logger) {
 	if err := jr.End(strconv.Itoa(code)); err != nil {
 		log.Error("cannot end the switch journal", "file", jr.File(), "err", err)
 		_ = jr.Close()

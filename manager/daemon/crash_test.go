@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/journal"
 	"github.com/gomha/gomha/manager/statefile"
 )
@@ -43,7 +42,7 @@ func TestCrashGuard(t *testing.T) {
 		return content
 	}
 	exitCode := func(err error) int {
-		var ee *mhacli.ExitError
+		var ee *ExitError
 		if errors.As(err, &ee) {
 			return ee.Code
 		}

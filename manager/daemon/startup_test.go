@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"bytes"
@@ -65,7 +65,7 @@ func TestPrintReplRecommendations(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
 			res := check.ReplResult{Topology: &topology.Topology{}, Report: topology.Report{Findings: tc.findings}, Recommendations: tc.recs}
-			printRepl(&b, res, false)
+			PrintRepl(&b, res, false)
 			got := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("printRepl (-want +got):\n%s\nfull output:\n%s", diff, b.String())
@@ -92,7 +92,7 @@ func TestHookStatus(t *testing.T) {
 	m.Hostname, m.IP, m.Port, m.SSHUser = "db1", "10.0.0.1", 3306, "root"
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m.MasterIPFailoverScript, m.ShutdownScript = ok, ok
-	if err := hookStatus(context.Background(), m, hooks.Runner{Log: log}, log); err != nil {
+	if err := HookStatus(context.Background(), m, hooks.Runner{Log: log}, log); err != nil {
 		t.Fatalf("status ok: %v", err)
 	}
 	got, _ := os.ReadFile(record)
@@ -102,7 +102,7 @@ func TestHookStatus(t *testing.T) {
 		}
 	}
 	m.ShutdownScript = bad
-	if err := hookStatus(context.Background(), m, hooks.Runner{Log: log}, log); err == nil || !strings.Contains(err.Error(), "shutdown_script status with return code 1") {
+	if err := HookStatus(context.Background(), m, hooks.Runner{Log: log}, log); err == nil || !strings.Contains(err.Error(), "shutdown_script status with return code 1") {
 		t.Fatalf("failing shutdown_script status: %v", err)
 	}
 }
@@ -125,13 +125,13 @@ func TestNodeSelfTestWhen(t *testing.T) {
 		return &topology.Node{Server: s, State: st}
 	}
 	ctx := context.Background()
-	if err := nodeSelfTest(ctx, node(false, "mysql-bin.000003"), false); err == nil {
+	if err := NodeSelfTest(ctx, node(false, "mysql-bin.000003"), false); err == nil {
 		t.Fatal("self-test against a closed SSH port succeeded")
 	}
 	for name, skip := range map[string]error{
-		"--skip_check_ssh":      nodeSelfTest(ctx, node(false, "mysql-bin.000003"), true),
-		"skip_init_ssh_check=1": nodeSelfTest(ctx, node(true, "mysql-bin.000003"), false),
-		"no binlog":             nodeSelfTest(ctx, node(false, ""), false),
+		"--skip_check_ssh":      NodeSelfTest(ctx, node(false, "mysql-bin.000003"), true),
+		"skip_init_ssh_check=1": NodeSelfTest(ctx, node(true, "mysql-bin.000003"), false),
+		"no binlog":             NodeSelfTest(ctx, node(false, ""), false),
 	} {
 		if skip != nil {
 			t.Errorf("%s: self-test ran: %v", name, skip)

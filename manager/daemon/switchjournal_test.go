@@ -1,19 +1,14 @@
-package main
+package daemon
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/spf13/cobra"
-
-	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/journal"
 )
 
@@ -91,7 +86,7 @@ func TestUnfinishedSwitch(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			tt.setup(t, dir)
-			got := unfinishedSwitch(dir, "app1")
+			got := UnfinishedSwitch(dir, "app1")
 			if len(tt.want) == 0 && got != "" {
 				t.Fatalf("warning %q; want none", got)
 			}
@@ -101,7 +96,7 @@ func TestUnfinishedSwitch(t *testing.T) {
 				}
 			}
 			var log, echo bytes.Buffer
-			warnUnfinishedSwitch(dir, "app1", slog.New(slog.NewTextHandler(&log, nil)), &echo)
+			WarnUnfinishedSwitch(dir, "app1", slog.New(slog.NewTextHandler(&log, nil)), &echo)
 			if (echo.String() == "") != (got == "") || (got != "" && (!strings.Contains(log.String(), "level=WARN") || echo.String() != got+"\n")) {
 				t.Errorf("warnUnfinishedSwitch: log %q echo %q", log.String(), echo.String())
 			}
@@ -112,75 +107,22 @@ func TestUnfinishedSwitch(t *testing.T) {
 // The journal's end records the switch's exit code.
 func TestEndSwitchJournal(t *testing.T) {
 	for _, tt := range []struct {
-		outcome error
+		outcome int
 		want    string
 	}{
-		{nil, "0"},
-		{&mhacli.ExitError{Code: 10, Err: errors.New("partial")}, "10"},
-		{&mhacli.ExitError{Code: 1}, "1"},
-		{errors.New("plain"), "1"},
+		{0, "0"},
+		{10, "10"},
+		{1, "1"},
 	} {
 		dir := t.TempDir()
 		j, err := journal.CreateOf(journal.OpSwitch, dir, "app1", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		endSwitchJournal(j, tt.outcome, slog.New(slog.DiscardHandler))
+		EndSwitchJournal(j, tt.outcome, slog.New(slog.DiscardHandler))
 		st, err := journal.ReadOf(journal.OpSwitch, dir, "app1")
 		if err != nil || st.Unfinished() || st.Outcome != tt.want {
 			t.Errorf("outcome of %v: %+v, %v; want ended with %q", tt.outcome, st, err, tt.want)
 		}
-	}
-}
-
-// `mha switch --master_state=alive` keeps a switch journal: a refused
-// switch (no server answers) ends it with exit code 1, an earlier
-// unfinished one is warned about and kept as .prev; --check_only writes
-// none.
-func TestAliveSwitchJournal(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "app1.cnf")
-	// Nothing listens on these loopback ports: every connection is refused.
-	must(t, os.WriteFile(conf, []byte("[server default]\nuser=mha\npassword=pw\nmanager_workdir="+dir+
-		"\n[server1]\nhostname=127.0.0.1\nport=1\n[server2]\nhostname=127.0.0.1\nport=2\n"), 0o600))
-	run := func(args ...string) (string, error) {
-		root := &cobra.Command{Use: "mha", SilenceErrors: true, SilenceUsage: true}
-		root.AddCommand(newSwitchCmd())
-		mhacli.Prepare(root, "")
-		var buf bytes.Buffer
-		root.SetOut(&buf)
-		root.SetErr(&buf)
-		root.SetArgs(append([]string{"switch", "--master_state=alive", "--conf=" + conf, "--global_conf=" + filepath.Join(dir, "none.cnf"),
-			"--interactive=0", "--new_master_host=127.0.0.1", "--new_master_port=2"}, args...))
-		err := root.ExecuteContext(t.Context())
-		return buf.String(), err
-	}
-	path := journal.PathOf(journal.OpSwitch, dir, "app1")
-
-	out, err := run("--check_only")
-	if _, serr := os.Stat(path); !errors.Is(serr, os.ErrNotExist) {
-		t.Fatalf("--check_only wrote a switch journal (%v); output:\n%s", serr, out)
-	}
-	if exitCode(err) != 1 {
-		t.Errorf("--check_only with no server: exit %d (%v)", exitCode(err), err)
-	}
-
-	switchJournal(t, dir, deadPID(t), false, "set read_only=1")
-	out, err = run()
-	if exitCode(err) != 1 {
-		t.Errorf("switch with no server: exit %d (%v); output:\n%s", exitCode(err), err, out)
-	}
-	if !strings.Contains(out, `An earlier master switch did not finish`) || !strings.Contains(out, `last step done: \"set read_only=1\"`) {
-		t.Errorf("no warning about the unfinished switch:\n%s", out)
-	}
-	st, err := journal.ReadOf(journal.OpSwitch, dir, "app1")
-	if err != nil || st.Unfinished() || st.Outcome != "1" || st.Begin.Detail["new_master"] != "127.0.0.1" || st.Begin.Detail["pid"] != strconv.Itoa(os.Getpid()) {
-		t.Fatalf("switch journal %+v, %v; want begun by this process and ended with 1", st, err)
-	}
-	if b, err := os.ReadFile(path + ".prev"); err != nil || !strings.Contains(string(b), "set read_only=1") {
-		t.Errorf("the unfinished journal was not kept as .prev: %v", err)
-	}
-	if s, err := journal.Read(dir, "app1"); s != nil || err != nil {
-		t.Errorf("the switch wrote a failover journal: %+v, %v", s, err)
 	}
 }

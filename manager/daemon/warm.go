@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -16,12 +16,13 @@ import (
 // enables the process's SSH pool (one multiplexed connection per host,
 // checked before each use), dials every server and verifies (or ships)
 // mha-node on it in the background, then checks every connection at each
-// interval and dials again the ones that died, until ctx ends. Nothing it
+// interval and dials again the ones that died, until ctx ends. The pool is
+// the process's; each cluster keeps its own servers warm. Nothing it
 // finds is fatal: a host it cannot reach is dialled again at its next use,
 // as before, and the failover's own checks still decide.
 func keepHostsWarm(ctx context.Context, servers []config.Server, interval time.Duration, log *slog.Logger) {
 	pool := sshexec.EnablePool()
-	bin, binErr := nodeBinary()
+	bin, binErr := NodeBinary()
 	var targets []sshexec.Target
 	byHost := map[string]config.Server{}
 	for _, srv := range servers {
@@ -71,7 +72,9 @@ func keepHostsWarm(ctx context.Context, servers []config.Server, interval time.D
 			case <-ctx.Done():
 				return
 			case <-tk.C:
-				_ = pool.Refresh(ctx)
+				// This cluster's hosts only: the pool is the process's,
+				// and every cluster refreshes its own.
+				_ = pool.Warm(ctx, targets)
 			}
 		}
 	}()

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/check"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/failover"
@@ -38,7 +37,7 @@ import (
 func crashGuard(workdir, app string, resume bool, log *slog.Logger, out io.Writer) (*resumePlan, error) {
 	st, err := journal.Read(workdir, app)
 	if err != nil {
-		return nil, &mhacli.ExitError{Code: 1, Err: fmt.Errorf("%w; check it and the servers, then move it away", err)}
+		return nil, &ExitError{Code: 1, Err: fmt.Errorf("%w; check it and the servers, then move it away", err)}
 	}
 	errFile := statefile.ErrorPath(workdir, app)
 	stale := staleFailover(workdir, app)
@@ -59,18 +58,18 @@ func crashGuard(workdir, app string, resume bool, log *slog.Logger, out io.Write
 			msg := stale + ", and no failover journal tells how far it got. Check the servers by hand, then remove " +
 				statefile.HealthPath(workdir, app) + " and " + errFile + " and start again."
 			say(msg)
-			return nil, &mhacli.ExitError{Code: 1, Err: errors.New(msg)}
+			return nil, &ExitError{Code: 1, Err: errors.New(msg)}
 		}
 		log.Warn(stale+"; its journal says the failover ended.", "journal", st.Summary())
 		fmt.Fprintln(out, stale+"; "+st.Summary()+".")
 		return nil, nil
 	}
 
-	if pid, hs, _, _, err := statefile.ReadHealth(statefile.HealthPath(workdir, app)); err == nil && hs == statefile.FailoverRunning && processAlive(pid) {
+	if pid, hs, _, _, err := statefile.ReadHealth(statefile.HealthPath(workdir, app)); err == nil && hs == statefile.FailoverRunning && ProcessAlive(pid) {
 		// Not a crash: another manager is failing over right now.
 		msg := fmt.Sprintf("A failover is running (manager pid %d, %s): %s.", pid, hs, st.Summary())
 		say(msg)
-		return nil, &mhacli.ExitError{Code: 1, Err: errors.New(msg)}
+		return nil, &ExitError{Code: 1, Err: errors.New(msg)}
 	}
 	if err := statefile.MarkError(workdir, app); err != nil {
 		log.Error("cannot create the failover error flag", "err", err)
@@ -86,11 +85,11 @@ func crashGuard(workdir, app string, resume bool, log *slog.Logger, out io.Write
 		msg := "Cannot resume it: " + p.Reason + ". Failover error flag file " + errFile +
 			" exists. After checking and finishing by hand, move " + st.File + " away, remove " + errFile + " and start again."
 		say(msg)
-		return nil, &mhacli.ExitError{Code: 1, Err: fmt.Errorf("%w: %s. %s", journal.ErrUnfinished, p.Summary, msg)}
+		return nil, &ExitError{Code: 1, Err: fmt.Errorf("%w: %s. %s", journal.ErrUnfinished, p.Summary, msg)}
 	case !resume:
 		msg := "Refusing to act blindly: failover error flag file " + errFile + " exists. With --resume: " + p.Reason + "."
 		say(msg)
-		return nil, &mhacli.ExitError{Code: 1, Err: fmt.Errorf("%w: %s. %s", journal.ErrUnfinished, p.Summary, msg)}
+		return nil, &ExitError{Code: 1, Err: fmt.Errorf("%w: %s. %s", journal.ErrUnfinished, p.Summary, msg)}
 	}
 	log.Warn("--resume: "+p.Reason, "action", p.Action.String())
 	fmt.Fprintln(out, "--resume: "+p.Reason+".")
@@ -101,7 +100,7 @@ func crashGuard(workdir, app string, resume bool, log *slog.Logger, out io.Write
 // manager that is gone, "" when there is none.
 func staleFailover(workdir, app string) string {
 	pid, st, master, _, err := statefile.ReadHealth(statefile.HealthPath(workdir, app))
-	if err != nil || st != statefile.FailoverRunning || processAlive(pid) {
+	if err != nil || st != statefile.FailoverRunning || ProcessAlive(pid) {
 		return ""
 	}
 	s := fmt.Sprintf("The previous manager (pid %d) stopped in the middle of a failover (%s", pid, st)

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -11,9 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
-
-	"github.com/gomha/gomha/cmd/internal/mhacli"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/failover"
 	"github.com/gomha/gomha/manager/hooks"
@@ -23,61 +20,51 @@ import (
 	"github.com/gomha/gomha/manager/statefile"
 )
 
-// failoverFlags are the failover options masterha_manager forwards and
-// masterha_master_switch --master_state=dead takes (mha-compat §2.1, §2.2).
-type failoverFlags struct {
-	lastFailoverMinute   int
-	ignoreLastFailover   bool
-	waitOnFailoverError  int
-	skipSaveMasterBinlog bool
-	removeDeadMasterConf bool
-	skipChangeMaster     bool
-	skipDisableReadOnly  bool
-	waitUntilGTIDInSync  int
-	ignoreBinlogServer   bool
-	newMasterHost        string
-	newMasterPort        int
-	workdir              string
-	logOutput            string
-	logFormat            string // --log_format: mha, text, "" (by destination)
-	hookTimeout          time.Duration
+// FailoverOptions are the failover options masterha_manager forwards and
+// masterha_master_switch --master_state=dead takes (mha-compat §2.1, §2.2),
+// as the command line gave them.
+type FailoverOptions struct {
+	// LastFailoverMinute refuses a failover this many minutes after the
+	// last one (<app>.failover.complete); IgnoreLastFailover deletes the
+	// complete and error flags before checking them.
+	LastFailoverMinute int
+	IgnoreLastFailover bool
+	// WaitOnFailoverError is how long (seconds) 51:FAILOVER_ERROR stays
+	// visible before the command exits.
+	WaitOnFailoverError  int
+	SkipSaveMasterBinlog bool
+	// RemoveDeadMasterConf removes the dead master's block from the
+	// configuration file after a successful failover.
+	RemoveDeadMasterConf bool
+	SkipChangeMaster     bool
+	SkipDisableReadOnly  bool
+	// WaitUntilGTIDInSync and IgnoreBinlogServer are accepted for MHA
+	// compatibility.
+	WaitUntilGTIDInSync int
+	IgnoreBinlogServer  bool
+	// NewMasterHost and NewMasterPort promote this server, without fallback.
+	NewMasterHost string
+	NewMasterPort int
+	// Workdir overrides manager_workdir; LogOutput overrides manager_log.
+	Workdir   string
+	LogOutput string
+	// LogFormat is --log_format: LogFormatMHA, LogFormatText, LogFormatJSON
+	// or "" (MHA's for a file, text on standard error).
+	LogFormat string
+	// HookTimeout kills a user hook still running after it; 0: no limit.
+	HookTimeout time.Duration
 }
-
-func (f *failoverFlags) add(cmd *cobra.Command) {
-	fs := cmd.Flags()
-	fs.IntVar(&f.lastFailoverMinute, "last_failover_minute", 480, "refuse a failover this many minutes after the last one (<app>.failover.complete)")
-	fs.BoolVar(&f.ignoreLastFailover, "ignore_last_failover", false, "delete <app>.failover.complete and .failover.error before checking them")
-	fs.IntVar(&f.waitOnFailoverError, "wait_on_failover_error", 0, "seconds to keep 51:FAILOVER_ERROR visible before exiting")
-	fs.BoolVar(&f.skipSaveMasterBinlog, "skip_save_master_binlog", false, "do not read the dead master's binlog over SSH")
-	fs.BoolVar(&f.removeDeadMasterConf, "remove_dead_master_conf", false, "remove the dead master's block from --conf after a successful failover")
-	fs.BoolVar(&f.removeDeadMasterConf, "remove_orig_master_conf", false, "alias of --remove_dead_master_conf")
-	fs.BoolVar(&f.skipChangeMaster, "skip_change_master", false, "recover the new master only; leave the replicas as they are")
-	fs.BoolVar(&f.skipDisableReadOnly, "skip_disable_read_only", false, "leave read_only=1 on the new master")
-	fs.IntVar(&f.waitUntilGTIDInSync, "wait_until_gtid_in_sync", 1, "accepted for MHA compatibility (GTID replicas are always waited for until they run)")
-	fs.BoolVar(&f.ignoreBinlogServer, "ignore_binlog_server_error", false, "accepted for MHA compatibility (binlog servers are not used)")
-	fs.StringVar(&f.newMasterHost, "new_master_host", "", "promote this server (hostname or ip), without fallback")
-	fs.IntVar(&f.newMasterPort, "new_master_port", 3306, "port of --new_master_host")
-	fs.StringVar(&f.workdir, "manager_workdir", "", "manager workdir (default: manager_workdir of the configuration, else /var/tmp)")
-	fs.StringVar(&f.workdir, "workdir", "", "alias of --manager_workdir")
-	fs.StringVar(&f.logOutput, "manager_log", "", "log file (default: manager_log of the configuration, else standard error)")
-	fs.StringVar(&f.logOutput, "log_output", "", "alias of --manager_log")
-	fs.StringVar(&f.logFormat, "log_format", "", "gomha: mha (\"<time> - [info] message key=value\", the default for a log file) or text (slog key=value, the default on standard error)")
-	fs.DurationVar(&f.hookTimeout, "hook_timeout", 0, hookTimeoutUsage)
-}
-
-// hookTimeoutUsage is the --hook_timeout flag's help, shared by the
-// commands that run user hooks.
-const hookTimeoutUsage = "gomha: kill a user hook (master_ip_failover_script, shutdown_script, report_script, ...) still running after this long, e.g. 5m; 0: no limit, as in MHA"
 
 // reportTimeout bounds report_script when --hook_timeout is not set: a
 // mailer that hangs must not keep `mha manager` from monitoring the new
 // master (the failover is over and recorded by then).
 const reportTimeout = 2 * time.Minute
 
-// workdirOf is the manager workdir: the flag, else the configuration's.
-func (f *failoverFlags) workdirOf(cfg *config.Config) string {
-	if f.workdir != "" {
-		return f.workdir
+// WorkdirOf is the manager workdir: the flag, else the configuration's,
+// else /var/tmp.
+func (f *FailoverOptions) WorkdirOf(cfg *config.Config) string {
+	if f.Workdir != "" {
+		return f.Workdir
 	}
 	if cfg.Default.ManagerWorkdir != "" {
 		return cfg.Default.ManagerWorkdir
@@ -85,34 +72,47 @@ func (f *failoverFlags) workdirOf(cfg *config.Config) string {
 	return "/var/tmp"
 }
 
-// openLog opens the manager log: the flag, else manager_log, else stderr.
-// The returned closer closes the file.
-func (f *failoverFlags) openLog(cfg *config.Config, stderr io.Writer) (*slog.Logger, io.Writer, func(), error) {
-	path := f.logOutput
+// OpenLog opens the cluster's manager log: LogOutput, else manager_log,
+// else stderr, in LogFormat. It returns the logger, where it writes (the
+// failover report goes there too) and a closer for the file.
+func (f *FailoverOptions) OpenLog(cfg *config.Config, stderr io.Writer) (*slog.Logger, io.Writer, func(), error) {
+	path := f.LogOutput
 	if path == "" {
 		path = cfg.Default.ManagerLog
 	}
-	format := f.logFormat
+	format := f.LogFormat
 	if format == "" && path != "" {
-		format = logFormatMHA // manager_log: MHA's format, as tools grep it
+		format = LogFormatMHA // manager_log: MHA's format, as tools grep it
 	}
 	var w io.Writer = stderr
 	closer := func() {}
 	if path != "" {
 		fh, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
 		if err != nil {
-			return nil, nil, nil, &mhacli.ExitError{Code: 1, Err: fmt.Errorf("open manager log: %w", err)}
+			return nil, nil, nil, &ExitError{Code: 1, Err: fmt.Errorf("open manager log: %w", err)}
 		}
 		w, closer = fh, func() { fh.Close() }
 	}
-	switch format {
-	case logFormatMHA:
-		return slog.New(mhalog.New(w, slog.LevelInfo)).With("cluster", cfg.App), w, closer, nil
-	case "", logFormatText:
-		return logger(w).With("cluster", cfg.App), w, closer, nil
+	h, err := NewLogHandler(w, format)
+	if err != nil {
+		closer()
+		return nil, nil, nil, &ExitError{Code: 1, Err: err}
 	}
-	closer()
-	return nil, nil, nil, &mhacli.ExitError{Code: 1, Err: fmt.Errorf("--log_format=%q: want mha or text", format)}
+	return slog.New(h).With("cluster", cfg.App), w, closer, nil
+}
+
+// NewLogHandler returns the slog handler of a --log_format: LogFormatMHA,
+// LogFormatText (also for ""), or LogFormatJSON, at level info.
+func NewLogHandler(w io.Writer, format string) (slog.Handler, error) {
+	switch format {
+	case LogFormatMHA:
+		return mhalog.New(w, slog.LevelInfo), nil
+	case "", LogFormatText:
+		return slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}), nil
+	case LogFormatJSON:
+		return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}), nil
+	}
+	return nil, fmt.Errorf("--log_format=%q: want mha, text or json", format)
 }
 
 // doubleCheckTimeout is the failover's double-check connect timeout: short
@@ -127,16 +127,18 @@ func (fr *failoverRun) doubleCheckTimeout() time.Duration {
 
 // Log formats of --log_format.
 const (
-	// logFormatMHA is MHA's "<ctime> - [info] message" with the
+	// LogFormatMHA is MHA's "<ctime> - [info] message" with the
 	// attributes appended (the default for manager_log).
-	logFormatMHA = "mha"
-	// logFormatText is slog's key=value text (the default on stderr).
-	logFormatText = "text"
+	LogFormatMHA = "mha"
+	// LogFormatText is slog's key=value text (the default on stderr).
+	LogFormatText = "text"
+	// LogFormatJSON is slog's JSON, one object a line.
+	LogFormatJSON = "json"
 )
 
-// nodeBinary is the mha-node executable the failover installs on the
+// NodeBinary is the mha-node executable the failover installs on the
 // database hosts: $GOMHA_NODE_BINARY, else mha-node next to this program.
-func nodeBinary() (string, error) {
+func NodeBinary() (string, error) {
 	if p := os.Getenv("GOMHA_NODE_BINARY"); p != "" {
 		return p, nil
 	}
@@ -157,7 +159,7 @@ func nodeBinary() (string, error) {
 // complete flags, the report and report_script, --remove_dead_master_conf.
 type failoverRun struct {
 	cfg          *config.Config
-	flags        failoverFlags
+	flags        FailoverOptions
 	dead         config.Server
 	sshReachable sshexec.Reach
 	// detectedAt is when the death was confirmed (zero for a manual
@@ -170,13 +172,15 @@ type failoverRun struct {
 	log          *slog.Logger
 	// logOut is where the report is printed (the log's destination).
 	logOut io.Writer
-	health *statefile.Health
+	health healthFile
+	// inProcess runs the built-in hooks inside the manager (Tools).
+	inProcess func(ctx context.Context, argv []string, out io.Writer) (int, bool)
 }
 
 // run performs the failover and returns its exit code (0, 10 or 1) and the
 // result (nil when it did not start).
 func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
-	workdir := fr.flags.workdirOf(fr.cfg)
+	workdir := fr.flags.WorkdirOf(fr.cfg)
 	app := fr.cfg.App
 	if err := os.MkdirAll(workdir, 0o750); err != nil {
 		return 1, nil, fmt.Errorf("create manager workdir: %w", err)
@@ -184,10 +188,10 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 	if err := statefile.CheckWorkdir(workdir); err != nil {
 		return 1, nil, err
 	}
-	if err := statefile.CheckLastFailover(workdir, app, fr.flags.lastFailoverMinute, fr.flags.ignoreLastFailover, time.Now()); err != nil {
+	if err := statefile.CheckLastFailover(workdir, app, fr.flags.LastFailoverMinute, fr.flags.IgnoreLastFailover, time.Now()); err != nil {
 		return 1, nil, err
 	}
-	bin, err := nodeBinary()
+	bin, err := NodeBinary()
 	if err != nil {
 		return 1, nil, err
 	}
@@ -207,22 +211,22 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 	if err != nil {
 		return 1, nil, err
 	}
-	runner := hooks.Runner{Log: fr.log, Timeout: fr.flags.hookTimeout, InProcess: builtinHook}
+	runner := hooks.Runner{Log: fr.log, Timeout: fr.flags.HookTimeout, InProcess: fr.inProcess}
 	res := failover.Run(ctx, failover.Options{
 		Journal:              jr,
 		Config:               fr.cfg,
 		DeadMasterHost:       fr.dead.Hostname,
 		DeadMasterPort:       fr.dead.Port,
 		SSHReachable:         fr.sshReachable,
-		NewMasterHost:        fr.flags.newMasterHost,
-		NewMasterPort:        fr.flags.newMasterPort,
+		NewMasterHost:        fr.flags.NewMasterHost,
+		NewMasterPort:        fr.flags.NewMasterPort,
 		Workdir:              workdir,
-		SkipSaveMasterBinlog: fr.flags.skipSaveMasterBinlog,
-		SkipChangeMaster:     fr.flags.skipChangeMaster,
-		SkipDisableReadOnly:  fr.flags.skipDisableReadOnly,
+		SkipSaveMasterBinlog: fr.flags.SkipSaveMasterBinlog,
+		SkipChangeMaster:     fr.flags.SkipChangeMaster,
+		SkipDisableReadOnly:  fr.flags.SkipDisableReadOnly,
 		NodeBinary:           bin,
 		Hooks:                runner,
-		HookTimeout:          fr.flags.hookTimeout,
+		HookTimeout:          fr.flags.HookTimeout,
 		DoubleCheckTimeout:   fr.doubleCheckTimeout(),
 		Fencer:               fencer{cfg: fr.cfg, lastContact: fr.detectedAt, hung: fr.hung, silent: fr.silent, log: fr.log},
 		Log:                  fr.log,
@@ -244,7 +248,7 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 		}
 		_ = statefile.ClearRefusal(workdir, app)
 	}
-	if res.Code == failover.ExitOK && fr.flags.removeDeadMasterConf {
+	if res.Code == failover.ExitOK && fr.flags.RemoveDeadMasterConf {
 		if block, err := config.RemoveServer(fr.cfg.File, fr.dead.Hostname, fr.dead.Port); err != nil {
 			fr.log.Error("--remove_dead_master_conf: cannot remove the dead master's block", "file", fr.cfg.File, "err", err)
 		} else {
@@ -269,8 +273,8 @@ func (fr *failoverRun) finalizeOnError(ctx context.Context, code int) {
 		return
 	}
 	_ = fr.health.Set(statefile.FailoverError, fr.dead.Hostname)
-	if fr.flags.waitOnFailoverError > 0 {
-		sleepCtx(ctx, time.Duration(fr.flags.waitOnFailoverError)*time.Second)
+	if fr.flags.WaitOnFailoverError > 0 {
+		sleepCtx(ctx, time.Duration(fr.flags.WaitOnFailoverError)*time.Second)
 	}
 }
 
@@ -293,12 +297,12 @@ func (fr *failoverRun) sendReport(ctx context.Context, res *failover.Result) {
 	// The report is sent whatever happened; a report that cannot be sent
 	// does not change the failover's outcome.
 	bound := reportTimeout
-	if fr.flags.hookTimeout > 0 {
-		bound = fr.flags.hookTimeout
+	if fr.flags.HookTimeout > 0 {
+		bound = fr.flags.HookTimeout
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
 	defer cancel()
-	out, err := (hooks.Runner{Log: fr.log, Timeout: fr.flags.hookTimeout}).Run(ctx, "report_script", cmd, hooks.ReportArgs(r))
+	out, err := (hooks.Runner{Log: fr.log, Timeout: fr.flags.HookTimeout}).Run(ctx, "report_script", cmd, hooks.ReportArgs(r))
 	if err != nil {
 		fr.log.Error("report_script could not run", "err", err)
 		return
@@ -323,5 +327,5 @@ func exitFor(code int, err error) error {
 	if err != nil && errors.Is(err, context.Canceled) {
 		err = fmt.Errorf("interrupted: %w", err)
 	}
-	return &mhacli.ExitError{Code: code, Err: err}
+	return &ExitError{Code: code, Err: err}
 }
