@@ -228,7 +228,7 @@ func doKeepalived(ctx context.Context, r keepalived.Request, arpDev string) (vip
 			return res.MACs, err
 		}
 	}
-	return k.Do(ctx, withOwnNodeTools(r, nodeBinary))
+	return k.Do(ctx, withOwnNodeTools(r, daemon.NodeBinary))
 }
 
 // withOwnNodeTools is withOwnNodeTool for the keepalived hook's request.
@@ -242,7 +242,7 @@ func withOwnNodeTools(r keepalived.Request, own func() (string, error)) keepaliv
 }
 
 // withOwnNodeTool adds the path of this host's mha-node (own: the node
-// binary the manager ships, see nodeBinary) to the request's node tools,
+// binary the manager ships, see daemon.NodeBinary) to the request's node tools,
 // after the remote_workdir copy: database hosts with gomha installed at the
 // same path as here (a package, or the lab's one file system) have it
 // there. A request that asks for no mha-node is left alone.
