@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -274,9 +273,12 @@ const killStep = "stop mysqld (SIGKILL)"
 
 // demote runs the demotion steps within DemoteBudget: the VIP first (the
 // quickest way to stop clients from reaching the server), then the local
-// server's steps within DemoteSQLBudget; if one of the server's steps
-// failed, a Killer Local stops mysqld in the rest of the budget. complete
-// says every step succeeded (a kill alone never completes it).
+// server's steps within DemoteSQLBudget. JudgeDemotion decides on the
+// outcome: only when read_only could not be set and verified (or the
+// server did not answer) does a Killer Local stop mysqld in the rest of
+// the budget; a step that failed on a server verified read-only (a client
+// session that could not be killed) is retried at the next tick instead.
+// complete says every step succeeded (a kill alone never completes it).
 func (d *daemon) demote(ctx context.Context) (steps []Step, complete bool) {
 	start := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, DemoteBudget)
@@ -286,13 +288,14 @@ func (d *daemon) demote(ctx context.Context) (steps []Step, complete bool) {
 	if d.o.VIP != "" {
 		steps = append(steps, d.env.RemoveVIP(sctx, d.o.VIP, d.o.VIPDev))
 	}
-	local := d.env.Local.Demote(sctx)
-	steps = append(steps, local...)
-	failed := func(s Step) bool { return !s.OK }
-	if !slices.ContainsFunc(local, failed) {
-		// A VIP that could not be removed is retried at every tick; the
-		// server is read-only already, which is what the lease promises.
-		return steps, !slices.ContainsFunc(steps, failed)
+	steps = append(steps, d.env.Local.Demote(sctx)...)
+	switch JudgeDemotion(steps) {
+	case Complete:
+		return steps, true
+	case Retry:
+		// Read-only already, which is what the lease promises; the
+		// failed step (a session, the VIP) is run again at every tick.
+		return steps, false
 	}
 	k, ok := d.env.Local.(Killer)
 	if !ok {

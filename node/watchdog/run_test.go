@@ -35,6 +35,9 @@ type fakeLocal struct {
 	demotes  int
 	fail     bool
 	readOnly bool
+	// sessionFail: read_only is set and verified, but one client session
+	// could not be killed.
+	sessionFail bool
 }
 
 func (l *fakeLocal) ReadOnly(context.Context) (bool, error) {
@@ -60,10 +63,14 @@ func (l *fakeLocal) Demote(context.Context) []Step {
 	defer l.mu.Unlock()
 	l.demotes++
 	if l.fail {
-		return []Step{{Name: "read_only", Err: "lock wait timeout"}}
+		return []Step{{Name: StepReadOnly, Err: "lock wait timeout"}, {Name: StepVerify, Err: "@@global.read_only is 0"}}
 	}
 	l.readOnly = true
-	return []Step{{Name: "read_only", OK: true}}
+	if l.sessionFail {
+		return []Step{{Name: StepKillSessions, Err: "12: Error 1095: You are not owner of thread 12"},
+			{Name: StepReadOnly, OK: true}, {Name: StepVerify, OK: true}}
+	}
+	return []Step{{Name: StepReadOnly, OK: true}, {Name: StepVerify, OK: true}}
 }
 
 // rig runs the daemon with fakes; step advances the clock and ticks.
