@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -31,9 +32,15 @@ type MySQL struct {
 	db *sql.DB
 	// seconds is set once the server turned out to lack TIME_MS.
 	seconds bool
-	// pid is mysqld's PID from its pid_file, read at pidAt (Kill's target).
-	pid   int
-	pidAt time.Time
+	// port and socket are where the server listens (Kill finds mysqld by
+	// them); pidPath is @@pid_file, read at pidAt.
+	port   int
+	socket string
+	stop   stopper
+
+	mu      sync.Mutex
+	pidPath string
+	pidAt   time.Time
 }
 
 // OpenMySQL prepares a connection pool of one session to c. Nothing is
@@ -57,7 +64,11 @@ func OpenMySQL(c Client, timeout time.Duration) (*MySQL, error) {
 	// session, which the demotion must not kill.
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
-	return &MySQL{db: db}, nil
+	m := &MySQL{db: db, socket: c.Socket, stop: newStopper()}
+	if c.Socket == "" {
+		m.port = c.Port
+	}
+	return m, nil
 }
 
 // Close closes the session.

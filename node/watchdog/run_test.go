@@ -295,6 +295,15 @@ type killingLocal struct {
 	*fakeLocal
 	kills   int
 	killErr string
+	// cannot, when set, is why CanKill reports false.
+	cannot string
+}
+
+func (k *killingLocal) CanKill(context.Context) (bool, string) {
+	if k.cannot != "" {
+		return false, k.cannot
+	}
+	return true, "root can stop SIGKILL to mariadbd (PID 42)"
 }
 
 // ReadOnly fails once mysqld was killed, as a dead server's would.
@@ -379,5 +388,45 @@ func TestRunRetriesAFailedKill(t *testing.T) {
 	local.fail = false
 	if _, complete := d.demote(t.Context()); !complete || local.kills != 1 {
 		t.Errorf("complete %v, kills %d after a good demotion; want complete and no new kill", complete, local.kills)
+	}
+}
+
+// The state file says what the manager counts on: the demotion budget, the
+// version and whether mysqld can be stopped, as proven at start.
+func TestRunRecordsTheTermsOfTheLease(t *testing.T) {
+	tests := []struct {
+		name    string
+		local   Local
+		canKill bool
+		check   string
+	}{
+		{"a watchdog that can stop mysqld", &killingLocal{fakeLocal: &fakeLocal{seen: true}}, true, "root can stop"},
+		{"one that cannot", &killingLocal{fakeLocal: &fakeLocal{seen: true}, cannot: "uid 1000 cannot stop mariadb.service (systemctl stop needs root)"},
+			false, "uid 1000 cannot stop mariadb.service"},
+		{"a Local without a way to stop mysqld", &fakeLocal{seen: true}, false, "no way to stop mysqld"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := Options{Lease: 10 * s, ManagerUser: "mha", StateFile: filepath.Join(t.TempDir(), "w.state"), Fresh: true, Version: "0.1.0 abc"}
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel() // Run writes its state at start, then sees ctx ended
+			if err := Run(ctx, o, Env{Local: tt.local, Clock: &fakeClock{}, BootID: "b",
+				Probe: func(context.Context, string) error { return errors.New("down") }}); err != nil {
+				t.Fatal(err)
+			}
+			st, err := ReadState(o.StateFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.DemoteBudgetMS != DemoteBudget.Milliseconds() || st.Version != "0.1.0 abc" {
+				t.Errorf("budget %d ms, version %q; want %d, %q", st.DemoteBudgetMS, st.Version, DemoteBudget.Milliseconds(), "0.1.0 abc")
+			}
+			if st.CanKill == nil || *st.CanKill != tt.canKill || !strings.Contains(st.KillCheck, tt.check) {
+				t.Errorf("can_kill %v, kill_check %q; want %v, %q", st.CanKill, st.KillCheck, tt.canKill, tt.check)
+			}
+		})
+	}
+	if v := BuildVersion(); v == "" {
+		t.Error("BuildVersion is empty")
 	}
 }
