@@ -144,7 +144,7 @@ func (fs procFS) mysqlds() []int {
 		if err != nil || pid <= 0 {
 			continue
 		}
-		if isMySQLD(fs.comm(pid)) {
+		if IsMySQLD(fs.comm(pid)) {
 			pids = append(pids, pid)
 		}
 	}

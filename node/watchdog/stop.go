@@ -67,18 +67,25 @@ func (p StopPlan) String() string {
 	return strings.Join(parts, ", then ")
 }
 
-// isMySQLD reports whether comm is a MySQL or MariaDB server (mariadbd
-// since MariaDB 10.5, mysqld before it and in MySQL).
-func isMySQLD(comm string) bool { return comm == "mysqld" || comm == "mariadbd" }
+// IsMySQLD reports whether a process name (/proc comm) is a MySQL or
+// MariaDB server (mariadbd since MariaDB 10.5, mysqld before it and in
+// MySQL).
+func IsMySQLD(comm string) bool { return comm == "mysqld" || comm == "mariadbd" }
 
-// isGuard reports whether comm is a wrapper that restarts a killed server:
-// mysqld_safe (MySQL, MariaDB), mariadbd-safe (MariaDB >= 10.5; comm is
-// cut to 15 characters, so "mariadbd-safe" and "mariadb-safe" fit).
-func isGuard(comm string) bool {
+// IsGuard reports whether a process name is a wrapper that restarts a
+// killed server: mysqld_safe (MySQL, MariaDB), mariadbd-safe (MariaDB >=
+// 10.5; comm is cut to 15 characters, so "mariadbd-safe" and
+// "mariadb-safe" fit).
+func IsGuard(comm string) bool {
 	return comm == "mysqld_safe" || comm == "mariadbd-safe" || comm == "mariadb-safe"
 }
 
 var unitRE = regexp.MustCompile(`^[A-Za-z0-9:_.@\\-]+\.service$`)
+
+// ServiceName reports whether s is a plain systemd service name
+// (letters, digits and ":_.@\\-", ending in .service): safe to pass to
+// systemctl and never an option.
+func ServiceName(s string) bool { return unitRE.MatchString(s) && !strings.HasPrefix(s, "-") }
 
 // ServiceUnit returns the systemd service whose cgroup holds the process,
 // from /proc/PID/cgroup: the unified hierarchy's line ("0::/system.slice/
@@ -107,7 +114,7 @@ func ServiceUnit(cgroup string) string {
 	}
 	elems := strings.Split(path, "/")
 	for i := len(elems) - 1; i >= 0; i-- {
-		if unitRE.MatchString(elems[i]) {
+		if ServiceName(elems[i]) {
 			return elems[i]
 		}
 	}
@@ -135,7 +142,7 @@ func ChooseMySQLD(fromFile int, holders []int, procs map[int]Proc) (Proc, string
 		if !ok {
 			continue // gone meanwhile
 		}
-		if !isMySQLD(p.Comm) {
+		if !IsMySQLD(p.Comm) {
 			return Proc{}, fmt.Sprintf("the server's port or socket is held by %s (PID %d), not by mysqld", p.Comm, pid)
 		}
 		if p.SameNetNS && !slices.Contains(live, pid) {
@@ -148,7 +155,7 @@ func ChooseMySQLD(fromFile int, holders []int, procs map[int]Proc) (Proc, string
 	if len(live) == 1 {
 		return procs[live[0]], ""
 	}
-	if p, ok := procs[fromFile]; ok && fromFile > 0 && isMySQLD(p.Comm) && p.SameNetNS {
+	if p, ok := procs[fromFile]; ok && fromFile > 0 && IsMySQLD(p.Comm) && p.SameNetNS {
 		return p, ""
 	}
 	return Proc{}, ""
@@ -166,11 +173,11 @@ func PlanStop(p Proc, unitMain int) StopPlan {
 	if p.PID <= 0 {
 		return StopPlan{}
 	}
-	if !isMySQLD(p.Comm) {
+	if !IsMySQLD(p.Comm) {
 		return StopPlan{Running: true, Refuse: fmt.Sprintf("PID %d runs %q, not mysqld: not killed", p.PID, p.Comm)}
 	}
 	plan := StopPlan{Running: true, PID: p.PID, Comm: p.Comm}
-	if isGuard(p.ParentComm) && p.PPID > 1 {
+	if IsGuard(p.ParentComm) && p.PPID > 1 {
 		plan.Guard, plan.GuardComm = p.PPID, p.ParentComm
 	}
 	if u := ServiceUnit(p.Cgroup); u != "" {
