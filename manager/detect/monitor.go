@@ -139,7 +139,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 	log.Info("monitoring the master", "step", "ping", "ping_type", pingType, "ping_interval", interval,
 		"replicas", len(m.Secondary), "secondary_check_script", script != "")
 
-	mach := NewMachine(MachineConfig{Secondary: script != "", BuiltIn: len(m.Secondary) > 0})
+	mach := NewMachine(MachineConfig{Secondary: script != "", BuiltIn: len(m.Secondary) > 0, PingInterval: interval})
 	io := m.io
 	if io == nil {
 		io = newLiveIO(m, interval, pingType, log)
@@ -241,6 +241,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 				if p.err != nil {
 					return Verdict{}, p.err
 				}
+				p.r.At = io.now()
 				acts = mach.Ping(p.r)
 				continue
 			}
@@ -248,6 +249,10 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 		case <-ticker.C():
 			acts = mach.Tick()
 		case <-io.peerClosed():
+			// Pinged at once; the failed ping on the closed session is the
+			// episode's first failure, and RestartWindow runs from it: a
+			// restart (sessions closed, port refusing for a few seconds)
+			// is not decided on the refused connects that follow.
 			log.Info("the master closed the monitoring session: pinging now", "step", "ping")
 			acts = mach.Tick()
 			ticker.Reset(cadence)
@@ -258,6 +263,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			if p.err != nil {
 				return Verdict{}, p.err
 			}
+			p.r.At = io.now()
 			acts = mach.Ping(p.r)
 			if tickMissed {
 				tickMissed = false
