@@ -380,6 +380,16 @@ func TestMonitorLoop(t *testing.T) {
 			cancelled: 1, // the SSH check the failed ping started
 		},
 		{
+			name: "the server closes the session while a ping runs on it: one failure, no extra attempt for the close",
+			steps: []pingStep{pingOK, {r: lost, peerClose: true, tickWhen: "Got error on MySQL ping: Lost connection"},
+				{r: refusing, cancel: true, noTick: true}},
+			wantErr:   context.Canceled,
+			states:    []State{StatePingOK, StatePingFailing},
+			pings:     []string{"connect", "ping", "connect"},
+			resets:    []time.Duration{250 * time.Millisecond},
+			cancelled: 1, // the SSH check the failed ping started
+		},
+		{
 			name:    "too many connections: alive, nothing to confirm",
 			steps:   []pingStep{pingOK, {r: PingResult{Errno: 1040, Err: "Too many connections"}}, pingOK, {r: PingResult{OK: true}, cancel: true, noTick: true}},
 			wantErr: context.Canceled,

@@ -172,6 +172,17 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 	ticker := io.newTicker(interval)
 	defer ticker.Stop()
 	cadence := interval
+	// closeMissed: the server closed the session while a ping ran on it.
+	closeMissed := false
+	// pingOnClose pings a session the server closed at once; its failure
+	// is the episode's first, and RestartWindow runs from it: a restart
+	// (sessions closed, the port refusing for a few seconds) is not
+	// decided on the refused connects that follow.
+	pingOnClose := func() []Action {
+		log.Info("the master closed the monitoring session: pinging now", "step", "ping")
+		ticker.Reset(cadence)
+		return mach.Tick()
+	}
 	acts := mach.Tick()
 	for {
 		for len(acts) > 0 {
@@ -249,13 +260,17 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 		case <-ticker.C():
 			acts = mach.Tick()
 		case <-io.peerClosed():
-			// Pinged at once; the failed ping on the closed session is the
-			// episode's first failure, and RestartWindow runs from it: a
-			// restart (sessions closed, port refusing for a few seconds)
-			// is not decided on the refused connects that follow.
-			log.Info("the master closed the monitoring session: pinging now", "step", "ping")
-			acts = mach.Tick()
-			ticker.Reset(cadence)
+			// One close is one failure. The session already found lost
+			// (the next attempt is a connect at the retry cadence) gets
+			// no extra attempt; a ping in flight on it decides: failed,
+			// that was the close; worked, the close came after it and the
+			// session is pinged at once.
+			switch {
+			case inFlight:
+				closeMissed = true
+			case mach.Failures() == 0:
+				acts = pingOnClose()
+			}
 		case feed := <-results:
 			acts = feed()
 		case p := <-pingDone:
@@ -265,10 +280,13 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			}
 			p.r.At = io.now()
 			acts = mach.Ping(p.r)
-			if tickMissed {
-				tickMissed = false
+			switch {
+			case closeMissed && p.r.OK:
+				acts = append(acts, pingOnClose()...)
+			case tickMissed:
 				acts = append(acts, mach.Tick()...)
 			}
+			tickMissed, closeMissed = false, false
 		}
 	}
 }
