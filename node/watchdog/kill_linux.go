@@ -122,8 +122,16 @@ func (s stopper) plan(ctx context.Context, w where) (StopPlan, Proc) {
 	return PlanStop(p, main), p
 }
 
-// gone reports whether pid no longer runs comm.
-func (s stopper) gone(pid int, comm string) bool { return s.fs.comm(pid) != comm }
+// gone reports whether pid no longer runs comm: exited, reused by another
+// program, or a zombie (killed, not yet reaped by its parent: it holds no
+// socket and runs nothing).
+func (s stopper) gone(pid int, comm string) bool {
+	if s.fs.comm(pid) != comm {
+		return true
+	}
+	st := s.fs.state(pid)
+	return st == "Z" || st == "X"
+}
 
 // stop carries the plan out: the unit's stop job (not waited for), SIGKILL
 // to the guard, SIGKILL to mysqld (each only while its pid still runs the

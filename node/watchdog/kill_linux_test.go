@@ -26,14 +26,15 @@ type fakeProc struct {
 	calls []string
 	// unitMain is what systemctl show -p MainPID answers.
 	unitMain int
-	// undying pids survive SIGKILL (a process in D state).
-	undying map[int]bool
+	// undying pids survive SIGKILL (a process in D state); zombies turn
+	// into a zombie (not reaped by their parent).
+	undying, zombies map[int]bool
 	// sigErr fails signal 0.
 	sigErr error
 }
 
 func newFakeProc(t *testing.T) *fakeProc {
-	f := &fakeProc{t: t, root: t.TempDir(), undying: map[int]bool{}}
+	f := &fakeProc{t: t, root: t.TempDir(), undying: map[int]bool{}, zombies: map[int]bool{}}
 	f.netns("self", "net:[4026531840]")
 	f.write("net/tcp", "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n")
 	f.write("net/tcp6", "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n")
@@ -113,7 +114,10 @@ func (f *fakeProc) stopper(euid int) stopper {
 				return f.sigErr
 			}
 			f.record(fmt.Sprintf("kill -%d %d", int(sig), pid))
-			if !f.undying[pid] {
+			switch {
+			case f.zombies[pid]:
+				f.write(strconv.Itoa(pid)+"/stat", fmt.Sprintf("%d (x) Z 1 %d 0 0", pid, pid))
+			case !f.undying[pid]:
 				os.RemoveAll(filepath.Join(f.root, strconv.Itoa(pid)))
 			}
 			return nil
@@ -185,6 +189,14 @@ func TestStopperStop(t *testing.T) {
 				return where{pidFile: pidFile, port: 3306}
 			},
 			nil, true, "mysqld is not running"},
+		{"killed, a zombie not reaped yet: gone",
+			func(f *fakeProc) where {
+				f.proc(42, "mariadbd", 1, 106, "0::/\n")
+				f.listen(42, 3306, "")
+				f.zombies[42] = true
+				return where{port: 3306}
+			},
+			[]string{"kill -9 42"}, true, "gone"},
 		{"SIGKILL does not take: not OK once ctx ends",
 			func(f *fakeProc) where {
 				f.proc(42, "mariadbd", 1, 106, "0::/\n")

@@ -35,6 +35,23 @@ func (fs procFS) netns(pid string) string {
 	return l
 }
 
+// state reads the process state letter from /proc/PID/stat (R, S, D, T,
+// Z...), "" when the process is gone.
+func (fs procFS) state(pid int) string {
+	b, err := os.ReadFile(fs.path(strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return ""
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return ""
+	}
+	if f := strings.Fields(string(b[i+1:])); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
 // ppid reads the parent's pid from /proc/PID/stat (after the comm in
 // parentheses, which may hold blanks: state, then ppid).
 func (fs procFS) ppid(pid int) int {
