@@ -264,6 +264,7 @@ func TestEvaluate(t *testing.T) {
 		msg     string
 	}{
 		{"holding and fresh", hold, nil, true, 101 * s, true, "holding the lease (10s): last contact 2s ago (manager), pid 7"},
+		{"holding, cannot stop mysqld: still healthy, and says so", cannotKill(hold), nil, true, 101 * s, true, "pid 7; it cannot stop mysqld: uid 1000 cannot signal"},
 		{"not running", hold, nil, false, 101 * s, false, "watchdog not running"},
 		{"stalled", hold, nil, true, 110 * s, false, "stalled: last update 10s ago"},
 		{"never ran", nil, errNotExist(), false, 0, false, "never ran"},
@@ -429,4 +430,11 @@ func TestRunRecordsTheTermsOfTheLease(t *testing.T) {
 	if v := BuildVersion(); v == "" {
 		t.Error("BuildVersion is empty")
 	}
+}
+
+func cannotKill(st *State) *State {
+	c := *st
+	no := false
+	c.CanKill, c.KillCheck = &no, "uid 1000 cannot signal mariadbd (PID 42) of uid 106"
+	return &c
 }

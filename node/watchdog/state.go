@@ -192,6 +192,11 @@ func Evaluate(st *State, readErr error, running bool, bootID string, nowMono tim
 		}
 		h.Message = fmt.Sprintf("holding the lease (%s): last contact %s ago (%s), pid %d",
 			time.Duration(st.LeaseMS)*time.Millisecond, (nowMono - time.Duration(st.LastContactMono)).Round(time.Millisecond), st.LastContactBy, st.PID)
+		if st.CanKill != nil && !*st.CanKill {
+			// Still healthy for keepalived (the lease holds); the manager
+			// refuses to count on it (manager/lease.ErrCannotDemote).
+			h.Message += "; it cannot stop mysqld: " + st.KillCheck
+		}
 		h.OK = true
 		return h
 	}
