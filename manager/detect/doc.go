@@ -45,6 +45,15 @@
 // When secondary_check_script is configured it must exit 0 as well (MHA:
 // 2, 3 and everything else mean "not confirmed").
 //
+// A master whose port refuses (or of which no probe said how it failed,
+// while the manager's own connects fail at once) is declared dead only once
+// its pings have failed for RestartWindow since the first failure (2 ×
+// ping_interval, at least 3 s): `systemctl restart mariadb` closes the
+// sessions and refuses connections for 1 to 3 s on Debian, exactly like a
+// kill -9, and only time tells them apart. The failed ping on a session the
+// server closed is the first failure. Hung and silent masters, whose pings
+// run into their deadline, are decided without it.
+//
 // Not confirmed: the count is reset, the reasons are logged and monitoring
 // goes on; the next failure starts a new confirmation. A successful ping
 // cancels a running confirmation.

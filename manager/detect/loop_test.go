@@ -34,6 +34,9 @@ type pingStep struct {
 	// for their cancellation); peerClose reports the session closed by
 	// the server after this answer.
 	release, peerClose bool
+	// at, when set, moves the fake monotonic clock (monitorIO.now) to it
+	// before the answer.
+	at time.Duration
 }
 
 // fakeIO is monitorIO from a script: pings answer from steps, which also
@@ -55,6 +58,7 @@ type fakeIO struct {
 	closedCh chan struct{}
 
 	mu      sync.Mutex
+	clock   time.Duration
 	pings   []string // "connect" or "ping"
 	resets  []time.Duration
 	args    []string
@@ -78,6 +82,9 @@ func (f *fakeIO) ping(ctx context.Context, reconnect bool) (PingResult, error) {
 	}
 	st := f.steps[0]
 	f.steps = f.steps[1:]
+	if st.at > 0 {
+		f.clock = st.at
+	}
 	f.mu.Unlock()
 	if st.cancel {
 		f.cancel()
@@ -157,6 +164,12 @@ func (f *fakeIO) probeReplica(ctx context.Context, srv config.Server) ReplicaPro
 
 func (f *fakeIO) peerClosed() <-chan struct{} { return f.closedCh }
 
+func (f *fakeIO) now() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.clock
+}
+
 func (f *fakeIO) secondary(_ context.Context, script string, args []string) (int, error) {
 	f.mu.Lock()
 	f.args = append([]string{script}, args...)
@@ -224,21 +237,38 @@ func TestMonitorLoop(t *testing.T) {
 		args      []string // secondary_check_script's argv
 	}{
 		{
-			name:     "a killed master: conclusive evidence decides at two failures",
+			name:     "a killed master: conclusive evidence decides before the threshold, once the restart window has passed",
 			replicas: []string{"db2", "db3"},
 			io:       func(f *fakeIO) { f.replica = refused },
-			steps:    []pingStep{pingOK, pingOK, {r: lost}, {r: refusing, release: true, noTick: true}},
+			steps: []pingStep{pingOK, pingOK, {r: lost, at: 10 * time.Second}, {r: refusing, at: 10250 * time.Millisecond, release: true, tickWhen: "replicas probed"},
+				{r: refusing, at: 13 * time.Second, noTick: true}},
 			wantDead: true,
 			verdict: Verdict{SSHReachable: 0, Kind: FailureRefused, Evidence: []string{
 				"db2: the master's port refuses (Connection refused); IO thread Connecting (error 2003: error reconnecting to master) => master unreachable",
 				"db3: the master's port refuses (Connection refused); IO thread Connecting (error 2003: error reconnecting to master) => master unreachable",
 				"2 of 2 replicas cannot reach the master either, seen as refused",
-				"decided after 2 failures (not 4): every replica's evidence says dead",
+				"decided after 3 failures (not 4): every replica's evidence says dead",
+				"failing for 3s since the first failure (at least 3s: not a restart)",
 				"SSH to the master host fails"}},
 			states: []State{StatePingOK, StatePingOK, StatePingFailing, StatePingFailed},
-			pings:  []string{"connect", "ping", "ping", "connect"},
+			pings:  []string{"connect", "ping", "ping", "connect", "connect"},
 			resets: []time.Duration{250 * time.Millisecond},
-			logs:   []string{"Got error on MySQL ping: Lost connection", "Master is not reachable from health checker! (2 consecutive failures, confirmed)"},
+			logs:   []string{"Got error on MySQL ping: Lost connection", "Master is not reachable from health checker! (3 consecutive failures, confirmed)"},
+		},
+		{
+			name:     "a restart: the server closes the session, the port refuses for 1.5 s, then answers: no failover",
+			replicas: []string{"db2", "db3"},
+			io:       func(f *fakeIO) { f.replica, f.ssh = refused, func(context.Context) error { return nil } },
+			steps: []pingStep{pingOK, {r: PingResult{OK: true}, peerClose: true, noTick: true},
+				{r: lost, at: 10 * time.Second, release: true},
+				{r: refusing, at: 10250 * time.Millisecond}, {r: refusing, at: 10500 * time.Millisecond},
+				{r: refusing, at: 10750 * time.Millisecond}, {r: refusing, at: 11 * time.Second},
+				{r: refusing, at: 11250 * time.Millisecond}, {r: refusing, at: 11500 * time.Millisecond, tickWhen: "replicas probed"},
+				{r: PingResult{OK: true}, at: 11750 * time.Millisecond}, {r: PingResult{OK: true}, at: 12750 * time.Millisecond, cancel: true, noTick: true}},
+			wantErr:   context.Canceled,
+			cancelled: -1, // the probes may answer before the cancellation or not
+			states:    []State{StatePingOK, StatePingOK, StatePingFailing, StatePingOK, StatePingOK},
+			logs:      []string{"the master closed the monitoring session: pinging now", "Ping to the master works again after 7 failure(s).", "Master answers again; confirmation 1 abandoned."},
 		},
 		{
 			name:     "evidence that is not conclusive waits for the threshold",
@@ -251,12 +281,14 @@ func TestMonitorLoop(t *testing.T) {
 					return refused(ctx, srv)
 				}
 			},
-			steps:    []pingStep{pingOK, {r: lost, release: true}, {r: refusing}, {r: refusing}, {r: refusing, noTick: true}},
+			steps: []pingStep{pingOK, {r: lost, release: true}, {r: refusing}, {r: refusing, tickWhen: "replicas probed"},
+				{r: refusing, at: 3 * time.Second, noTick: true}},
 			wantDead: true,
 			verdict: Verdict{SSHReachable: 0, Kind: FailureRefused, Evidence: []string{
 				"db2: the master's port refuses (Connection refused); IO thread Connecting (error 2003: error reconnecting to master) => master unreachable",
 				"db3: greeting probe not run: ssh: i/o timeout; no SQL answer (connect: i/o timeout) => no evidence",
 				"1 of 2 replicas cannot reach the master either (1 gave no evidence), seen as refused",
+				"failing for 3s since the first failure (at least 3s: not a restart)",
 				"SSH to the master host fails"}},
 			states: []State{StatePingOK, StatePingFailing, StatePingFailed},
 			logs:   []string{"Master is not reachable from health checker! (4 consecutive failures, confirmed)"},
@@ -312,13 +344,14 @@ func TestMonitorLoop(t *testing.T) {
 			},
 			replicas: []string{"db2"},
 			io:       func(f *fakeIO) { f.replica, f.ssh = refused, func(context.Context) error { return nil } },
-			steps:    []pingStep{pingOK, {r: refusing}, {r: refusing, release: true, noTick: true}},
+			steps:    []pingStep{pingOK, {r: refusing}, {r: refusing, at: 3 * time.Second, release: true, noTick: true}},
 			wantDead: true,
 			verdict: Verdict{SSHReachable: 1, Kind: FailureRefused, Evidence: []string{
 				"db2: the master's port refuses (Connection refused); IO thread Connecting (error 2003: error reconnecting to master) => master unreachable",
 				"1 of 1 replicas cannot reach the master either, seen as refused",
 				"decided after 2 failures (not 4): every replica's evidence says dead",
 				"secondary_check_script: Master is not reachable from all other monitoring servers. Failover should start.",
+				"failing for 3s since the first failure (at least 3s: not a restart)",
 				"SSH to the master host works"}},
 			states: []State{StatePingOK, StatePingFailing, StatePingFailed},
 			args: []string{"masterha_secondary_check -s db9", "--user=root", "--master_host=db1", "--master_ip=10.0.0.1", "--master_port=3306",
@@ -344,6 +377,16 @@ func TestMonitorLoop(t *testing.T) {
 			pings:     []string{"connect", "ping", "ping"},
 			resets:    []time.Duration{time.Second, 250 * time.Millisecond},
 			logs:      []string{"the master closed the monitoring session: pinging now"},
+			cancelled: 1, // the SSH check the failed ping started
+		},
+		{
+			name: "the server closes the session while a ping runs on it: one failure, no extra attempt for the close",
+			steps: []pingStep{pingOK, {r: lost, peerClose: true, tickWhen: "Got error on MySQL ping: Lost connection"},
+				{r: refusing, cancel: true, noTick: true}},
+			wantErr:   context.Canceled,
+			states:    []State{StatePingOK, StatePingFailing},
+			pings:     []string{"connect", "ping", "connect"},
+			resets:    []time.Duration{250 * time.Millisecond},
 			cancelled: 1, // the SSH check the failed ping started
 		},
 		{

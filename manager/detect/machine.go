@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/gomha/gomha/manager/mysqlx"
 	"github.com/gomha/gomha/manager/sshexec"
@@ -53,6 +54,10 @@ type PingResult struct {
 	Timeout bool
 	// Err describes the failure for the log; never a password.
 	Err string
+	// At is when the result came in, on a monotonic clock whose origin does
+	// not matter (the monitor's start): the machine measures how long the
+	// master has been failing from it (RestartWindow).
+	At time.Duration
 }
 
 // Reach is what a probe from another host (a replica's) to the master's
@@ -394,6 +399,49 @@ type MachineConfig struct {
 	// BuiltIn is true when there are replicas to ask (the built-in
 	// evidence); false skips it.
 	BuiltIn bool
+	// PingInterval is ping_interval, which sizes RestartWindow; 0 means
+	// DefaultPingInterval.
+	PingInterval time.Duration
+}
+
+// RestartFactor and MinRestartWindow size RestartWindow.
+const (
+	RestartFactor    = 2
+	MinRestartWindow = 3 * time.Second
+)
+
+// RestartWindow is how long a master whose port refuses (or of which no
+// greeting probe could say how it failed) must have kept failing, from the
+// first failure to the latest failed ping, before it is declared dead:
+// RestartFactor × ping_interval, at least MinRestartWindow. A restart
+// (`systemctl restart mariadb`: the server closes its sessions, the port
+// refuses, then answers again) looks exactly like a kill -9 from every
+// host, and only time tells them apart: on Debian a restart of an idle
+// MariaDB takes 1 to 3 s. MHA, which pings 4 times at ping_interval before
+// it decides, waits about 3 × ping_interval; gomha retries a failing
+// master every ping_interval/4, so without the window four refused
+// connects would come within one ping_interval. A restart that takes
+// longer than the window (a shutdown flushing a large buffer pool) is a
+// failover: stop the manager first (`mha stop`), as with MHA.
+//
+// A hung port (accepts, no greeting) or a silent one (no answer) is no
+// restart: their pings run into ping_interval each, and they are decided
+// without the window (see restartLike).
+func RestartWindow(interval time.Duration) time.Duration {
+	if interval <= 0 {
+		interval = DefaultPingInterval
+	}
+	return max(RestartFactor*interval, MinRestartWindow)
+}
+
+// restartLike reports whether a failure may be a restart in progress, so
+// that RestartWindow applies: the replicas found the port refusing, or no
+// probe said how the master failed (without replicas the pings alone
+// decide) and the manager's own last attempt failed at once (refused, lost
+// connection) rather than running into its deadline, which a restarting
+// server does not make it do.
+func restartLike(k FailureKind, timedOut bool) bool {
+	return k == FailureRefused || (k == FailureUnknown && !timedOut)
 }
 
 // ActionKind says what an Action asks the I/O loop to do.
@@ -478,7 +526,9 @@ func (a Action) String() string {
 // machine waits for all of its parts and then decides: confirmed -> dead;
 // not confirmed -> the failure count is reset and monitoring goes on (the
 // next failure starts a new confirmation). A successful ping at any time
-// cancels the confirmation.
+// cancels the confirmation. A confirmed death that may be a restart is
+// declared only once the pings have failed for RestartWindow (measured on
+// PingResult.At).
 type Machine struct {
 	cfg       MachineConfig
 	connected bool
@@ -486,6 +536,12 @@ type Machine struct {
 	state     State
 	known     bool // state has been reported once
 	dead      bool
+
+	// firstAt is the At of the episode's first counted failure, lastAt
+	// that of the latest ping result; timedOut says the latest counted
+	// failure ran into its deadline.
+	firstAt, lastAt time.Duration
+	timedOut        bool
 
 	episode    int
 	confirming bool
@@ -552,6 +608,7 @@ func (m *Machine) Ping(r PingResult) []Action {
 		return nil
 	}
 	wasConnect := !m.connected
+	m.lastAt = max(m.lastAt, r.At)
 	var acts []Action
 	switch {
 	case r.OK:
@@ -573,7 +630,11 @@ func (m *Machine) Ping(r PingResult) []Action {
 		return append(acts, m.setState(StatePingFailing)...)
 	}
 	m.connected = false
+	if m.failures == 0 {
+		m.firstAt = m.lastAt
+	}
 	m.failures++
+	m.timedOut = r.Timeout
 	what := "Got error on MySQL ping"
 	if wasConnect {
 		what = "Got error on MySQL connect"
@@ -656,7 +717,8 @@ func Conclusive(probes []ReplicaProbe) bool {
 // the manager's side cannot make its replicas' hosts fail their probes
 // too) and secondary_check_script, when set, confirms as well; a
 // confirmation that would say "not dead" waits for the threshold, as
-// before. The SSH check on the master is not waited for when every dead vote
+// before. A "dead" that may be a restart (restartLike) also waits until
+// the pings have failed for RestartWindow. The SSH check on the master is not waited for when every dead vote
 // found its host silent or unreachable: SSH to a host that drops the
 // replicas' packets would only run into its connect timeout.
 func (m *Machine) decide() []Action {
@@ -688,6 +750,7 @@ func (m *Machine) decide() []Action {
 	} else {
 		evidence = append(evidence, "no replicas to ask: built-in evidence skipped")
 	}
+
 	if !m.gotSSH {
 		if !(confirmed && kind == FailureSilent && allSilent(m.replicas)) {
 			return nil
@@ -708,6 +771,18 @@ func (m *Machine) decide() []Action {
 		}
 		evidence = append(evidence, "secondary_check_script: "+msg)
 		confirmed = confirmed && ok
+	}
+	if confirmed && restartLike(kind, m.timedOut) {
+		window := RestartWindow(m.cfg.PingInterval)
+		failing := m.lastAt - m.firstAt
+		if failing < window {
+			// Maybe a restart: wait until the pings have failed for the
+			// whole window (the next failed ping decides again; one
+			// that works cancels the confirmation).
+			return nil
+		}
+		evidence = append(evidence, fmt.Sprintf("failing for %s since the first failure (at least %s: not a restart)",
+			failing.Round(time.Millisecond), window))
 	}
 	switch {
 	case m.ssh == sshexec.Reachable:

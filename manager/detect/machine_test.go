@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomha/gomha/manager/mysqlx"
 	"github.com/gomha/gomha/node/binlog"
@@ -20,10 +21,14 @@ var update = flag.Bool("update", false, "rewrite testdata/*.txt with the actions
 // is a sequence of lines:
 //
 //	# comment                         copied as is
-//	config [secondary] [builtin] [threshold=N]   first, once
+//	config [secondary] [builtin] [threshold=N] [interval=D]   first, once
 //	> tick                            an input; the lines after it, up to the
 //	state PING_OK                     next input or comment, are the actions
 //	                                  it must return (Action.String)
+//
+// Any input may start with @D (a time.Duration such as @1.5s): the
+// scenario's clock is then D, which ping results carry as PingResult.At;
+// without it the clock stays where it was (0 at the start).
 //
 // Inputs:
 //
@@ -70,6 +75,7 @@ func TestScenarios(t *testing.T) {
 func replay(text string) (string, error) {
 	var out strings.Builder
 	var m *Machine
+	var clock time.Duration
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	for n, line := range lines {
 		switch {
@@ -85,6 +91,12 @@ func replay(text string) (string, error) {
 					cfg.BuiltIn = true
 				case strings.HasPrefix(f, "threshold="):
 					cfg.Threshold, _ = strconv.Atoi(strings.TrimPrefix(f, "threshold="))
+				case strings.HasPrefix(f, "interval="):
+					d, err := time.ParseDuration(strings.TrimPrefix(f, "interval="))
+					if err != nil {
+						return "", fmt.Errorf("line %d: %w", n+1, err)
+					}
+					cfg.PingInterval = d
 				default:
 					return "", fmt.Errorf("line %d: unknown config %q", n+1, f)
 				}
@@ -95,7 +107,18 @@ func replay(text string) (string, error) {
 			if m == nil {
 				return "", fmt.Errorf("line %d: input before config", n+1)
 			}
-			acts, err := feed(m, strings.Fields(line[2:]))
+			fields := strings.Fields(line[2:])
+			if len(fields) > 0 && strings.HasPrefix(fields[0], "@") {
+				d, err := time.ParseDuration(fields[0][1:])
+				if err != nil {
+					return "", fmt.Errorf("line %d: %w", n+1, err)
+				}
+				if d < clock {
+					return "", fmt.Errorf("line %d: the clock goes back from %s to %s", n+1, clock, d)
+				}
+				clock, fields = d, fields[1:]
+			}
+			acts, err := feed(m, fields, clock)
 			if err != nil {
 				return "", fmt.Errorf("line %d: %w", n+1, err)
 			}
@@ -131,7 +154,7 @@ func greeting(v string) (Reach, string, bool) {
 	return ReachUnknown, "", false
 }
 
-func feed(m *Machine, f []string) ([]Action, error) {
+func feed(m *Machine, f []string, now time.Duration) ([]Action, error) {
 	need := func(n int) error {
 		if len(f) < n {
 			return fmt.Errorf("%q needs %d fields", strings.Join(f, " "), n)
@@ -148,9 +171,9 @@ func feed(m *Machine, f []string) ([]Action, error) {
 		}
 		switch f[1] {
 		case "ok":
-			return m.Ping(PingResult{OK: true}), nil
+			return m.Ping(PingResult{OK: true, At: now}), nil
 		case "timeout":
-			return m.Ping(PingResult{Timeout: true, Err: "context deadline exceeded"}), nil
+			return m.Ping(PingResult{Timeout: true, Err: "context deadline exceeded", At: now}), nil
 		case "error":
 			if err := need(3); err != nil {
 				return nil, err
@@ -159,9 +182,9 @@ func feed(m *Machine, f []string) ([]Action, error) {
 			if err != nil {
 				return nil, err
 			}
-			return m.Ping(PingResult{Errno: uint16(n), Err: strings.Join(f[3:], " ")}), nil
+			return m.Ping(PingResult{Errno: uint16(n), Err: strings.Join(f[3:], " "), At: now}), nil
 		case "neterr":
-			return m.Ping(PingResult{Err: strings.Join(f[2:], " ")}), nil
+			return m.Ping(PingResult{Err: strings.Join(f[2:], " "), At: now}), nil
 		}
 	case "replicas":
 		if err := need(2); err != nil {

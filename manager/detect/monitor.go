@@ -139,7 +139,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 	log.Info("monitoring the master", "step", "ping", "ping_type", pingType, "ping_interval", interval,
 		"replicas", len(m.Secondary), "secondary_check_script", script != "")
 
-	mach := NewMachine(MachineConfig{Secondary: script != "", BuiltIn: len(m.Secondary) > 0})
+	mach := NewMachine(MachineConfig{Secondary: script != "", BuiltIn: len(m.Secondary) > 0, PingInterval: interval})
 	io := m.io
 	if io == nil {
 		io = newLiveIO(m, interval, pingType, log)
@@ -172,6 +172,17 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 	ticker := io.newTicker(interval)
 	defer ticker.Stop()
 	cadence := interval
+	// closeMissed: the server closed the session while a ping ran on it.
+	closeMissed := false
+	// pingOnClose pings a session the server closed at once; its failure
+	// is the episode's first, and RestartWindow runs from it: a restart
+	// (sessions closed, the port refusing for a few seconds) is not
+	// decided on the refused connects that follow.
+	pingOnClose := func() []Action {
+		log.Info("the master closed the monitoring session: pinging now", "step", "ping")
+		ticker.Reset(cadence)
+		return mach.Tick()
+	}
 	acts := mach.Tick()
 	for {
 		for len(acts) > 0 {
@@ -241,6 +252,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 				if p.err != nil {
 					return Verdict{}, p.err
 				}
+				p.r.At = io.now()
 				acts = mach.Ping(p.r)
 				continue
 			}
@@ -248,9 +260,17 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 		case <-ticker.C():
 			acts = mach.Tick()
 		case <-io.peerClosed():
-			log.Info("the master closed the monitoring session: pinging now", "step", "ping")
-			acts = mach.Tick()
-			ticker.Reset(cadence)
+			// One close is one failure. The session already found lost
+			// (the next attempt is a connect at the retry cadence) gets
+			// no extra attempt; a ping in flight on it decides: failed,
+			// that was the close; worked, the close came after it and the
+			// session is pinged at once.
+			switch {
+			case inFlight:
+				closeMissed = true
+			case mach.Failures() == 0:
+				acts = pingOnClose()
+			}
 		case feed := <-results:
 			acts = feed()
 		case p := <-pingDone:
@@ -258,11 +278,15 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			if p.err != nil {
 				return Verdict{}, p.err
 			}
+			p.r.At = io.now()
 			acts = mach.Ping(p.r)
-			if tickMissed {
-				tickMissed = false
+			switch {
+			case closeMissed && p.r.OK:
+				acts = append(acts, pingOnClose()...)
+			case tickMissed:
 				acts = append(acts, mach.Tick()...)
 			}
+			tickMissed, closeMissed = false, false
 		}
 	}
 }

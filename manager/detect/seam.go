@@ -32,6 +32,8 @@ type monitorIO interface {
 	// peerClosed receives when the server closed the monitoring session
 	// (mysqld killed or shut down): the loop pings at once.
 	peerClosed() <-chan struct{}
+	// now is a monotonic reading (PingResult.At).
+	now() time.Duration
 }
 
 // ticker is the part of *time.Ticker the loop uses.
@@ -46,6 +48,7 @@ type liveIO struct {
 	m      *Monitor
 	p      *pinger
 	closed chan struct{}
+	start  time.Time
 }
 
 // newLiveIO returns the real I/O for m's master.
@@ -67,7 +70,7 @@ func newLiveIO(m *Monitor, interval time.Duration, pingType string, log *slog.Lo
 			}
 		}
 	}
-	return liveIO{m: m, closed: closed, p: &pinger{
+	return liveIO{m: m, closed: closed, start: time.Now(), p: &pinger{
 		target:   target,
 		pingType: pingType,
 		interval: interval,
@@ -76,6 +79,9 @@ func newLiveIO(m *Monitor, interval time.Duration, pingType string, log *slog.Lo
 }
 
 func (l liveIO) peerClosed() <-chan struct{} { return l.closed }
+
+// now is the time since the monitor started, from the monotonic clock.
+func (l liveIO) now() time.Duration { return time.Since(l.start) }
 
 func (l liveIO) ping(ctx context.Context, reconnect bool) (PingResult, error) {
 	return l.p.ping(ctx, reconnect)

@@ -1,6 +1,10 @@
 package fence
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/gomha/gomha/node/watchdog"
+)
 
 // Outcome is what one fencing step came to.
 type Outcome int
@@ -57,27 +61,15 @@ type Facts struct {
 }
 
 // Target is the mysqld process to stop, as decided from an inspection of
-// the host (see [ChooseTarget]).
-type Target struct {
-	// Running is false when no mysqld runs and nothing listens on the
-	// MySQL port: nothing can take writes there.
-	Running bool
-	// Refuse, when set, says why nothing may be stopped: the port is held
-	// by another program, or the pid file and the listener disagree.
-	Refuse string
-	// PID is mysqld's pid; Comm its name (mysqld or mariadbd).
-	PID  int
-	Comm string
-	// Guard is a mysqld_safe parent that would restart mysqld after a
-	// SIGKILL; it is killed first. 0 when there is none.
-	Guard     int
-	GuardComm string
-	// Unit is the systemd unit whose main process is mysqld (or its
-	// guard), "" when it runs under no service manager. Its Restart= would
-	// bring a killed mysqld back, writable, so it is stopped through
-	// systemd.
-	Unit string
-}
+// the host (see [ChooseTarget]): the same plan the node's watchdog makes
+// for its own mysqld. Running is false when no mysqld runs and nothing
+// listens on the MySQL port (nothing can take writes there); Refuse says
+// why nothing may be stopped (the port held by another program, the pid
+// file and the listener disagree); Guard is a mysqld_safe parent, killed
+// first; Unit is the systemd unit whose main process is mysqld or its
+// guard, stopped first (its Restart= would bring a killed mysqld back,
+// writable).
+type Target = watchdog.StopPlan
 
 // Action is what to do next.
 type Action int
@@ -94,8 +86,8 @@ const (
 	// DoInspect: find the mysqld process (pid file, listener on the port,
 	// its service unit).
 	DoInspect
-	// DoStopService: stop mysqld's systemd unit (and SIGKILL what is
-	// left), then verify.
+	// DoStopService: stop mysqld's systemd unit without waiting and
+	// SIGKILL mysqld, in one remote command, then verify.
 	DoStopService
 	// DoKill: SIGKILL mysqld (and its mysqld_safe guard), then verify.
 	DoKill

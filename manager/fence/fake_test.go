@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/gomha/gomha/manager/mysqlx"
@@ -165,10 +166,11 @@ type fakeHost struct {
 	inspect    []string    // inspection outputs, one per call (the last repeats)
 	inspected  int
 	unitStates []string
-	stopped    []string
-	killedArgv [][]string
-	killErr    error
-	closed     bool
+	// stops are the Stop calls' argv (StopArgv); each returns the next
+	// inspection (its proof) and unit state.
+	stops   [][]string
+	stopErr error
+	closed  bool
 }
 
 func (h *fakeHost) SQL() SQLSession {
@@ -184,11 +186,6 @@ func (h *fakeHost) Inspect(context.Context, int, string, []int) (Inspection, err
 	return ParseInspection(out)
 }
 
-func (h *fakeHost) StopService(_ context.Context, unit string) error {
-	h.stopped = append(h.stopped, unit)
-	return nil
-}
-
 func (h *fakeHost) UnitState(context.Context, string) (string, error) {
 	if len(h.unitStates) == 0 {
 		return "inactive", nil
@@ -200,9 +197,17 @@ func (h *fakeHost) UnitState(context.Context, string) (string, error) {
 	return st, nil
 }
 
-func (h *fakeHost) Kill(_ context.Context, t Target) error {
-	h.killedArgv = append(h.killedArgv, KillArgv(t))
-	return h.killErr
+func (h *fakeHost) Stop(ctx context.Context, t Target, port int, pidFile string, wait time.Duration) (Inspection, string, error) {
+	h.stops = append(h.stops, StopArgv(t, port, pidFile, wait))
+	if h.stopErr != nil {
+		return Inspection{}, "", h.stopErr
+	}
+	in, err := h.Inspect(ctx, port, pidFile, nil)
+	state := ""
+	if t.Unit != "" {
+		state, _ = h.UnitState(ctx, t.Unit)
+	}
+	return in, state, err
 }
 
 func (h *fakeHost) Close() error { h.closed = true; return nil }

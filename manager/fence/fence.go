@@ -10,11 +10,13 @@
 //  2. Over SSH, when the host answers: first the same SQL through the
 //     mariadb/mysql client on the host (it works when only the manager's
 //     route to mysqld is broken); when mysqld does not answer there either
-//     (hung: SIGSTOP), stop it: through systemd when its unit's main process
-//     is that mysqld (Restart= would otherwise bring it back, writable),
-//     else SIGKILL, its mysqld_safe guard first. Only a mysqld of this host
-//     named by master_pid_file or listening on the MySQL port is ever
-//     killed. Proof: the pid is gone and nothing listens on the port.
+//     (hung: SIGSTOP), stop it, in one remote command: the stop job of its
+//     systemd unit without waiting for it, when the unit's main process is
+//     that mysqld (Restart= would otherwise bring it back, writable), then
+//     SIGKILL, its mysqld_safe guard first, then a short wait and the
+//     proof. Only a mysqld of this host named by master_pid_file or
+//     listening on the MySQL port is ever killed. Proof: the pid is gone,
+//     nothing listens on the port, and the unit is no longer active.
 //  3. Neither: not fenced, and no error; the caller relies on
 //     shutdown_script or the lease.
 //
@@ -29,6 +31,7 @@
 package fence
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -282,62 +285,75 @@ func fenceOverMySQL(ctx context.Context, o Options) (string, Outcome, error) {
 	return p, Proven, nil
 }
 
-// stop stops mysqld (through its unit, or SIGKILL) and waits until it is
-// proven gone.
+// stopProofWait is how long the stop command itself waits for mysqld to
+// be gone before it prints its proof; [stop] polls on after it, within
+// Options.StopWait.
+const stopProofWait = 2 * time.Second
+
+// stop stops mysqld (through its unit and SIGKILL, or SIGKILL) in one
+// remote command, and checks its proof; while the proof does not show
+// mysqld gone, it inspects again until StopWait has passed.
 func stop(ctx context.Context, o Options, h Host, t Target, service bool) (string, error) {
 	how := fmt.Sprintf("SIGKILL to %s pid %d", t.Comm, t.PID)
 	if t.Guard != 0 {
 		how = fmt.Sprintf("SIGKILL to %s pid %d, then %s pid %d", t.GuardComm, t.Guard, t.Comm, t.PID)
 	}
-	if service {
-		how = fmt.Sprintf("systemctl stop + kill of %s (main pid %d)", t.Unit, t.PID)
-		if err := h.StopService(ctx, t.Unit); err != nil {
-			return "", err
-		}
-	} else if err := h.Kill(ctx, t); err != nil {
-		return "", err
+	if !service {
+		t.Unit = ""
+	} else {
+		how = fmt.Sprintf("systemctl stop --no-block + kill of %s (main pid %d)", t.Unit, t.PID)
 	}
 	wait := orDefault(o.StopWait, 15*time.Second)
 	deadline := time.Now().Add(wait)
+	in, state, err := h.Stop(ctx, t, o.port(), o.PIDFile, min(wait, stopProofWait))
+	if err != nil {
+		return "", err
+	}
 	extra := []int{t.PID}
 	if t.Guard != 0 {
 		extra = append(extra, t.Guard)
 	}
-	var last string
 	for {
-		in, err := h.Inspect(ctx, o.port(), o.PIDFile, extra)
+		why := ""
 		if err == nil {
-			gone, why := Gone(in, t)
-			if gone && t.Guard != 0 {
-				if g, ok := in.Procs[t.Guard]; ok && g.alive() && g.Comm == t.GuardComm {
-					gone, why = false, fmt.Sprintf("%s pid %d still runs", t.GuardComm, t.Guard)
-				}
-			}
-			if gone && service {
-				state, serr := h.UnitState(ctx, t.Unit)
-				switch {
-				case serr != nil:
-					gone, why = false, serr.Error()
-				case state == "active" || state == "activating" || state == "reloading" || state == "deactivating":
-					gone, why = false, fmt.Sprintf("%s is %s", t.Unit, state)
-				}
-			}
-			if gone {
+			var gone bool
+			if gone, why = stopped(in, t, state); gone {
 				return fmt.Sprintf("%s: pid %d gone and port %d refuses", how, t.PID, o.port()), nil
 			}
-			last = why
 		} else {
-			last = err.Error()
+			why = err.Error()
 		}
 		if time.Now().After(deadline) {
-			return "", fmt.Errorf("%w after %s: %s", ErrNotProven, wait, last)
+			return "", fmt.Errorf("%w after %s: %s", ErrNotProven, wait, why)
 		}
 		select {
 		case <-ctx.Done():
 			return "", ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
+		in, err = h.Inspect(ctx, o.port(), o.PIDFile, extra)
+		if err == nil && t.Unit != "" {
+			state, err = h.UnitState(ctx, t.Unit)
+		}
 	}
+}
+
+// stopped reports whether the proof after a stop shows t gone: [Gone],
+// its guard gone too, and its unit (when it was stopped) no longer active.
+func stopped(in Inspection, t Target, unitState string) (bool, string) {
+	gone, why := Gone(in, t)
+	if gone && t.Guard != 0 {
+		if g, ok := in.Procs[t.Guard]; ok && g.alive() && g.Comm == t.GuardComm {
+			gone, why = false, fmt.Sprintf("%s pid %d still runs", t.GuardComm, t.Guard)
+		}
+	}
+	if gone && t.Unit != "" {
+		switch unitState {
+		case "active", "activating", "reloading", "deactivating", "", "unknown":
+			gone, why = false, fmt.Sprintf("%s is %s", t.Unit, cmp.Or(unitState, "in an unknown state"))
+		}
+	}
+	return gone, why
 }
 
 // String renders a Result for logs.

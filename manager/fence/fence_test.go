@@ -113,9 +113,23 @@ func TestFence(t *testing.T) {
 			ssh:    &fakeDialer{host: &fakeHost{inspect: []string{hungInspection(), hungInspection(), goneInspection}}},
 			fenced: true, method: MethodKill, proof: "SIGKILL to mariadbd pid 812: pid 812 gone and port 3306 refuses",
 			check: func(t *testing.T, _ *fakeServer, d *fakeDialer) {
-				want := [][]string{{"sh", "-c", killScript, "sh", "812:mariadbd"}}
-				if !slices.EqualFunc(d.host.killedArgv, want, slices.Equal) {
-					t.Errorf("kill argv %q", d.host.killedArgv)
+				// One stop command; its proof still shows mysqld, so it is
+				// inspected again.
+				want := [][]string{{"sh", "-c", stopScript, "sh", "", "3", "3306", "", "812:mariadbd"}}
+				if !slices.EqualFunc(d.host.stops, want, slices.Equal) || d.host.inspected != 3 {
+					t.Errorf("stop argv %q, %d inspections", d.host.stops, d.host.inspected)
+				}
+			}},
+		{name: "hung under mysqld_safe: the guard first, in the same command",
+			server: &fakeServer{down: connectErr(mysqlx.FailureTimeout)},
+			ssh: &fakeDialer{host: &fakeHost{inspect: []string{
+				joinLines("netns "+nsA, hungListener, "comm 812 mariadbd", "stat 812 T 700", "pcomm 812 mysqld_safe", "pnetns 812 "+nsA),
+				goneInspection}}},
+			fenced: true, method: MethodKill, proof: "SIGKILL to mysqld_safe pid 700, then mariadbd pid 812: pid 812 gone",
+			check: func(t *testing.T, _ *fakeServer, d *fakeDialer) {
+				want := [][]string{{"sh", "-c", stopScript, "sh", "", "3", "3306", "", "700:mysqld_safe", "812:mariadbd"}}
+				if !slices.EqualFunc(d.host.stops, want, slices.Equal) || d.host.inspected != 2 {
+					t.Errorf("stop argv %q, %d inspections", d.host.stops, d.host.inspected)
 				}
 			}},
 		{name: "hung under systemd: the unit is stopped, not just killed",
@@ -123,12 +137,21 @@ func TestFence(t *testing.T) {
 			ssh: &fakeDialer{host: &fakeHost{
 				inspect:    []string{hungInspection("cgroup 812 /system.slice/mariadb.service", "unit 812 mariadb.service 812"), goneInspection},
 				unitStates: []string{"deactivating", "failed"}}},
-			fenced: true, method: MethodStopService, proof: "systemctl stop + kill of mariadb.service",
+			fenced: true, method: MethodStopService, proof: "systemctl stop --no-block + kill of mariadb.service",
 			check: func(t *testing.T, _ *fakeServer, d *fakeDialer) {
-				if !slices.Equal(d.host.stopped, []string{"mariadb.service"}) || len(d.host.killedArgv) != 0 {
-					t.Errorf("stopped %q, killed %q", d.host.stopped, d.host.killedArgv)
+				// The unit's stop job and the SIGKILL in one command, whose
+				// proof shows it gone (the unit deactivating, then failed).
+				want := [][]string{{"sh", "-c", stopScript, "sh", "mariadb.service", "3", "3306", "", "812:mariadbd"}}
+				if !slices.EqualFunc(d.host.stops, want, slices.Equal) {
+					t.Errorf("stop argv %q", d.host.stops)
 				}
 			}},
+		{name: "hung under systemd, the stop command fails: error, not fenced",
+			server: &fakeServer{down: connectErr(mysqlx.FailureTimeout)},
+			ssh: &fakeDialer{host: &fakeHost{
+				inspect: []string{hungInspection("cgroup 812 /system.slice/mariadb.service", "unit 812 mariadb.service 812")},
+				stopErr: &sshexec.ExitError{Program: "sh", Code: 3, Stderr: []byte("ss: not found")}}},
+			errIs: ErrNotProven, why: "stopping mariadb.service (mysqld pid 812) did not work"},
 		{name: "mysqld not running and the port refuses: proven",
 			server: &fakeServer{down: connectErr(mysqlx.FailureRefused)},
 			ssh:    &fakeDialer{host: &fakeHost{inspect: []string{joinLines("netns "+nsA, "pidfile 812", "gone 812")}}},
@@ -139,8 +162,8 @@ func TestFence(t *testing.T) {
 				`listen LISTEN 0 1 0.0.0.0:3306 0.0.0.0:* users:(("socat",pid=99,fd=3))`)}}},
 			errIs: ErrNotProven, why: "held by socat",
 			check: func(t *testing.T, _ *fakeServer, d *fakeDialer) {
-				if len(d.host.killedArgv) != 0 {
-					t.Errorf("killed %q", d.host.killedArgv)
+				if len(d.host.stops) != 0 {
+					t.Errorf("stopped %q", d.host.stops)
 				}
 			}},
 		{name: "SIGKILL does not take: error",
@@ -309,41 +332,37 @@ func TestParseClientError(t *testing.T) {
 }
 
 func TestHostCommands(t *testing.T) {
-	r := &recRunner{out: []string{""}}
+	r := &recRunner{out: []string{joinLines("killed 812 mysqld", "netns "+nsA, "gone 812", "gone 700", "unitstate failed")}}
 	h := &sshHost{r: r, step: time.Second}
-	if err := h.StopService(t.Context(), "mariadb.service"); err != nil {
+	tg := Target{Running: true, PID: 812, Comm: "mysqld", Guard: 700, GuardComm: "mysqld_safe", Unit: "mariadb.service"}
+	in, state, err := h.Stop(t.Context(), tg, 3306, "/run/mysqld/mysqld.pid", 1500*time.Millisecond)
+	if err != nil {
 		t.Fatal(err)
 	}
-	want := [][]string{
-		{"systemctl", "stop", "--no-block", "--", "mariadb.service"},
-		{"systemctl", "kill", "--signal=SIGKILL", "--", "mariadb.service"},
-	}
+	want := [][]string{{"sh", "-c", stopScript, "sh", "mariadb.service", "15", "3306", "/run/mysqld/mysqld.pid", "700:mysqld_safe", "812:mysqld"}}
 	if !slices.EqualFunc(r.argv, want, slices.Equal) {
-		t.Errorf("stop argv %q, want %q", r.argv, want)
+		t.Errorf("stop argv %q, want %q (one command)", r.argv, want)
 	}
-	if err := h.StopService(t.Context(), "x.service; reboot"); err == nil {
-		t.Error("hostile unit name accepted")
+	if gone, why := stopped(in, tg, state); !gone || state != "failed" {
+		t.Errorf("proof: gone %v (%s), unit %q", gone, why, state)
+	}
+	for _, bad := range []Target{
+		{PID: 812, Comm: "mysqld", Unit: "x.service; reboot"},
+		{PID: 1, Comm: "systemd"},
+		{PID: 812, Comm: "mysqld", Guard: 1, GuardComm: "systemd"},
+	} {
+		if _, _, err := h.Stop(t.Context(), bad, 3306, "", time.Second); err == nil {
+			t.Errorf("Stop(%+v) accepted", bad)
+		}
+	}
+	if len(r.argv) != 1 {
+		t.Errorf("ran %q", r.argv)
 	}
 
 	r = &recRunner{out: []string{"failed\n"}, errs: []error{&sshexec.ExitError{Program: "systemctl", Code: 3}}}
 	h.r = r
 	if st, err := h.UnitState(t.Context(), "mariadb.service"); err != nil || st != "failed" {
 		t.Errorf("UnitState = %q, %v", st, err)
-	}
-
-	r = &recRunner{out: []string{""}}
-	h.r = r
-	if err := h.Kill(t.Context(), Target{PID: 812, Comm: "mysqld", Guard: 700, GuardComm: "mysqld_safe"}); err != nil {
-		t.Fatal(err)
-	}
-	if got := r.argv[0]; !slices.Equal(got, []string{"sh", "-c", killScript, "sh", "700:mysqld_safe", "812:mysqld"}) {
-		t.Errorf("kill argv %q", got)
-	}
-	if err := h.Kill(t.Context(), Target{PID: 1, Comm: "systemd"}); err == nil {
-		t.Error("Kill of a non-mysqld accepted")
-	}
-	if len(r.argv) != 1 {
-		t.Errorf("ran %q", r.argv)
 	}
 
 	r = &recRunner{out: []string{"netns " + nsA + "\n"}}
@@ -356,27 +375,58 @@ func TestHostCommands(t *testing.T) {
 	}
 }
 
-// TestKillScript runs the real kill script against a child of this test:
-// a pid whose program is not the one named is left alone.
-func TestKillScript(t *testing.T) {
+// TestStopScript runs the real stop command against a child of this test
+// (no unit): a pid whose program is not the one named is left alone; one
+// that is gets SIGKILL, is waited for, and the proof follows in the same
+// output.
+func TestStopScript(t *testing.T) {
+	for _, tool := range []string{"ss", "timeout", "sed"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s here: %v", tool, err)
+		}
+	}
 	cmd := exec.Command("sleep", "30")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	pid := strconv.Itoa(cmd.Process.Pid)
-	if out, err := exec.Command("sh", "-c", killScript, "sh", pid+":mysqld").CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }() // reaps it: no zombie left
+	pid := cmd.Process.Pid
+	run := func(comm string) (Inspection, string) {
+		t.Helper()
+		argv := StopArgv(Target{PID: pid, Comm: comm}, 1, "", time.Second)
+		out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		in, state, err := ParseStop(string(out))
+		if err != nil || state != "" {
+			t.Fatalf("ParseStop: %v, unit state %q\n%s", err, state, out)
+		}
+		return in, string(out)
 	}
+	in, out := run("mysqld")
 	if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Fatalf("sleep was killed although it is not mysqld: %v", err)
 	}
-	if out, err := exec.Command("sh", "-c", killScript, "sh", pid+":sleep").CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
+	if p, ok := in.Procs[pid]; !ok || p.Comm != "sleep" {
+		t.Errorf("proof lacks the live pid %d:\n%s", pid, out)
 	}
-	err := cmd.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("sleep ended with %v, want SIGKILL", err)
+	in, out = run("sleep")
+	select {
+	case err := <-waited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("sleep ended with %v, want SIGKILL", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("sleep still runs")
+	}
+	if !strings.Contains(out, "killed "+strconv.Itoa(pid)+" sleep") {
+		t.Errorf("no kill reported:\n%s", out)
+	}
+	if p, ok := in.Procs[pid]; ok && p.alive() {
+		t.Errorf("the proof shows pid %d alive (%+v):\n%s", pid, p, out)
 	}
 }

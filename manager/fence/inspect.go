@@ -6,13 +6,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gomha/gomha/node/watchdog"
 )
 
 // inspectScript prints what the host knows about its mysqld, one fact a
 // line, for [ParseInspection]. It is a constant: the port, the pid file and
 // more pids to report on come in as positional parameters ($1, $2, $3),
-// quoted by sshexec, never pasted into it. It needs sh, ss (iproute2), sed, grep, tr, head and
-// readlink; systemctl only where systemd runs.
+// quoted by sshexec, never pasted into it. It needs sh, ss (iproute2), sed, grep, tr, head,
+// readlink and timeout (coreutils); systemctl only where systemd runs.
 const inspectScript = `port=$1 pidfile=$2
 echo "netns $(readlink /proc/$$/ns/net)"
 pids=$(echo "$3" | tr -dc '0-9 ')
@@ -36,7 +38,7 @@ for p in $pids; do
   sed -n "s|^[^:]*:[^:]*:|cgroup $p |p" /proc/$p/cgroup 2>/dev/null
   if [ -n "$systemd" ]; then
     for u in $(sed -n 's|^.*/\([^/]*\.service\)$|\1|p' /proc/$p/cgroup 2>/dev/null | sort -u); do
-      echo "unit $p $u $(systemctl show -p MainPID --value -- "$u" 2>/dev/null)"
+      echo "unit $p $u $(timeout -s KILL 2 systemctl show -p MainPID --value -- "$u" 2>/dev/null)"
     done
   fi
 done
@@ -159,22 +161,9 @@ func ParseInspection(out string) (Inspection, error) {
 	return in, nil
 }
 
-// isMySQLD reports whether a process name is a MySQL or MariaDB server
-// (mariadbd since MariaDB 10.5; mysqld before and in MySQL).
-func isMySQLD(comm string) bool { return comm == "mysqld" || comm == "mariadbd" }
-
-// isGuard reports whether a process name is a wrapper that restarts a
-// killed server (mysqld_safe; mariadbd-safe since MariaDB 10.5). Linux
-// truncates comm to 15 characters.
-func isGuard(comm string) bool {
-	return comm == "mysqld_safe" || comm == "mariadbd-safe" || comm == "mariadb-safe"
-}
-
 // alive reports whether a process still runs (a zombie has exited and
 // holds no socket).
 func (p Proc) alive() bool { return p.PID > 0 && p.State != "" && p.State != "Z" && p.State != "X" }
-
-var unitName = regexp.MustCompile(`^[A-Za-z0-9:_.@\\-]+\.service$`)
 
 // ChooseTarget decides from an inspection which process to stop: only a
 // mysqld (or mariadbd) of this host, found by the pid file or listening on
@@ -196,7 +185,7 @@ func ChooseTarget(in Inspection, port int) Target {
 			return Target{Running: true, Refuse: fmt.Sprintf("port %d is listened on by a process ss cannot name (%s)", port, l.Line)}
 		}
 		for i, pid := range l.PIDs {
-			if !isMySQLD(l.Comms[i]) {
+			if !watchdog.IsMySQLD(l.Comms[i]) {
 				return Target{Running: true, Refuse: fmt.Sprintf("port %d is held by %s (pid %d), not by mysqld: nothing stopped", port, l.Comms[i], pid)}
 			}
 			add(pid)
@@ -206,7 +195,7 @@ func ChooseTarget(in Inspection, port int) Target {
 		// A stale pid file may name a pid reused by anything, or (in
 		// a shared pid namespace) another host's server: only a live
 		// mysqld of this network namespace counts.
-		if p, ok := in.Procs[pid]; ok && p.alive() && isMySQLD(p.Comm) && p.SameNetNS {
+		if p, ok := in.Procs[pid]; ok && p.alive() && watchdog.IsMySQLD(p.Comm) && p.SameNetNS {
 			add(pid)
 		}
 	}
@@ -217,7 +206,7 @@ func ChooseTarget(in Inspection, port int) Target {
 			continue
 		}
 		// What ss named must be what /proc says the pid runs now.
-		if !isMySQLD(p.Comm) {
+		if !watchdog.IsMySQLD(p.Comm) {
 			return Target{Running: true, Refuse: fmt.Sprintf("pid %d on port %d runs %q, not mysqld: nothing stopped", pid, port, p.Comm)}
 		}
 		live = append(live, pid)
@@ -233,11 +222,11 @@ func ChooseTarget(in Inspection, port int) Target {
 	}
 	p := in.Procs[live[0]]
 	t := Target{Running: true, PID: p.PID, Comm: p.Comm}
-	if isGuard(p.ParentComm) && p.PPID > 1 {
+	if watchdog.IsGuard(p.ParentComm) && p.PPID > 1 {
 		t.Guard, t.GuardComm = p.PPID, p.ParentComm
 	}
 	for u, main := range p.Units {
-		if unitName.MatchString(u) && main > 0 && (main == t.PID || (t.Guard != 0 && main == t.Guard)) {
+		if watchdog.ServiceName(u) && main > 0 && (main == t.PID || (t.Guard != 0 && main == t.Guard)) {
 			t.Unit = u
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gomha/gomha/node/watchdog"
 )
 
 const nsA = "net:[4026532301]"
@@ -202,7 +204,7 @@ func FuzzParseInspection(f *testing.F) {
 			return
 		}
 		p := in.Procs[tg.PID]
-		if !isMySQLD(p.Comm) || !p.alive() || tg.Refuse != "" {
+		if !watchdog.IsMySQLD(p.Comm) || !p.alive() || tg.Refuse != "" {
 			t.Fatalf("target %+v from proc %+v", tg, p)
 		}
 	})

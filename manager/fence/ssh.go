@@ -12,6 +12,7 @@ import (
 
 	"github.com/gomha/gomha/manager/mysqlx"
 	"github.com/gomha/gomha/manager/sshexec"
+	"github.com/gomha/gomha/node/watchdog"
 )
 
 // Host is the old master's host, logged in over SSH.
@@ -21,16 +22,19 @@ type Host interface {
 	// Inspect looks for mysqld: the pid file, the listener on port, and
 	// what /proc says about them and about extra pids.
 	Inspect(ctx context.Context, port int, pidFile string, extra []int) (Inspection, error)
-	// StopService stops a systemd unit so that its Restart= does not bring
-	// mysqld back: a stop job first, then SIGKILL to every process of the
-	// unit (a SIGSTOPped mysqld never handles the stop job's SIGTERM).
-	StopService(ctx context.Context, unit string) error
+	// Stop stops mysqld in one remote command, so that one round trip
+	// does it and nothing in it can hang past its own bound: when t.Unit
+	// is set, the unit's stop job without waiting for it (so that its
+	// Restart= does not bring mysqld back); SIGKILL to the guard
+	// (mysqld_safe), then to mysqld, each only if its pid still runs the
+	// program of that name (a SIGSTOPped mysqld never handles the stop
+	// job's SIGTERM); SIGKILL to what is left of the unit; a wait of at
+	// most wait for them to be gone; then the proof: an inspection as
+	// Inspect makes it, and the unit's state ("" without a unit).
+	Stop(ctx context.Context, t Target, port int, pidFile string, wait time.Duration) (Inspection, string, error)
 	// UnitState is `systemctl is-active` of the unit ("inactive",
 	// "failed", "active"...).
 	UnitState(ctx context.Context, unit string) (string, error)
-	// Kill sends SIGKILL to the target's guard (mysqld_safe), then to
-	// mysqld, each only if its pid still runs the program of that name.
-	Kill(ctx context.Context, t Target) error
 	// Close logs out.
 	Close() error
 }
@@ -150,21 +154,6 @@ func (h *sshHost) Inspect(ctx context.Context, port int, pidFile string, extra [
 	return ParseInspection(out)
 }
 
-func (h *sshHost) StopService(ctx context.Context, unit string) error {
-	if !unitName.MatchString(unit) {
-		return fmt.Errorf("refusing unit name %q", unit)
-	}
-	// The stop job comes first: while it is queued, the SIGKILL below
-	// ends the unit for good instead of triggering Restart=.
-	if _, err := h.run(ctx, []string{"systemctl", "stop", "--no-block", "--", unit}, nil); err != nil {
-		return fmt.Errorf("systemctl stop %s: %w", unit, err)
-	}
-	if _, err := h.run(ctx, []string{"systemctl", "kill", "--signal=SIGKILL", "--", unit}, nil); err != nil {
-		return fmt.Errorf("systemctl kill %s: %w", unit, err)
-	}
-	return nil
-}
-
 func (h *sshHost) UnitState(ctx context.Context, unit string) (string, error) {
 	out, err := h.run(ctx, []string{"systemctl", "is-active", "--", unit}, nil)
 	// is-active exits non-zero for every state but active; the state is
@@ -177,32 +166,82 @@ func (h *sshHost) UnitState(ctx context.Context, unit string) (string, error) {
 	return state, nil
 }
 
-// killScript sends SIGKILL to each pid:comm argument whose /proc comm still
-// matches, so that a pid reused since the inspection is left alone.
-const killScript = `for a in "$@"; do
+// stopScript is [Host.Stop]'s one remote command. Its arguments: $1 the
+// unit ("" for none), $2 the wait in tenths of a second, $3 the port, $4
+// the pid file, then pid:comm pairs, the guard first. Each systemctl call
+// is bounded by coreutils timeout; a pid is signalled only while its
+// /proc comm still matches (never a pid reused since the inspection).
+// After the wait it goes on as [inspectScript] with the pids as extra
+// ones, and ends with the unit's state.
+const stopScript = `unit=$1 wait=$2 port=$3 pidfile=$4; shift 4
+pids=
+if [ -n "$unit" ]; then
+  timeout -s KILL 2 systemctl stop --no-block -- "$unit" >/dev/null 2>&1 || echo "warn systemctl stop --no-block $unit failed"
+fi
+for a in "$@"; do
   pid=${a%%:*} comm=${a#*:}
-  [ "$(cat /proc/$pid/comm 2>/dev/null)" = "$comm" ] && kill -KILL "$pid"
+  pids="$pids $pid"
+  [ "$(cat /proc/$pid/comm 2>/dev/null)" = "$comm" ] && kill -KILL "$pid" && echo "killed $pid $comm"
 done
-exit 0`
+if [ -n "$unit" ]; then
+  timeout -s KILL 2 systemctl kill --signal=SIGKILL -- "$unit" >/dev/null 2>&1
+fi
+i=0
+while [ "$i" -lt "$wait" ]; do
+  left=
+  for a in "$@"; do
+    pid=${a%%:*} comm=${a#*:}
+    st=$(sed 's/^.*) //' /proc/$pid/stat 2>/dev/null | cut -d' ' -f1)
+    [ "$(cat /proc/$pid/comm 2>/dev/null)" = "$comm" ] && [ "$st" != Z ] && [ "$st" != X ] && left=1
+  done
+  [ -z "$left" ] && break
+  sleep 0.1; i=$((i+1))
+done
+set -- "$port" "$pidfile" "$pids"
+` + inspectScript + `[ -n "$unit" ] && echo "unitstate $(timeout -s KILL 2 systemctl is-active -- "$unit" 2>/dev/null)"
+exit 0
+`
 
-// KillArgv is the argv that SIGKILLs t: its mysqld_safe guard first (it
-// would restart mysqld), then mysqld.
-func KillArgv(t Target) []string {
-	argv := []string{"sh", "-c", killScript, "sh"}
+// StopArgv is the argv of [Host.Stop] for t: the guard's pid:comm before
+// mysqld's.
+func StopArgv(t Target, port int, pidFile string, wait time.Duration) []string {
+	tenths := max(int(wait/(100*time.Millisecond)), 0)
+	argv := []string{"sh", "-c", stopScript, "sh", t.Unit, strconv.Itoa(tenths), strconv.Itoa(port), pidFile}
 	if t.Guard > 0 {
 		argv = append(argv, strconv.Itoa(t.Guard)+":"+t.GuardComm)
 	}
 	return append(argv, strconv.Itoa(t.PID)+":"+t.Comm)
 }
 
-func (h *sshHost) Kill(ctx context.Context, t Target) error {
-	if t.PID <= 0 || !isMySQLD(t.Comm) {
-		return fmt.Errorf("refusing to kill pid %d (%q): not mysqld", t.PID, t.Comm)
+// ParseStop reads [stopScript]'s output: the inspection and the unit's
+// state.
+func ParseStop(out string) (Inspection, string, error) {
+	state := ""
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "unitstate "); ok {
+			state = strings.TrimSpace(v)
+		} else if line == "unitstate" {
+			state = "unknown"
+		}
 	}
-	if _, err := h.run(ctx, KillArgv(t), nil); err != nil {
-		return fmt.Errorf("kill -KILL %d: %w", t.PID, err)
+	in, err := ParseInspection(out)
+	return in, state, err
+}
+
+func (h *sshHost) Stop(ctx context.Context, t Target, port int, pidFile string, wait time.Duration) (Inspection, string, error) {
+	switch {
+	case t.PID <= 0 || !watchdog.IsMySQLD(t.Comm):
+		return Inspection{}, "", fmt.Errorf("refusing to kill pid %d (%q): not mysqld", t.PID, t.Comm)
+	case t.Guard > 0 && !watchdog.IsGuard(t.GuardComm):
+		return Inspection{}, "", fmt.Errorf("refusing to kill pid %d (%q): not a mysqld_safe guard", t.Guard, t.GuardComm)
+	case t.Unit != "" && !watchdog.ServiceName(t.Unit):
+		return Inspection{}, "", fmt.Errorf("refusing unit name %q", t.Unit)
 	}
-	return nil
+	out, err := h.run(ctx, StopArgv(t, port, pidFile, wait), nil)
+	if err != nil {
+		return Inspection{}, "", fmt.Errorf("stop %s pid %d: %w", t.Comm, t.PID, err)
+	}
+	return ParseStop(out)
 }
 
 // clientScript runs the mariadb client (MariaDB >= 10.4 installs it as

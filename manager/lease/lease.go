@@ -6,10 +6,13 @@
 //
 // The policy for an old master the manager cannot reach, neither over
 // MySQL nor SSH, with fence_lease set and no shutdown_script: promote only
-// after ExpiredAt(lastContact, lease), where lastContact is the moment the
-// master's failure was confirmed (see ExpiredAt). The guarantee holds only
-// while the watchdog runs: Ensure starts it and checks it is healthy
-// before monitoring starts, Verify checks it again on demand.
+// after Terms.ExpiredAt(lastContact), where lastContact is the moment the
+// master's failure was confirmed (see Terms.ExpiredAt) and the Terms are
+// the ones the watchdog reported (Status.Terms: its demotion budget). The
+// guarantee holds only while the watchdog runs and can demote: Ensure
+// starts it and checks it is healthy and able to stop its mysqld (the last
+// resort for a server that does not answer SQL) before monitoring starts,
+// Verify checks it again on demand.
 //
 // The guarantee also assumes the isolation lasted: a master whose link
 // comes back before its lease ran out counts the replicas as contact again
@@ -45,6 +48,12 @@ var (
 	// ErrUnhealthy reports a watchdog that does not run or does not hold
 	// the lease (demoted, stalled, exited at start).
 	ErrUnhealthy = errors.New("watchdog not healthy")
+	// ErrCannotDemote reports a watchdog that runs and holds the lease but
+	// said at start that it cannot stop its mysqld (not root nor mysqld's
+	// uid, a systemd unit it may not stop, mysqld not found): a server
+	// that does not answer SQL would not be demoted, so its lease is not
+	// counted on.
+	ErrCannotDemote = errors.New("watchdog cannot demote")
 )
 
 // ClockDrift is the share of the lease added to the margin for the rate
@@ -52,13 +61,37 @@ var (
 // (crystals drift by well under 0.01 %; 1 % is generous).
 const ClockDrift = 100 // lease / ClockDrift
 
+// Terms are what the manager counts on from one watchdog: the lease, and
+// the demotion budget the watchdog reported in its state file.
+type Terms struct {
+	// Lease is the master's fence_lease.
+	Lease time.Duration
+	// DemoteBudget is the watchdog's reported budget; 0 (a watchdog that
+	// predates the report, or no report at all) means the compiled
+	// watchdog.DemoteBudget.
+	DemoteBudget time.Duration
+}
+
+// TermsFor returns the terms of a lease without a watchdog's report: the
+// compiled demotion budget.
+func TermsFor(lease time.Duration) Terms { return Terms{Lease: lease} }
+
+// budget is the demotion budget counted in the margin.
+func (t Terms) budget() time.Duration {
+	if t.DemoteBudget > 0 {
+		return t.DemoteBudget
+	}
+	return watchdog.DemoteBudget
+}
+
 // Margin is what ExpiredAt adds to the lease: the watchdog notices the
 // silence at its first tick after the lease (at most one tick late), after
 // that tick's fact gathering (one probe deadline), then demotes (at most
-// watchdog.DemoteBudget); plus lease/ClockDrift for the two clocks.
-func Margin(lease time.Duration) time.Duration {
-	tick := watchdog.Tick(lease)
-	return tick + watchdog.ProbeTimeout(tick) + watchdog.DemoteBudget + lease/ClockDrift
+// its demotion budget, as it reported it); plus lease/ClockDrift for the
+// two clocks.
+func (t Terms) Margin() time.Duration {
+	tick := watchdog.Tick(t.Lease)
+	return tick + watchdog.ProbeTimeout(tick) + t.budget() + t.Lease/ClockDrift
 }
 
 // ExpiredAt returns the moment after which a healthy watchdog on an
@@ -81,25 +114,40 @@ func Margin(lease time.Duration) time.Duration {
 //
 // Pass a time.Time from time.Now(): its monotonic reading makes the result
 // immune to wall-clock steps for Wait.
-func ExpiredAt(lastContact time.Time, lease time.Duration) time.Time {
-	return lastContact.Add(lease + Margin(lease))
+func (t Terms) ExpiredAt(lastContact time.Time) time.Time {
+	return lastContact.Add(t.Lease + t.Margin())
 }
 
-// Wait blocks until ExpiredAt(lastContact, lease), or until ctx ends (then
-// it returns ctx's error).
-func Wait(ctx context.Context, lastContact time.Time, lease time.Duration) error {
-	d := time.Until(ExpiredAt(lastContact, lease))
+// Wait blocks until ExpiredAt(lastContact), or until ctx ends (then it
+// returns ctx's error).
+func (t Terms) Wait(ctx context.Context, lastContact time.Time) error {
+	d := time.Until(t.ExpiredAt(lastContact))
 	if d <= 0 {
 		return nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
+	tm := time.NewTimer(d)
+	defer tm.Stop()
 	select {
-	case <-t.C:
+	case <-tm.C:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("lease: waiting for the old master's lease to run out: %w", ctx.Err())
 	}
+}
+
+// Margin is TermsFor(lease).Margin(): the compiled demotion budget. Use
+// Status.Terms where the watchdog's report is at hand.
+func Margin(lease time.Duration) time.Duration { return TermsFor(lease).Margin() }
+
+// ExpiredAt is TermsFor(lease).ExpiredAt(lastContact): the compiled
+// demotion budget. Use Status.Terms where the watchdog's report is at hand.
+func ExpiredAt(lastContact time.Time, lease time.Duration) time.Time {
+	return TermsFor(lease).ExpiredAt(lastContact)
+}
+
+// Wait is TermsFor(lease).Wait(ctx, lastContact).
+func Wait(ctx context.Context, lastContact time.Time, lease time.Duration) error {
+	return TermsFor(lease).Wait(ctx, lastContact)
 }
 
 // Target says where to run the watchdog and what it watches.
@@ -137,6 +185,43 @@ type Status struct {
 	Lease time.Duration
 }
 
+// Terms returns the terms the watchdog reported: the longer of the
+// configured lease and the one it runs with, and its demotion budget (the
+// compiled one when it reported none).
+func (s *Status) Terms() Terms {
+	t := Terms{Lease: s.Lease}
+	if s.State != nil {
+		t.Lease = max(t.Lease, time.Duration(s.State.LeaseMS)*time.Millisecond)
+		if s.State.DemoteBudgetMS > 0 {
+			t.DemoteBudget = time.Duration(s.State.DemoteBudgetMS) * time.Millisecond
+		}
+	}
+	return t
+}
+
+// CanDemote reports whether the watchdog can be counted on to demote its
+// server, and why not: a watchdog that reported it cannot stop its mysqld
+// cannot. One that predates the report is counted on (as before it).
+func (s *Status) CanDemote() (bool, string) {
+	if s.State == nil || s.State.CanKill == nil || *s.State.CanKill {
+		return true, ""
+	}
+	return false, "it cannot stop its mysqld (" + s.State.KillCheck + "): a server that does not answer SQL would stay writable"
+}
+
+// Check is the manager's acceptance of a watchdog's status: healthy (it
+// runs and holds the lease), else ErrUnhealthy; able to demote, else
+// ErrCannotDemote. The error names the host and says why.
+func (s *Status) Check() error {
+	if !s.OK {
+		return fmt.Errorf("lease: watchdog on %s: %w: %s", s.Host, ErrUnhealthy, s.Message)
+	}
+	if ok, why := s.CanDemote(); !ok {
+		return fmt.Errorf("lease: watchdog on %s: %w: %s; the lease is not counted on", s.Host, ErrCannotDemote, why)
+	}
+	return nil
+}
+
 // Ensure starts the watchdog on t.Master's host, replacing one already
 // running there, and returns once it reports itself healthy: it installs
 // the node tools (nodeinstall.Ensure), writes the local credentials into a
@@ -146,7 +231,9 @@ type Status struct {
 // pid file in remote_workdir) and waits for its first state. A demotion the
 // host recorded earlier is sticky: Ensure then fails with ErrUnhealthy
 // and the status names it; the operator clears it with `mha-node watchdog
-// --clear` after checking the server.
+// --clear` after checking the server. A watchdog that reports it cannot
+// stop its mysqld fails Ensure with ErrCannotDemote (and the status). Keep
+// the status: its Terms are what a later lease wait counts on.
 func Ensure(ctx context.Context, t Target, log *slog.Logger) (*Status, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -217,7 +304,7 @@ func Ensure(ctx context.Context, t Target, log *slog.Logger) (*Status, error) {
 
 // Verify runs `mha-node watchdog --status` on srv's host and returns the
 // status; the error wraps ErrUnhealthy unless the watchdog runs and holds
-// the lease.
+// the lease, ErrCannotDemote when it reported it cannot stop its mysqld.
 func Verify(ctx context.Context, srv config.Server) (*Status, error) {
 	c, err := dial(ctx, srv)
 	if err != nil {
@@ -307,10 +394,7 @@ func status(ctx context.Context, c *sshexec.Client, srv config.Server, argv []st
 		return nil, fmt.Errorf("lease: watchdog on %s: %w: %s", name, err, strings.TrimSpace(string(res.Stderr)))
 	}
 	st := &Status{Host: name, ExitCode: out.ExitCode, Health: out.Health, Lease: srv.FenceLease}
-	if !st.OK {
-		return st, fmt.Errorf("lease: watchdog on %s: %w: %s", name, ErrUnhealthy, st.Message)
-	}
-	return st, nil
+	return st, st.Check()
 }
 
 // ManagerHostOf returns the manager's client host as srv sees it: the

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -31,9 +32,15 @@ type MySQL struct {
 	db *sql.DB
 	// seconds is set once the server turned out to lack TIME_MS.
 	seconds bool
-	// pid is mysqld's PID from its pid_file, read at pidAt (Kill's target).
-	pid   int
-	pidAt time.Time
+	// port and socket are where the server listens (Kill finds mysqld by
+	// them); pidPath is @@pid_file, read at pidAt.
+	port   int
+	socket string
+	stop   stopper
+
+	mu      sync.Mutex
+	pidPath string
+	pidAt   time.Time
 }
 
 // OpenMySQL prepares a connection pool of one session to c. Nothing is
@@ -57,7 +64,11 @@ func OpenMySQL(c Client, timeout time.Duration) (*MySQL, error) {
 	// session, which the demotion must not kill.
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
-	return &MySQL{db: db}, nil
+	m := &MySQL{db: db, socket: c.Socket, stop: newStopper()}
+	if c.Socket == "" {
+		m.port = c.Port
+	}
+	return m, nil
 }
 
 // Close closes the session.
@@ -210,17 +221,19 @@ func keepSession(user, command string) bool {
 //  6. Check that @@global.read_only is 1.
 //
 // Every step is reported; the demotion is complete when all are OK. The
-// whole fits in DemoteSQLBudget on a server that answers; one that does
-// not is stopped by the caller (Killer).
+// whole fits in DemoteSQLBudget on a server that answers. What a failed
+// step leads to is JudgeDemotion's: only a server that is not verified
+// read-only (step 6) is stopped by the caller (Killer); one that is, with
+// a session that could not be killed, is demoted again at the next tick.
 func (m *MySQL) Demote(ctx context.Context) []Step {
 	conn, err := m.db.Conn(ctx)
 	if err != nil {
-		return []Step{{Name: "connect", Err: err.Error()}}
+		return []Step{{Name: StepConnect, Err: err.Error()}}
 	}
 	defer conn.Close()
 	var steps []Step
 	readOnly := func() Step {
-		st := Step{Name: "read_only"}
+		st := Step{Name: StepReadOnly}
 		if _, err := conn.ExecContext(ctx, queryTag+"SET SESSION lock_wait_timeout = "+strconv.Itoa(localLockWaitSecond)); err != nil {
 			st.Err = err.Error()
 			return st
@@ -240,10 +253,10 @@ func (m *MySQL) Demote(ctx context.Context) []Step {
 	steps = append(steps, again)
 	if !ro.OK {
 		ro = readOnly()
-		ro.Name = "read_only (after kill)"
+		ro.Name = StepReadOnly + " (after kill)"
 		steps = append(steps, ro)
 	}
-	sro := Step{Name: "super_read_only"}
+	sro := Step{Name: StepSuperReadOnly}
 	if _, err := conn.ExecContext(ctx, queryTag+"SET GLOBAL super_read_only = 1"); err != nil {
 		if errno(err) == erUnknownSystemVar {
 			sro.OK, sro.Detail = true, "not applicable: the server has no super_read_only (MariaDB; MySQL before 5.7.8)"
@@ -254,7 +267,7 @@ func (m *MySQL) Demote(ctx context.Context) []Step {
 		sro.OK, sro.Detail = true, "SET GLOBAL super_read_only = 1"
 	}
 	steps = append(steps, sro)
-	chk := Step{Name: "verify read_only"}
+	chk := Step{Name: StepVerify}
 	var v int
 	if err := conn.QueryRowContext(ctx, queryTag+"SELECT @@global.read_only").Scan(&v); err != nil {
 		chk.Err = err.Error()
@@ -276,7 +289,7 @@ func (m *MySQL) ReadOnly(ctx context.Context) (bool, error) {
 }
 
 func (m *MySQL) killClients(ctx context.Context, conn *sql.Conn) Step {
-	st := Step{Name: "kill client sessions"}
+	st := Step{Name: StepKillSessions}
 	rows, err := conn.QueryContext(ctx, queryTag+"SELECT ID, USER, COMMAND FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()")
 	if err != nil {
 		st.Err = err.Error()

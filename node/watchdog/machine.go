@@ -32,9 +32,11 @@ const MinTick = 250 * time.Millisecond
 // DemoteBudget bounds the demotion itself: from the decision to the end of
 // its last step. The manager counts it in the lease's margin
 // (manager/lease.ExpiredAt). The VIP and the SQL steps (read_only, client
-// sessions killed) get DemoteSQLBudget; when they have not all succeeded by
-// then, a Local that can (Killer) stops its mysqld with SIGKILL as a last
-// resort. That kill never completes the demotion by itself: a service
+// sessions killed) get DemoteSQLBudget; when read_only could not be set
+// and verified by then (JudgeDemotion), a Local that can (Killer) stops its
+// mysqld as a last resort: its systemd unit's stop job, its mysqld_safe
+// guard, then SIGKILL. A step that failed on a server verified read-only is
+// retried at the next tick instead. That kill never completes the demotion by itself: a service
 // manager or mysqld_safe may start mysqld again, writable, so the demotion
 // is retried at every tick until read_only is verified.
 const DemoteBudget = 5 * time.Second

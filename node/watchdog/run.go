@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +36,9 @@ type Options struct {
 	Fresh bool
 	// Log receives the daemon's lines; nil discards them.
 	Log *slog.Logger
+	// Version is written into the state file for the manager; "" means
+	// BuildVersion().
+	Version string
 }
 
 // Local is the watchdog's access to its own mysqld.
@@ -49,7 +52,13 @@ type Local interface {
 // Killer is a Local that can stop its mysqld outright (SIGKILL) and tell
 // when the process is gone: the demotion's last resort.
 type Killer interface {
+	// Kill stops mysqld for good: its systemd unit's stop job, its
+	// mysqld_safe guard, then mysqld itself, found again at the call.
 	Kill(ctx context.Context) Step
+	// CanKill proves, without harm, that Kill would work now (mysqld
+	// found, the privileges to signal it and to stop its unit, signal 0
+	// delivered), and says why or why not.
+	CanKill(ctx context.Context) (bool, string)
 }
 
 // Clock gives monotonic readings.
@@ -99,12 +108,17 @@ func Run(ctx context.Context, o Options, env Env) error {
 	d := &daemon{o: o, env: env, log: log, tick: tick}
 	d.m = d.restore()
 	d.st.StartedAt = env.Wall()
+	d.terms(ctx)
 	if err := d.save(true); err != nil {
 		return fmt.Errorf("watchdog: write %s: %w", o.StateFile, err)
 	}
 	ph := d.m.Phase()
 	log.Info("watchdog started", "phase", ph.String(), "lease", o.Lease, "tick", tick,
-		"manager", o.ManagerUser+"@"+strings.Join(o.ManagerHosts, ","), "peers", strings.Join(o.Peers, ","), "vip", o.VIP)
+		"manager", o.ManagerUser+"@"+strings.Join(o.ManagerHosts, ","), "peers", strings.Join(o.Peers, ","), "vip", o.VIP,
+		"version", d.st.Version, "demote_budget", DemoteBudget, "can_kill", *d.st.CanKill)
+	if !*d.st.CanKill {
+		log.Warn("this watchdog cannot stop its mysqld: a server that does not answer SQL cannot be demoted, and the manager will not count on the lease", "why", d.st.KillCheck)
+	}
 	ticks := env.Ticks
 	if ticks == nil {
 		t := time.NewTicker(tick)
@@ -136,6 +150,57 @@ type daemon struct {
 	// lastLocal and lastSteps are what was last logged, so that a failure
 	// that repeats at every tick is logged once.
 	lastLocal, lastSteps string
+}
+
+// killCheckTimeout bounds the start's proof that mysqld can be stopped
+// (one @@pid_file query, a /proc scan, systemctl show).
+const killCheckTimeout = 3 * time.Second
+
+// terms records what the manager counts on, in the state file: the
+// demotion budget, the version, and whether the last resort (stopping
+// mysqld) was proven possible at start.
+func (d *daemon) terms(ctx context.Context) {
+	d.st.Version = d.o.Version
+	if d.st.Version == "" {
+		d.st.Version = BuildVersion()
+	}
+	d.st.DemoteBudgetMS = DemoteBudget.Milliseconds()
+	ok, why := false, "the watchdog's access to its server has no way to stop mysqld"
+	if k, isK := d.env.Local.(Killer); isK {
+		cctx, cancel := context.WithTimeout(ctx, killCheckTimeout)
+		ok, why = k.CanKill(cctx)
+		cancel()
+	}
+	d.st.CanKill, d.st.KillCheck = &ok, why
+}
+
+// BuildVersion is the watchdog's build as Go recorded it: the main
+// module's version and, when built from a checkout, the VCS revision
+// (with "+dirty" for uncommitted changes).
+func BuildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " " + rev + dirty
+	}
+	return v
 }
 
 // restore builds the machine from the state file: a demotion is sticky; a
@@ -274,9 +339,12 @@ const killStep = "stop mysqld (SIGKILL)"
 
 // demote runs the demotion steps within DemoteBudget: the VIP first (the
 // quickest way to stop clients from reaching the server), then the local
-// server's steps within DemoteSQLBudget; if one of the server's steps
-// failed, a Killer Local stops mysqld in the rest of the budget. complete
-// says every step succeeded (a kill alone never completes it).
+// server's steps within DemoteSQLBudget. JudgeDemotion decides on the
+// outcome: only when read_only could not be set and verified (or the
+// server did not answer) does a Killer Local stop mysqld in the rest of
+// the budget; a step that failed on a server verified read-only (a client
+// session that could not be killed) is retried at the next tick instead.
+// complete says every step succeeded (a kill alone never completes it).
 func (d *daemon) demote(ctx context.Context) (steps []Step, complete bool) {
 	start := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, DemoteBudget)
@@ -286,13 +354,14 @@ func (d *daemon) demote(ctx context.Context) (steps []Step, complete bool) {
 	if d.o.VIP != "" {
 		steps = append(steps, d.env.RemoveVIP(sctx, d.o.VIP, d.o.VIPDev))
 	}
-	local := d.env.Local.Demote(sctx)
-	steps = append(steps, local...)
-	failed := func(s Step) bool { return !s.OK }
-	if !slices.ContainsFunc(local, failed) {
-		// A VIP that could not be removed is retried at every tick; the
-		// server is read-only already, which is what the lease promises.
-		return steps, !slices.ContainsFunc(steps, failed)
+	steps = append(steps, d.env.Local.Demote(sctx)...)
+	switch JudgeDemotion(steps) {
+	case Complete:
+		return steps, true
+	case Retry:
+		// Read-only already, which is what the lease promises; the
+		// failed step (a session, the VIP) is run again at every tick.
+		return steps, false
 	}
 	k, ok := d.env.Local.(Killer)
 	if !ok {

@@ -35,6 +35,9 @@ type fakeLocal struct {
 	demotes  int
 	fail     bool
 	readOnly bool
+	// sessionFail: read_only is set and verified, but one client session
+	// could not be killed.
+	sessionFail bool
 }
 
 func (l *fakeLocal) ReadOnly(context.Context) (bool, error) {
@@ -60,10 +63,14 @@ func (l *fakeLocal) Demote(context.Context) []Step {
 	defer l.mu.Unlock()
 	l.demotes++
 	if l.fail {
-		return []Step{{Name: "read_only", Err: "lock wait timeout"}}
+		return []Step{{Name: StepReadOnly, Err: "lock wait timeout"}, {Name: StepVerify, Err: "@@global.read_only is 0"}}
 	}
 	l.readOnly = true
-	return []Step{{Name: "read_only", OK: true}}
+	if l.sessionFail {
+		return []Step{{Name: StepKillSessions, Err: "12: Error 1095: You are not owner of thread 12"},
+			{Name: StepReadOnly, OK: true}, {Name: StepVerify, OK: true}}
+	}
+	return []Step{{Name: StepReadOnly, OK: true}, {Name: StepVerify, OK: true}}
 }
 
 // rig runs the daemon with fakes; step advances the clock and ticks.
@@ -257,6 +264,7 @@ func TestEvaluate(t *testing.T) {
 		msg     string
 	}{
 		{"holding and fresh", hold, nil, true, 101 * s, true, "holding the lease (10s): last contact 2s ago (manager), pid 7"},
+		{"holding, cannot stop mysqld: still healthy, and says so", cannotKill(hold), nil, true, 101 * s, true, "pid 7; it cannot stop mysqld: uid 1000 cannot signal"},
 		{"not running", hold, nil, false, 101 * s, false, "watchdog not running"},
 		{"stalled", hold, nil, true, 110 * s, false, "stalled: last update 10s ago"},
 		{"never ran", nil, errNotExist(), false, 0, false, "never ran"},
@@ -288,6 +296,15 @@ type killingLocal struct {
 	*fakeLocal
 	kills   int
 	killErr string
+	// cannot, when set, is why CanKill reports false.
+	cannot string
+}
+
+func (k *killingLocal) CanKill(context.Context) (bool, string) {
+	if k.cannot != "" {
+		return false, k.cannot
+	}
+	return true, "root can stop SIGKILL to mariadbd (PID 42)"
 }
 
 // ReadOnly fails once mysqld was killed, as a dead server's would.
@@ -373,4 +390,51 @@ func TestRunRetriesAFailedKill(t *testing.T) {
 	if _, complete := d.demote(t.Context()); !complete || local.kills != 1 {
 		t.Errorf("complete %v, kills %d after a good demotion; want complete and no new kill", complete, local.kills)
 	}
+}
+
+// The state file says what the manager counts on: the demotion budget, the
+// version and whether mysqld can be stopped, as proven at start.
+func TestRunRecordsTheTermsOfTheLease(t *testing.T) {
+	tests := []struct {
+		name    string
+		local   Local
+		canKill bool
+		check   string
+	}{
+		{"a watchdog that can stop mysqld", &killingLocal{fakeLocal: &fakeLocal{seen: true}}, true, "root can stop"},
+		{"one that cannot", &killingLocal{fakeLocal: &fakeLocal{seen: true}, cannot: "uid 1000 cannot stop mariadb.service (systemctl stop needs root)"},
+			false, "uid 1000 cannot stop mariadb.service"},
+		{"a Local without a way to stop mysqld", &fakeLocal{seen: true}, false, "no way to stop mysqld"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := Options{Lease: 10 * s, ManagerUser: "mha", StateFile: filepath.Join(t.TempDir(), "w.state"), Fresh: true, Version: "0.1.0 abc"}
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel() // Run writes its state at start, then sees ctx ended
+			if err := Run(ctx, o, Env{Local: tt.local, Clock: &fakeClock{}, BootID: "b",
+				Probe: func(context.Context, string) error { return errors.New("down") }}); err != nil {
+				t.Fatal(err)
+			}
+			st, err := ReadState(o.StateFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.DemoteBudgetMS != DemoteBudget.Milliseconds() || st.Version != "0.1.0 abc" {
+				t.Errorf("budget %d ms, version %q; want %d, %q", st.DemoteBudgetMS, st.Version, DemoteBudget.Milliseconds(), "0.1.0 abc")
+			}
+			if st.CanKill == nil || *st.CanKill != tt.canKill || !strings.Contains(st.KillCheck, tt.check) {
+				t.Errorf("can_kill %v, kill_check %q; want %v, %q", st.CanKill, st.KillCheck, tt.canKill, tt.check)
+			}
+		})
+	}
+	if v := BuildVersion(); v == "" {
+		t.Error("BuildVersion is empty")
+	}
+}
+
+func cannotKill(st *State) *State {
+	c := *st
+	no := false
+	c.CanKill, c.KillCheck = &no, "uid 1000 cannot signal mariadbd (PID 42) of uid 106"
+	return &c
 }

@@ -57,6 +57,20 @@ type State struct {
 	Why         string    `json:"why,omitempty"`
 	Steps       []Step    `json:"steps,omitempty"`
 
+	// Version is the watchdog's build (BuildVersion).
+	Version string `json:"version,omitempty"`
+	// DemoteBudgetMS is DemoteBudget as this watchdog counts it, in ms:
+	// the manager adds it to the lease's margin (manager/lease). 0 from a
+	// watchdog that predates the field.
+	DemoteBudgetMS int64 `json:"demote_budget_ms,omitempty"`
+	// CanKill says whether the watchdog proved at start that it can stop
+	// its mysqld (the demotion's last resort, for a server that does not
+	// answer SQL), and KillCheck why or why not; nil from a watchdog that
+	// predates the field. A manager does not count on the lease of a
+	// watchdog that cannot.
+	CanKill   *bool  `json:"can_kill,omitempty"`
+	KillCheck string `json:"kill_check,omitempty"`
+
 	// Manager, Peers and VIP repeat the daemon's options, for --status.
 	Manager string   `json:"manager,omitempty"`
 	Peers   []string `json:"peers,omitempty"`
@@ -178,6 +192,11 @@ func Evaluate(st *State, readErr error, running bool, bootID string, nowMono tim
 		}
 		h.Message = fmt.Sprintf("holding the lease (%s): last contact %s ago (%s), pid %d",
 			time.Duration(st.LeaseMS)*time.Millisecond, (nowMono - time.Duration(st.LastContactMono)).Round(time.Millisecond), st.LastContactBy, st.PID)
+		if st.CanKill != nil && !*st.CanKill {
+			// Still healthy for keepalived (the lease holds); the manager
+			// refuses to count on it (manager/lease.ErrCannotDemote).
+			h.Message += "; it cannot stop mysqld: " + st.KillCheck
+		}
 		h.OK = true
 		return h
 	}
