@@ -207,6 +207,9 @@ func (f watchdogFlags) runArgs() []string {
 // running watchdog) and runs until SIGTERM.
 func runForeground(ctx context.Context, errOut io.Writer, f watchdogFlags, o watchdog.Options, paths watchdog.Paths) error {
 	log := slog.New(slog.NewTextHandler(errOut, nil)).With("port", f.port)
+	if o.Version == "" {
+		o.Version = mhacli.Version
+	}
 	b, err := os.ReadFile(f.defaultsFile)
 	if err != nil {
 		return &mhacli.ExitError{Code: 1, Err: fmt.Errorf("watchdog: credentials: %w", err)}

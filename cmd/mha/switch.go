@@ -36,6 +36,7 @@ type switchOptions struct {
 	runningSecondsLimit  int           // --running_seconds_limit (10)
 	secondsBehindMaster  int           // --seconds_behind_master (30)
 	skipLockAllTables    bool          // --skip_lock_all_tables
+	lockAllTables        bool          // --lock_all_tables (gomha)
 	flushTables          int           // --flush_tables (2)
 	checkOnly            bool          // --check_only
 	maxWriteBlock        time.Duration // --max_write_block (gomha, 2s)
@@ -66,7 +67,8 @@ func newSwitchCmd() *cobra.Command {
 		Short: "Switch the master online, or fail over a dead master by hand (masterha_master_switch)",
 		Long: "--master_state=alive moves the master role to a replica while the master runs, for maintenance:\n" +
 			"checks (no server down, replication healthy, no long updates), then writes are blocked on the\n" +
-			"master (SET GLOBAL read_only=1 and FLUSH TABLES WITH READ LOCK), the new master catches up and\n" +
+			"master (SET GLOBAL read_only=1; the global read lock too with --lock_all_tables), the new master\n" +
+			"catches up and\n" +
 			"becomes writable, and the other replicas (and with --orig_master_is_new_slave the old master) are\n" +
 			"repointed. The write block is bounded by --max_write_block: past it, or on any failure before the\n" +
 			"new master is writable, the switch rolls back (the old master is writable again, no replica was\n" +
@@ -76,7 +78,10 @@ func newSwitchCmd() *cobra.Command {
 			"With fence_lease, the old master's fencing watchdog is stopped before the write block (started\n" +
 			"again by a rollback), one left on the new master is released, and the new master gets its own\n" +
 			"once it is writable (mha-node next to mha, or $GOMHA_NODE_BINARY, is installed on it).\n" +
-			"Exit 0 switched, 10 switched but some replica could not be repointed, 1 error or rolled back.\n\n" +
+			"master_ip_online_change_script --command=start runs after the new master is writable, outside the\n" +
+			"write block, with its own timeout; its failure exits 10 (move the address by hand).\n" +
+			"Exit 0 switched, 10 switched but a later step failed (start hook, a replica, writes on the old\n" +
+			"master), 1 error or rolled back.\n\n" +
 			"--master_state=dead fails over a dead master by hand (--dead_master_host).",
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -114,7 +119,8 @@ func newSwitchCmd() *cobra.Command {
 	f.IntVar(&o.runningUpdatesLimit, "running_updates_limit", 1, "alive: refuse while an update runs on the master for longer (seconds); with --kill_blocking, the age from which blocking statements are killed")
 	f.IntVar(&o.runningSecondsLimit, "running_seconds_limit", 10, "alive: refuse while a query runs on the new master this long (seconds)")
 	f.IntVar(&o.secondsBehindMaster, "seconds_behind_master", 30, "alive: largest replica lag accepted (seconds)")
-	f.BoolVar(&o.skipLockAllTables, "skip_lock_all_tables", false, "alive: no FLUSH TABLES WITH READ LOCK (read_only=1 is still set); the binlog must then stand still")
+	f.BoolVar(&o.skipLockAllTables, "skip_lock_all_tables", false, "alive: check that the binlog stands still after read_only=1 (MHA's option); wins over --lock_all_tables")
+	f.BoolVar(&o.lockAllTables, "lock_all_tables", false, "alive (gomha): also FLUSH TABLES WITH READ LOCK after read_only=1, held until the start hook ran; stops SUPER/READ_ONLY ADMIN writers but waits behind long SELECTs (MHA takes it only when read_only=1 fails)")
 	f.IntVar(&o.flushTables, "flush_tables", 2, "alive: FLUSH NO_WRITE_TO_BINLOG TABLES first: 0 no, 1 yes, 2 ask when interactive (else yes)")
 	f.BoolVar(&o.checkOnly, "check_only", false, "alive: run the checks only")
 	f.DurationVar(&o.maxWriteBlock, "max_write_block", switchover.DefaultMaxWriteBlock, "alive (gomha): hard bound on the write block; past it the switch rolls back")
@@ -173,6 +179,7 @@ func aliveSwitch(ctx context.Context, cmd *cobra.Command, o switchOptions) error
 		RunningSecondsLimit:  time.Duration(o.runningSecondsLimit) * time.Second,
 		SecondsBehindMaster:  time.Duration(o.secondsBehindMaster) * time.Second,
 		SkipLockAllTables:    o.skipLockAllTables,
+		LockAllTables:        o.lockAllTables,
 		FlushTables:          switchover.FlushTables(o.flushTables),
 		CheckOnly:            o.checkOnly,
 		RemoveOrigMasterConf: o.fo.RemoveDeadMasterConf,

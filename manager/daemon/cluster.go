@@ -15,6 +15,7 @@ import (
 	"github.com/gomha/gomha/manager/detect"
 	"github.com/gomha/gomha/manager/failover"
 	"github.com/gomha/gomha/manager/hooks"
+	"github.com/gomha/gomha/manager/lease"
 	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/statefile"
 )
@@ -342,6 +343,8 @@ type liveCycle struct {
 	runner hooks.Runner
 	drop   func(dead config.Server) error
 	board  *statusBoard
+	// terms are the lease terms the start-up's watchdog reported.
+	terms lease.Terms
 }
 
 func (c *liveCycle) startup(ctx context.Context) (config.Server, []config.Server, error) {
@@ -349,6 +352,7 @@ func (c *liveCycle) startup(ctx context.Context) (config.Server, []config.Server
 	if st.topo != nil {
 		c.board.sawTopology(st.topo)
 	}
+	c.terms = st.terms
 	return st.master, st.replicas, err
 }
 
@@ -366,7 +370,7 @@ func (c *liveCycle) monitor(ctx context.Context, master config.Server, replicas 
 
 func (c *liveCycle) failover(ctx context.Context, dead deadMaster) (int, *failover.Result, error) {
 	fr := &failoverRun{cfg: *c.cfg, flags: c.fo, dead: dead.srv, sshReachable: dead.sshReachable, detectedAt: dead.detectedAt, hung: dead.hung, silent: dead.silent,
-		log: c.log, logOut: c.logOut, health: c.health, inProcess: c.tools.InProcessHook}
+		terms: c.terms, log: c.log, logOut: c.logOut, health: c.health, inProcess: c.tools.InProcessHook}
 	return fr.run(ctx)
 }
 

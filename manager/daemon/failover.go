@@ -15,6 +15,7 @@ import (
 	"github.com/gomha/gomha/manager/failover"
 	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/journal"
+	"github.com/gomha/gomha/manager/lease"
 	"github.com/gomha/gomha/manager/mhalog"
 	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/manager/statefile"
@@ -169,7 +170,10 @@ type failoverRun struct {
 	// greeting (fence.Options.Hung); silent, that every replica found its
 	// host silent (the fencer's MySQL attempt is then short).
 	hung, silent bool
-	log          *slog.Logger
+	// terms are the fencing watchdog's lease terms as it reported them at
+	// start (zero: the compiled budget, for a manual switch).
+	terms lease.Terms
+	log   *slog.Logger
 	// logOut is where the report is printed (the log's destination).
 	logOut io.Writer
 	health healthFile
@@ -228,7 +232,7 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 		Hooks:                runner,
 		HookTimeout:          fr.flags.HookTimeout,
 		DoubleCheckTimeout:   fr.doubleCheckTimeout(),
-		Fencer:               fencer{cfg: fr.cfg, lastContact: fr.detectedAt, hung: fr.hung, silent: fr.silent, log: fr.log},
+		Fencer:               fencer{cfg: fr.cfg, lastContact: fr.detectedAt, hung: fr.hung, silent: fr.silent, terms: fr.terms, log: fr.log},
 		Log:                  fr.log,
 	})
 	if err := jr.End(fmt.Sprint(res.Code)); err != nil {

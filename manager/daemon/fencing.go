@@ -48,7 +48,10 @@ type fencer struct {
 	// double check got no answer either: the MySQL attempt gets the short
 	// recheckTimeout (a host back on a LAN answers in milliseconds).
 	silent bool
-	log    *slog.Logger
+	// terms are the watchdog's reported lease terms; zero means
+	// lease.TermsFor(fence_lease) with the compiled demotion budget.
+	terms lease.Terms
+	log   *slog.Logger
 }
 
 // fenceOptions says how to reach and fence srv.
@@ -96,10 +99,14 @@ func (f fencer) Fence(ctx context.Context, old config.Server, ssh sshexec.Reach)
 	if from.IsZero() {
 		from = time.Now()
 	}
-	until := lease.ExpiredAt(from, old.FenceLease)
+	t := f.terms
+	if t.Lease == 0 {
+		t = lease.TermsFor(old.FenceLease)
+	}
+	until := t.ExpiredAt(from)
 	f.log.Info("The old master is unreachable: waiting until its watchdog has surely demoted it (fence_lease).",
 		"host", o.Name, "lease", old.FenceLease.String(), "until", until.Format(time.RFC3339Nano), "wait", time.Until(until).Round(time.Millisecond).String())
-	if err := lease.Wait(ctx, from, old.FenceLease); err != nil {
+	if err := t.Wait(ctx, from); err != nil {
 		return failover.FenceResult{}, fmt.Errorf("waiting for the fence_lease of %s: %w", o.Name, err)
 	}
 	// The link may have come back meanwhile: a master that sees the

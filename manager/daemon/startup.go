@@ -53,6 +53,9 @@ type started struct {
 	master   config.Server
 	replicas []config.Server
 	topo     *topology.Topology
+	// terms are the running watchdog's lease terms (its reported demotion
+	// budget) when fence_lease is set; zero otherwise.
+	terms lease.Terms
 }
 
 // startupChecks runs MHA's start-up checks (check-repl's, without the
@@ -113,8 +116,12 @@ func startupChecks(ctx context.Context, cfg *config.Config, so StartOptions, fo 
 			return st, err
 		}
 		vip, dev := lease.VIPFromHook(master.MasterIPFailoverScript)
-		if _, err := lease.Ensure(ctx, lease.Target{Config: cfg, Master: master, Peers: replicas, NodeBinary: bin, VIP: vip, VIPDev: dev}, log); err != nil {
+		ls, err := lease.Ensure(ctx, lease.Target{Config: cfg, Master: master, Peers: replicas, NodeBinary: bin, VIP: vip, VIPDev: dev}, log)
+		if err != nil {
 			return st, fmt.Errorf("fence_lease=%d: cannot run the fencing watchdog on the master %s: %w", int(master.FenceLease/time.Second), master.Hostname, err)
+		}
+		if ls != nil {
+			st.terms = ls.Terms()
 		}
 		// A watchdog belongs on the master only. One left on a replica
 		// (an old master that was demoted, then rejoined) would set
