@@ -16,6 +16,8 @@ import (
 	"github.com/gomha/gomha/manager/check"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/daemon"
+	"github.com/gomha/gomha/manager/httpapi"
+	"github.com/gomha/gomha/manager/metrics"
 )
 
 // managerFlags are `mha manager`'s (masterha_manager's) flags.
@@ -26,6 +28,8 @@ type managerFlags struct {
 	start           daemon.StartOptions
 	interactive     int
 	restartDelay    time.Duration
+	// http and httpToken: the HTTP API (--http, --http_token_file).
+	http, httpToken string
 }
 
 // newMasterMonitorCmd is MHA's masterha_master_monitor: `mha manager
@@ -93,6 +97,8 @@ func newManagerCmd() *cobra.Command {
 	fs.BoolVar(&f.start.Resume, "resume", false, "gomha: go on with a failover a killed manager left unfinished (<app>.failover.journal), when its journal allows it")
 	fs.BoolVar(&f.start.MonitorOnly, "monitor_only", false, "exit with code 20 when the master is confirmed dead, without failing over")
 	fs.BoolVar(&f.start.CheckOnly, "check_only", false, "run the start-up checks (check-repl's) and exit 0 or 1, without monitoring")
+	fs.StringVar(&f.http, "http", "", "gomha: serve /healthz, /api/v1/clusters[/{app}] and /metrics on ADDR:PORT (off by default; beyond loopback --http_token_file is required)")
+	fs.StringVar(&f.httpToken, "http_token_file", "", "gomha: file holding the bearer token the HTTP API requires (mode 0600 or 0640)")
 	fs.DurationVar(&f.restartDelay, "restart_delay", daemon.DefaultRestartDelay, "gomha, several clusters: how long a cluster whose manager ended waits before it starts again")
 	return cmd
 }
@@ -110,7 +116,12 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 	if err != nil {
 		return &mhacli.ExitError{Code: 1, Err: err}
 	}
+	var rec *metrics.Recorder
+	if f.http != "" {
+		rec = metrics.New()
+	}
 	d, err := daemon.New(ctx, daemon.Options{
+		Metrics:           rec,
 		Confs:             f.confs,
 		ConfDirs:          f.confDirs,
 		GlobalConf:        f.global,
@@ -125,6 +136,18 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 	})
 	if err != nil {
 		return exitError(err)
+	}
+	if f.http != "" {
+		srv, err := httpapi.New(httpapi.Config{Addr: f.http, TokenFile: f.httpToken, Source: d.HTTPSource(), Metrics: rec.Handler(),
+			Secrets: d.Secrets, Logger: slog.New(h)})
+		if err != nil {
+			return &mhacli.ExitError{Code: 1, Err: err}
+		}
+		if err := srv.Listen(); err != nil {
+			return &mhacli.ExitError{Code: 1, Err: err}
+		}
+		hctx, stop := context.WithCancel(ctx)
+		d.Add(func() error { return srv.Run(hctx) }, func(error) { stop() })
 	}
 	return exitError(d.Run(ctx))
 }

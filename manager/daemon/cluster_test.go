@@ -250,7 +250,7 @@ func TestManagerLoop(t *testing.T) {
 			dir := t.TempDir()
 			health := statefile.OpenHealth(dir, "app1")
 			var out, logs bytes.Buffer
-			l := &managerLoop{c: &fc, health: health, workdir: dir, app: "app1", board: newStatusBoard("app1", "app1.cnf"),
+			l := &managerLoop{c: &fc, health: health, workdir: dir, app: "app1", board: newStatusBoard("app1", "app1.cnf", nil),
 				log: slog.New(slog.NewTextHandler(&logs, nil)), out: &out,
 				exitAfterFailover: tt.exitAfter, monitorOnly: tt.monitorOnly,
 				fail: func(err error) error {

@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager/httpapi"
+	"github.com/gomha/gomha/manager/metrics"
 	"github.com/gomha/gomha/manager/statefile"
 )
 
@@ -114,6 +116,8 @@ type Options struct {
 	Tools Tools
 	// RestartDelay is DefaultRestartDelay when zero.
 	RestartDelay time.Duration
+	// Metrics records each cluster's facts for /metrics; nil: off.
+	Metrics *metrics.Recorder
 }
 
 // Daemon runs the managers of one or more clusters.
@@ -130,6 +134,9 @@ type Daemon struct {
 	// shown lists the configuration files Clusters reports: running,
 	// finishing, or ended.
 	shown map[string]bool
+	// secrets are each configuration's passwords, scrubbed from what the
+	// HTTP API serves (Secrets).
+	secrets map[string][]string
 
 	reloads chan chan error
 	// stopped is closed when the clusters' supervisor has returned.
@@ -157,7 +164,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Daemon{opts: opts, log: log, single: len(opts.Confs) == 1 && len(opts.ConfDirs) == 0,
-		boards: map[string]*statusBoard{}, shown: map[string]bool{}, reloads: make(chan chan error), stopped: make(chan struct{})}
+		boards: map[string]*statusBoard{}, shown: map[string]bool{}, secrets: map[string][]string{}, reloads: make(chan chan error), stopped: make(chan struct{})}
 	if !d.single && (opts.ExitAfterFailover || opts.Start.MonitorOnly) {
 		return nil, &ExitError{Code: 1, Err: errors.New("exactly one --conf is needed to exit after a failover or with --monitor_only")}
 	}
@@ -438,10 +445,11 @@ func (d *Daemon) cluster(f found) *cluster {
 	d.mu.Lock()
 	b := d.boards[f.conf]
 	if b == nil {
-		b = newStatusBoard(f.cfg.App, f.conf)
+		b = newStatusBoard(f.cfg.App, f.conf, d.opts.Metrics)
 		d.boards[f.conf] = b
 	}
 	d.shown[f.conf] = true
+	d.secrets[f.conf] = httpapi.SecretsOf(f.cfg)
 	d.mu.Unlock()
 	return &cluster{conf: f.conf, global: d.opts.GlobalConf, cfg: f.cfg, digest: f.digest,
 		start: d.opts.Start, fo: d.opts.Failover, exitAfterFailover: d.opts.ExitAfterFailover,

@@ -11,6 +11,7 @@ import (
 	"github.com/gomha/gomha/manager/detect"
 	"github.com/gomha/gomha/manager/failover"
 	"github.com/gomha/gomha/manager/journal"
+	"github.com/gomha/gomha/manager/metrics"
 	"github.com/gomha/gomha/manager/mysqlx"
 	"github.com/gomha/gomha/manager/statefile"
 	"github.com/gomha/gomha/manager/topology"
@@ -135,10 +136,14 @@ type statusBoard struct {
 	st ClusterStatus
 	// now is the clock (tests may set it); nil is time.Now.
 	now func() time.Time
+	// rec gets the same facts as metrics (nil: metrics off).
+	rec *metrics.Recorder
 }
 
-func newStatusBoard(app, conf string) *statusBoard {
-	return &statusBoard{st: ClusterStatus{App: app, Conf: conf, State: StateStopped, Role: RoleActive}}
+func newStatusBoard(app, conf string, rec *metrics.Recorder) *statusBoard {
+	rec.AddCluster(app)
+	rec.SetRole(app, metrics.RoleActive)
+	return &statusBoard{st: ClusterStatus{App: app, Conf: conf, State: StateStopped, Role: RoleActive}, rec: rec}
 }
 
 func (b *statusBoard) clock() time.Time {
@@ -182,6 +187,7 @@ func (b *statusBoard) setState(st statefile.Status, _ string) {
 	if b.st.State != st.Name {
 		b.st.State, b.st.StateSince = st.Name, b.clock()
 	}
+	b.rec.SetDetectionState(b.st.App, st.Name)
 	if st == statefile.PingOK {
 		b.st.LastPingOK = b.clock()
 	}
@@ -200,10 +206,12 @@ func (b *statusBoard) running(on bool, err error) {
 	defer b.mu.Unlock()
 	b.st.Running = on
 	b.st.Error = ""
+	b.rec.SetUp(b.st.App, on)
 	if on {
 		return
 	}
 	b.st.State, b.st.StateSince = StateStopped, b.clock()
+	b.rec.SetDetectionState(b.st.App, metrics.StateUnknown)
 	if err != nil {
 		b.st.Error = err.Error()
 	}
@@ -222,6 +230,11 @@ func (b *statusBoard) setRole(role string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.st.Role = role
+	if role == RoleStandby {
+		b.rec.SetRole(b.st.App, metrics.RoleStandby)
+	} else {
+		b.rec.SetRole(b.st.App, metrics.RoleActive)
+	}
 }
 
 // sawTopology records the master and the replicas of the start-up checks.
@@ -257,6 +270,17 @@ func (b *statusBoard) sawTopology(t *topology.Topology) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.st.Master, b.st.Replicas = master, reps
+	var keep []string
+	for _, r := range reps {
+		hp := hostPort(r.Host, r.Port)
+		keep = append(keep, hp)
+		if r.SecondsBehind != nil {
+			b.rec.SetReplicaLag(b.st.App, hp, float64(*r.SecondsBehind))
+		} else {
+			b.rec.ClearReplicaLag(b.st.App, hp)
+		}
+	}
+	b.rec.KeepReplicas(b.st.App, keep)
 }
 
 // sawProbes refreshes the replicas' IO thread from a confirmation's probes
@@ -316,6 +340,23 @@ func (b *statusBoard) failedOver(dead string, started time.Time, code int, res *
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.st.LastFailover = op
+	b.rec.Failover(b.st.App, metricsResult(op.Result))
+	for _, p := range op.Phases {
+		b.rec.ObservePhase(b.st.App, metrics.OpFailover, p.Name, time.Duration(p.MS)*time.Millisecond)
+	}
+}
+
+// metricsResult maps an Operation's result to the metrics' label.
+func metricsResult(r string) metrics.Result {
+	switch r {
+	case ResultOK:
+		return metrics.ResultSuccess
+	case ResultPartial:
+		return metrics.ResultPartial
+	case ResultRefused:
+		return metrics.ResultRefused
+	}
+	return metrics.ResultFailed
 }
 
 // lastSwitch reads the online switch's journal in workdir, if any.

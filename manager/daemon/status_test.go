@@ -25,7 +25,7 @@ import (
 // failover, its end.
 func TestStatusBoard(t *testing.T) {
 	now := time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)
-	b := newStatusBoard("app1", "/etc/gomha/clusters/app1.cnf")
+	b := newStatusBoard("app1", "/etc/gomha/clusters/app1.cnf", nil)
 	b.now = func() time.Time { return now }
 	if s := b.snapshot(); s.State != StateStopped || s.Role != RoleActive || s.Running {
 		t.Fatalf("new board: %+v", s)
@@ -123,14 +123,14 @@ func TestLastSwitch(t *testing.T) {
 		} else {
 			must(t, j.Close())
 		}
-		b := newStatusBoard("app1", "app1.cnf")
+		b := newStatusBoard("app1", "app1.cnf", nil)
 		b.lastSwitch(dir, "app1")
 		op := b.snapshot().LastSwitch
 		if op == nil || op.Kind != KindSwitch || op.Result != tt.result || op.Code != tt.code || op.NewMaster != "db2" || op.Started.IsZero() {
 			t.Errorf("end %q: %+v", tt.end, op)
 		}
 	}
-	b := newStatusBoard("app1", "app1.cnf")
+	b := newStatusBoard("app1", "app1.cnf", nil)
 	b.lastSwitch(t.TempDir(), "app1")
 	if op := b.snapshot().LastSwitch; op != nil {
 		t.Errorf("no journal: %+v", op)
