@@ -18,8 +18,8 @@ import (
 
 // backend is a Consul the scenarios run against.
 type backend interface {
-	// link returns a new manager's connection to it.
-	link(t *testing.T) link
+	// link returns a new manager's connection to it, for cfg.
+	link(t *testing.T, cfg Config) link
 	// restart kills Consul and starts it again without its state.
 	restart(t *testing.T)
 	// destroySession destroys a session, as an operator would.
@@ -194,7 +194,7 @@ func startGroup(t *testing.T, b backend, cfg Config, n int) *group {
 	for i := range n {
 		c := cfg
 		c.Name = fmt.Sprintf("m%d", i+1)
-		l := b.link(t)
+		l := b.link(t, c)
 		m := &member{name: c.Name, e: newElector(c, l.store()), link: l, done: make(chan struct{})}
 		ctx, cancel := context.WithCancel(context.Background())
 		m.cancel = cancel

@@ -312,11 +312,19 @@ func New(cfg Config) (*Elector, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	s, err := newConsulStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newElector(cfg, s), nil
+}
+
+func newConsulStore(cfg Config) (*consulStore, error) {
 	client, err := api.NewClient(ClientConfig(cfg.Addr))
 	if err != nil {
 		return nil, fmt.Errorf("leader: consul agent %s: %w", cfg.Addr, err)
 	}
-	return newElector(cfg, &consulStore{c: client, key: cfg.Key(), ttl: cfg.TTL, lockDelay: cfg.LockDelay}), nil
+	return &consulStore{c: client, key: cfg.Key(), ttl: cfg.TTL, lockDelay: cfg.LockDelay}, nil
 }
 
 func newElector(cfg Config, s store) *Elector {

@@ -11,7 +11,7 @@ type fakeBackend struct {
 	lockDelay time.Duration
 }
 
-func (b *fakeBackend) link(*testing.T) link {
+func (b *fakeBackend) link(*testing.T, Config) link {
 	return &fakeLink{fakeClient: &fakeClient{c: b.c, lockDelay: b.lockDelay}}
 }
 func (b *fakeBackend) restart(*testing.T)                     { b.c.restart() }
