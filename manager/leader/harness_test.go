@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -180,6 +181,11 @@ type group struct {
 	members []*member
 	stop    chan struct{}
 	polled  sync.WaitGroup
+
+	// checks are the Check calls that passed, as a failover would make
+	// them before each irreversible step.
+	checkMu sync.Mutex
+	checks  []span
 }
 
 // startGroup starts n managers with cfg (Name set per manager) and a
@@ -198,11 +204,14 @@ func startGroup(t *testing.T, b backend, cfg Config, n int) *group {
 		m := &member{name: c.Name, e: newElector(c, l.store()), link: l, done: make(chan struct{})}
 		ctx, cancel := context.WithCancel(context.Background())
 		m.cancel = cancel
+		var checker sync.WaitGroup
+		checker.Go(func() { g.checkLoop(ctx, m, c.withDefaults().Beat/5) })
 		go func() {
 			defer close(m.done)
 			if err := m.e.Run(ctx, g.rec.onRole(m.name)); err != nil {
 				t.Errorf("%s: Run: %v", m.name, err)
 			}
+			checker.Wait()
 		}()
 		g.members = append(g.members, m)
 	}
@@ -232,6 +241,56 @@ func (g *group) poll() {
 	}
 }
 
+// checkLoop calls Check every period while ctx lasts, as a failover
+// between its steps, and records the calls that passed.
+func (g *group) checkLoop(ctx context.Context, m *member, period time.Duration) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		start := time.Now()
+		if err := m.e.Check(ctx); err == nil {
+			g.checkMu.Lock()
+			g.checks = append(g.checks, span{who: m.name, from: start, to: time.Now()})
+			g.checkMu.Unlock()
+		}
+	}
+}
+
+// passedChecks counts the Check calls that passed so far.
+func (g *group) passedChecks() int {
+	g.checkMu.Lock()
+	defer g.checkMu.Unlock()
+	return len(g.checks)
+}
+
+// checkFencing fails the test for a Check of one manager that passed
+// while another was active.
+func (g *group) checkFencing() {
+	g.checkMu.Lock()
+	checks := slices.Clone(g.checks)
+	g.checkMu.Unlock()
+	g.rec.mu.Lock()
+	defer g.rec.mu.Unlock()
+	for _, c := range checks {
+		for _, s := range g.rec.spans {
+			to := s.to
+			if to.IsZero() {
+				to = time.Now()
+			}
+			if s.who != c.who && s.from.Before(c.to) && c.from.Before(to) {
+				g.t.Errorf("Check() of %s passed during [%s, %s) while %s was active [%s, %s)",
+					c.who, g.rec.ms(c.from), g.rec.ms(c.to), s.who, g.rec.ms(s.from), g.rec.ms(to))
+			}
+		}
+	}
+	g.t.Logf("%d Check() calls passed, none while another manager was active", len(checks))
+}
+
 func (g *group) close() {
 	for _, m := range g.members {
 		m.cancel()
@@ -246,6 +305,7 @@ func (g *group) close() {
 	}
 	g.polled.Wait()
 	g.rec.check(g.t)
+	g.checkFencing()
 }
 
 func (g *group) member(name string) *member {
@@ -360,6 +420,9 @@ func scenarioKill(t *testing.T, b backend, cfg Config, lim limits) []time.Durati
 	for range 2 {
 		// Let the standbys settle into watching.
 		time.Sleep(cfg.withDefaults().Beat * 3 / 2)
+		if n := g.passedChecks(); n == 0 {
+			t.Fatalf("%s active, but no Check() passed", active.name)
+		}
 		killed := g.kill(active)
 		dead = append(dead, active.name)
 		next, since := g.waitActive(3*lim.takeover, dead...)
@@ -379,6 +442,9 @@ func scenarioCut(t *testing.T, b backend, cfg Config, lim limits) {
 	active, _ := g.waitActive(lim.elect)
 	time.Sleep(cfg.withDefaults().Beat * 3 / 2)
 	tenure := g.rec.current(active.name)
+	if n := g.passedChecks(); n == 0 {
+		t.Fatalf("%s active, but no Check() passed", active.name)
+	}
 	cutAt := time.Now()
 	active.link.cut()
 	next, since := g.waitActive(3*lim.takeover, active.name)
