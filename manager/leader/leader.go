@@ -70,6 +70,15 @@
 // winner acts Lease + Grace after acquiring. Without a standby that
 // evicts, Consul frees the key 2×TTL + LockDelay after the last renewal
 // (21 s with the defaults).
+//
+// # Consul permissions
+//
+// With ACLs on, the token (CONSUL_HTTP_TOKEN) needs key_prefix
+// "<prefix>/" write (the lock, and the standbys' guarded unlock) and
+// session write on the agent's node: for example
+//
+//	key_prefix "gomha/" { policy = "write" }
+//	session_prefix "" { policy = "write" }
 package leader
 
 import (
