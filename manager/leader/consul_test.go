@@ -381,3 +381,85 @@ func roundAll(ds []time.Duration) []time.Duration {
 	}
 	return out
 }
+
+// TestConsulStore pins the Consul behaviour the package comment's argument
+// rests on: a beat (extend) never takes a free key, a standby's unlock is
+// refused once the key changed, and an invalidated session's lock-delay
+// refuses the next acquisition.
+func TestConsulStore(t *testing.T) {
+	a := startAgent(t)
+	cfg := consulConfig(t)
+	cfg.Addr = a.addr()
+	s, err := newConsulStore(cfg.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	to := DefaultTimeout
+	must := func(ok bool, err error) bool {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	sa, err := s.createSession(ctx, "a", to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := s.createSession(ctx, "b", to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if must(s.extend(ctx, sa, []byte("a0"), to)) {
+		t.Error("extend took a free key")
+	}
+	if !must(s.acquire(ctx, sa, []byte("a1"), to)) {
+		t.Fatal("acquire of a free key refused")
+	}
+	if must(s.acquire(ctx, sb, []byte("b1"), to)) || must(s.extend(ctx, sb, []byte("b1"), to)) {
+		t.Error("b took a key a holds")
+	}
+	k1, err := s.read(ctx, readOpts{consistent: true, timeout: to})
+	if err != nil || k1.Session != sa || string(k1.Value) != "a1" {
+		t.Fatalf("read = %+v, %v; want held by a with a1", k1, err)
+	}
+	if !must(s.extend(ctx, sa, []byte("a2"), to)) {
+		t.Fatal("extend by the holder refused")
+	}
+	k2, _ := s.read(ctx, readOpts{consistent: true, timeout: to})
+	if k2.ModifyIndex == k1.ModifyIndex {
+		t.Errorf("a beat left ModifyIndex at %d", k1.ModifyIndex)
+	}
+	if must(s.evict(ctx, sa, k1.ModifyIndex, to)) {
+		t.Error("unlock with a stale ModifyIndex went through")
+	}
+	if !must(s.evict(ctx, sa, k2.ModifyIndex, to)) {
+		t.Fatal("unlock of a key that stood still refused")
+	}
+	if must(s.extend(ctx, sa, []byte("a3"), to)) {
+		t.Error("the evicted holder's beat took the key back")
+	}
+	if ok := must(s.sessionValid(ctx, sa, to)); !ok {
+		t.Error("eviction ended the holder's session")
+	}
+	if !must(s.acquire(ctx, sb, []byte("b2"), to)) {
+		t.Fatal("acquire after the unlock refused")
+	}
+	// Invalidating b's session applies lock-delay (DefaultLockDelay).
+	start := time.Now()
+	if err := s.destroySession(ctx, sb, to); err != nil {
+		t.Fatal(err)
+	}
+	if must(s.renewSession(ctx, sb, to)) {
+		t.Error("renew of a destroyed session succeeded")
+	}
+	for !must(s.acquire(ctx, sa, []byte("a4"), to)) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d := time.Since(start); d < DefaultLockDelay-100*time.Millisecond {
+		t.Errorf("acquired %v after the holder's session was destroyed, before lock-delay %v", d, DefaultLockDelay)
+	} else {
+		t.Logf("acquired %v after the holder's session was destroyed (lock-delay %v)", d.Round(time.Millisecond), DefaultLockDelay)
+	}
+}
