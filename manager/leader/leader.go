@@ -63,9 +63,10 @@
 // figures.
 //
 // A holder cut off from Consul is deposed Lease after its last confirmed
-// beat (its beats fail or hang); a standby acts about Evict + Lease +
-// Grace after it last saw a beat, so at least Evict + Grace − Beat = 3 s
-// after the holder stopped. After Consul lost its state, every manager
+// beat (its beats fail or hang); a standby acts Evict + Lease + Grace
+// after it saw the last beat (an unlock guarded by an older ModifyIndex
+// fails, and the wait starts again), so at least Evict + Grace = 4 s after
+// the holder stopped. After Consul lost its state, every manager
 // finds its session gone, creates a new one and races for the key; the
 // winner acts Lease + Grace after acquiring. Without a standby that
 // evicts, Consul frees the key 2×TTL + LockDelay after the last renewal
