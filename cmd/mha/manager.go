@@ -30,6 +30,9 @@ type managerFlags struct {
 	restartDelay    time.Duration
 	// http and httpToken: the HTTP API (--http, --http_token_file).
 	http, httpToken string
+	// consulLock, consulAddr, consulPrefix: the standby managers' lock.
+	consulLock               bool
+	consulAddr, consulPrefix string
 }
 
 // newMasterMonitorCmd is MHA's masterha_master_monitor: `mha manager
@@ -99,6 +102,9 @@ func newManagerCmd() *cobra.Command {
 	fs.BoolVar(&f.start.CheckOnly, "check_only", false, "run the start-up checks (check-repl's) and exit 0 or 1, without monitoring")
 	fs.StringVar(&f.http, "http", "", "gomha: serve /healthz, /api/v1/clusters[/{app}] and /metrics on ADDR:PORT (off by default; beyond loopback --http_token_file is required)")
 	fs.StringVar(&f.httpToken, "http_token_file", "", "gomha: file holding the bearer token the HTTP API requires (mode 0600 or 0640)")
+	fs.BoolVar(&f.consulLock, "consul_lock", false, "gomha: act for a cluster only while holding its Consul lock (<prefix>/<app>/leader); other managers with the same flag stand by and take over within about 7 s when this one dies")
+	fs.StringVar(&f.consulAddr, "consul_addr", "", "gomha, with --consul_lock: the Consul agent's HTTP API (default CONSUL_HTTP_ADDR, else http://127.0.0.1:8500; CONSUL_HTTP_TOKEN and the other CONSUL_* variables are honoured)")
+	fs.StringVar(&f.consulPrefix, "consul_lock_prefix", "gomha", "gomha, with --consul_lock: the KV prefix of the locks")
 	fs.DurationVar(&f.restartDelay, "restart_delay", daemon.DefaultRestartDelay, "gomha, several clusters: how long a cluster whose manager ended waits before it starts again")
 	return cmd
 }
@@ -120,7 +126,15 @@ func runManager(cmd *cobra.Command, f managerFlags) error {
 	if f.http != "" {
 		rec = metrics.New()
 	}
+	var lock *daemon.LockOptions
+	if f.consulLock {
+		if exitAfterFailover {
+			return &mhacli.ExitError{Code: 1, Err: errors.New("--consul_lock is gomha's: run `mha manager`, not masterha_manager")}
+		}
+		lock = &daemon.LockOptions{Addr: f.consulAddr, Prefix: f.consulPrefix, Version: mhacli.Version}
+	}
 	d, err := daemon.New(ctx, daemon.Options{
+		Lock:              lock,
 		Metrics:           rec,
 		Confs:             f.confs,
 		ConfDirs:          f.confDirs,

@@ -119,6 +119,12 @@ func (d *confDoc) apply(line string) error {
 // For example "[server2] candidate_master=1", "ping_interval=3" or
 // "-ping_interval".
 func (l *Lab) AppConf(extra ...string) (string, error) {
+	return l.AppConfFor(l.Hosts, extra...)
+}
+
+// AppConfFor is AppConf for a cluster of some of the lab's hosts only
+// (hosts[0] its master): several clusters in one lab.
+func (l *Lab) AppConfFor(hosts []*Host, extra ...string) (string, error) {
 	d := &confDoc{}
 	def := d.section("server default")
 	def.set("user", l.AdminUser)
@@ -129,7 +135,7 @@ func (l *Lab) AppConf(extra ...string) (string, error) {
 	def.set("ssh_options", l.SSHOptions())
 	def.set("manager_workdir", l.ManagerWorkdir)
 	def.set("ping_interval", "1")
-	for i, h := range l.Hosts {
+	for i, h := range hosts {
 		s := d.section("server" + strconv.Itoa(i+1))
 		s.set("hostname", h.IP)
 		s.set("port", strconv.Itoa(h.Port))

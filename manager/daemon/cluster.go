@@ -62,6 +62,20 @@ type cluster struct {
 	// cycleFor builds the loop's cycle; nil is the live one (tests set
 	// fakes).
 	cycleFor func(c *cluster, lc *liveCycle) cycle
+	// lock, when set, runs the cluster only while this manager holds its
+	// Consul lock (runLocked); gate is the failover's check that it still
+	// does.
+	lock *LockOptions
+	gate func(ctx context.Context, step string) error
+	// log is the daemon's own log.
+	log *slog.Logger
+}
+
+func (c *cluster) daemonLog() *slog.Logger {
+	if c.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.log
 }
 
 // load reads and validates the cluster's configuration again; warnings
@@ -74,6 +88,14 @@ func (c *cluster) load(ctx context.Context) (*config.Config, error) {
 // guard, the health file, then the monitoring loop. It returns when the
 // manager of this cluster ends, with MHA's exit code in an *ExitError.
 func (c *cluster) run(ctx context.Context) error {
+	if c.lock != nil && !c.start.CheckOnly {
+		return c.runLocked(ctx)
+	}
+	return c.runActive(ctx)
+}
+
+// runActive is run for a manager that may act for the cluster.
+func (c *cluster) runActive(ctx context.Context) error {
 	cfg := c.cfg
 	log, logOut, closeLog, err := c.fo.OpenLog(cfg, c.stderr)
 	if err != nil {
@@ -167,7 +189,7 @@ func (c *cluster) run(ctx context.Context) error {
 	}
 
 	live := &liveCycle{cfg: &cfg, start: c.start, fo: c.fo, log: log, logOut: logOut, health: health, tools: c.tools,
-		runner: hooks.Runner{Log: log, Timeout: c.fo.HookTimeout, InProcess: c.tools.InProcessHook}, drop: failedOver, board: c.status}
+		runner: hooks.Runner{Log: log, Timeout: c.fo.HookTimeout, InProcess: c.tools.InProcessHook}, drop: failedOver, board: c.status, gate: c.gate}
 	var cy cycle = live
 	if c.cycleFor != nil {
 		cy = c.cycleFor(c, live)
@@ -345,6 +367,8 @@ type liveCycle struct {
 	board  *statusBoard
 	// terms are the lease terms the start-up's watchdog reported.
 	terms lease.Terms
+	// gate is failover.Options.Gate (the standby managers' lock).
+	gate func(ctx context.Context, step string) error
 }
 
 func (c *liveCycle) startup(ctx context.Context) (config.Server, []config.Server, error) {
@@ -370,7 +394,7 @@ func (c *liveCycle) monitor(ctx context.Context, master config.Server, replicas 
 
 func (c *liveCycle) failover(ctx context.Context, dead deadMaster) (int, *failover.Result, error) {
 	fr := &failoverRun{cfg: *c.cfg, flags: c.fo, dead: dead.srv, sshReachable: dead.sshReachable, detectedAt: dead.detectedAt, hung: dead.hung, silent: dead.silent,
-		terms: c.terms, log: c.log, logOut: c.logOut, health: c.health, inProcess: c.tools.InProcessHook}
+		terms: c.terms, gate: c.gate, log: c.log, logOut: c.logOut, health: c.health, inProcess: c.tools.InProcessHook}
 	return fr.run(ctx)
 }
 

@@ -118,6 +118,9 @@ type Options struct {
 	RestartDelay time.Duration
 	// Metrics records each cluster's facts for /metrics; nil: off.
 	Metrics *metrics.Recorder
+	// Lock, when set, makes each cluster wait for its Consul lock before
+	// it monitors and acts (standby managers).
+	Lock *LockOptions
 }
 
 // Daemon runs the managers of one or more clusters.
@@ -453,7 +456,7 @@ func (d *Daemon) cluster(f found) *cluster {
 	d.mu.Unlock()
 	return &cluster{conf: f.conf, global: d.opts.GlobalConf, cfg: f.cfg, digest: f.digest,
 		start: d.opts.Start, fo: d.opts.Failover, exitAfterFailover: d.opts.ExitAfterFailover,
-		stdout: d.opts.Stdout, stderr: d.opts.Stderr, tools: d.opts.Tools, status: b}
+		stdout: d.opts.Stdout, stderr: d.opts.Stderr, tools: d.opts.Tools, status: b, lock: d.opts.Lock, log: d.log}
 }
 
 // LoadConfig reads and validates an application configuration; warnings

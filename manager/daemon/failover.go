@@ -173,7 +173,10 @@ type failoverRun struct {
 	// terms are the fencing watchdog's lease terms as it reported them at
 	// start (zero: the compiled budget, for a manual switch).
 	terms lease.Terms
-	log   *slog.Logger
+	// gate is failover.Options.Gate: nil without the standby managers'
+	// lock.
+	gate func(ctx context.Context, step string) error
+	log  *slog.Logger
 	// logOut is where the report is printed (the log's destination).
 	logOut io.Writer
 	health healthFile
@@ -218,6 +221,7 @@ func (fr *failoverRun) run(ctx context.Context) (int, *failover.Result, error) {
 	runner := hooks.Runner{Log: fr.log, Timeout: fr.flags.HookTimeout, InProcess: fr.inProcess}
 	res := failover.Run(ctx, failover.Options{
 		Journal:              jr,
+		Gate:                 fr.gate,
 		Config:               fr.cfg,
 		DeadMasterHost:       fr.dead.Hostname,
 		DeadMasterPort:       fr.dead.Port,

@@ -42,7 +42,7 @@ func (s httpSource) Ready() error {
 
 // apiStatus converts one cluster's status.
 func apiStatus(c ClusterStatus) httpapi.ClusterStatus {
-	a := httpapi.ClusterStatus{App: c.App, Conf: c.Conf, Role: c.Role,
+	a := httpapi.ClusterStatus{App: c.App, Conf: c.Conf, Role: c.Role, ActiveManager: c.ActiveManager,
 		Detection: httpapi.Detection{State: c.State, Since: c.StateSince, LastError: c.Error}}
 	if host, port, err := net.SplitHostPort(c.Master); err == nil {
 		a.Master.Host = host

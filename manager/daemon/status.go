@@ -54,6 +54,9 @@ type ClusterStatus struct {
 	// Role is RoleActive, or RoleStandby when another manager holds the
 	// cluster's lock (the Consul lock sets it; without it, active).
 	Role string `json:"role"`
+	// ActiveManager names the manager that holds the cluster's lock, as a
+	// standby sees it; "" for the holder itself or without a lock.
+	ActiveManager string `json:"active_manager,omitempty"`
 }
 
 // StateStopped is ClusterStatus.State of a cluster whose manager does not
@@ -223,6 +226,14 @@ func (b *statusBoard) setConf(conf string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.st.Conf = conf
+}
+
+// setActiveManager records who holds the cluster's lock, seen from a
+// standby ("" when this manager does, or nobody).
+func (b *statusBoard) setActiveManager(h string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.st.ActiveManager = h
 }
 
 // setRole records the manager's role for the cluster.

@@ -1,7 +1,9 @@
 package failover
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -234,4 +236,31 @@ func TestRunPlanInResult(t *testing.T) {
 	c := newCluster(t, replicaSpec{read: 9000, exec: 9000}, replicaSpec{read: 9000, exec: 9000})
 	res := c.run(t)
 	contains(t, "plan", res.Plan, "new master: db2(198.18.9.12:3306)", "fallback 1: db3(198.18.9.13:3306)")
+}
+
+// A manager that loses the right to act (the standby managers' lock) stops
+// before the next irreversible step: the steps already done stay done, the
+// next is not run, and the failover ends with ErrNotActive.
+func TestRunGateStopsBeforeAnIrreversibleStep(t *testing.T) {
+	c := newCluster(t, replicaSpec{read: 9000, exec: 9000}, replicaSpec{read: 9000, exec: 9000})
+	var asked []string
+	c.opts.Gate = func(_ context.Context, step string) error {
+		asked = append(asked, step)
+		if step == "set read_only=0" {
+			return errors.New("lock lost")
+		}
+		return nil
+	}
+	res := c.run(t)
+	if res.Code == ExitOK || !errors.Is(res.Err, ErrNotActive) {
+		t.Fatalf("code %d (%v); want a failure with ErrNotActive", res.Code, res.Err)
+	}
+	if !slices.Contains(asked, "stop IO thread") || !slices.Contains(asked, "set read_only=0") {
+		t.Errorf("gate asked for %q", asked)
+	}
+	for _, r := range c.jr.records {
+		if strings.Contains(r, "set read_only=0") || strings.Contains(r, "change master") {
+			t.Errorf("journal has %q after the gate refused", r)
+		}
+	}
 }

@@ -74,6 +74,9 @@ var (
 	ErrTopology = errors.New("unsafe topology")
 	// ErrHook reports a hook that refused (exit code other than 0 and 10).
 	ErrHook = errors.New("hook failed")
+	// ErrNotActive reports a failover stopped by Options.Gate: this
+	// manager lost the right to act (another manager may act now).
+	ErrNotActive = errors.New("this manager is no longer the active one")
 )
 
 // Options configure one failover.
@@ -127,6 +130,11 @@ type Options struct {
 	// Journal receives an intent record before each irreversible step and
 	// a done record after it; nil records nothing.
 	Journal Journal
+	// Gate, when set, is asked before each irreversible step whether this
+	// manager may still act (the standby managers' lock: a fencing check
+	// that this manager still holds it); an error stops the failover
+	// before the step, which is not run.
+	Gate func(ctx context.Context, step string) error
 
 	// world replaces the real servers and hosts in tests.
 	world world
@@ -390,6 +398,12 @@ func (r *run) step(ctx context.Context, name, host string, timeout time.Duration
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
+	}
+	if irreversible[name] && r.opts.Gate != nil {
+		if err := r.opts.Gate(ctx, name); err != nil {
+			r.log.Error("not acting: this manager may no longer act for the cluster", "step", name, "host", host, "err", err)
+			return fmt.Errorf("%s on %s: %w: %w", name, host, ErrNotActive, err)
+		}
 	}
 	journaled := irreversible[name] && r.opts.Journal != nil
 	if journaled {
