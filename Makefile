@@ -78,3 +78,8 @@ bench-faults: lab-deps
 .PHONY: bench-speed
 bench-speed: lab-deps
 	GOMHA_LAB=1 $(GO) test -run '^$$' -bench FailoverSpeed -benchtime 1x -timeout 80m ./integration/
+
+# The manager's RSS and CPU monitoring 1 and 20 clusters (40 mariadbd in one lab).
+.PHONY: bench-footprint
+bench-footprint: lab-deps
+	GOMHA_LAB=1 $(GO) test -run '^$$' -bench ManagerFootprint -benchtime 1x -timeout 30m ./integration/

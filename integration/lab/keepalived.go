@@ -219,6 +219,13 @@ const KeepalivedAdvert = "0.25"
 // 100, 90, 80..., unicast to the others, the check run with nodeBin) and
 // waits until it put the VIP on the master.
 func (l *Lab) StartKeepalivedVIP(ctx context.Context, nodeBin string) (*KeepalivedVIP, error) {
+	return l.StartKeepalivedVIPWith(ctx, nodeBin, nil)
+}
+
+// StartKeepalivedVIPWith is StartKeepalivedVIP with extra arguments for
+// each host's check (extra may be nil), such as --allow_source for an
+// active/passive master pair.
+func (l *Lab) StartKeepalivedVIPWith(ctx context.Context, nodeBin string, extra func(h *Host) []string) (*KeepalivedVIP, error) {
 	p := netip.MustParsePrefix(l.Subnet)
 	a := p.Addr().As4()
 	a[3] = 100
@@ -234,9 +241,13 @@ func (l *Lab) StartKeepalivedVIP(ctx context.Context, nodeBin string) (*Keepaliv
 				peers = append(peers, o)
 			}
 		}
+		check := []string{nodeBin, "keepalived-check", "--defaults_file=" + cnf, "--workdir=" + h.RemoteWorkdir, fmt.Sprintf("--port=%d", h.Port)}
+		if extra != nil {
+			check = append(check, extra(h)...)
+		}
 		k.Confs[h.Name] = h.KeepalivedConf(VRRP{Name: "gomha_write", RouterID: 51, VIP: k.VIP.String(), Priority: 100 - 10*i, Peers: peers,
 			AdvertInt: KeepalivedAdvert,
-			Check:     []string{nodeBin, "keepalived-check", "--defaults_file=" + cnf, "--workdir=" + h.RemoteWorkdir, fmt.Sprintf("--port=%d", h.Port)}})
+			Check:     check})
 		proc, err := h.StartKeepalived(k.Confs[h.Name])
 		if err != nil {
 			return nil, err

@@ -20,7 +20,8 @@ import (
 	"github.com/hashicorp/consul/api"
 )
 
-// The scenarios against a real Consul agent run when GOMHA_CONSUL_TEST=1;
+// The scenarios against a real Consul agent run when GOMHA_CONSUL_TEST=1
+// or the lab is on (GOMHA_LAB=1, as `make test` runs);
 // then a missing agent binary is a failure, not a skip. The binary is
 // GOMHA_CONSUL_BIN, or the lab's build (`make lab-deps` puts it at
 // /var/cache/gomha-lab/consul-<version>). Each test starts its own
@@ -32,7 +33,7 @@ import (
 
 func consulBinary(t *testing.T) string {
 	t.Helper()
-	if os.Getenv("GOMHA_CONSUL_TEST") != "1" {
+	if os.Getenv("GOMHA_CONSUL_TEST") != "1" && os.Getenv("GOMHA_LAB") != "1" {
 		t.Skip("set GOMHA_CONSUL_TEST=1 to run against a real Consul agent (GOMHA_CONSUL_BIN, or the lab's build from make lab-deps)")
 	}
 	if bin := os.Getenv("GOMHA_CONSUL_BIN"); bin != "" {
@@ -47,7 +48,7 @@ func consulBinary(t *testing.T) string {
 		return err != nil || st.IsDir() || st.Mode()&0o111 == 0
 	})
 	if len(found) == 0 {
-		t.Fatal("GOMHA_CONSUL_TEST=1 but no Consul binary: run make lab-deps or set GOMHA_CONSUL_BIN")
+		t.Fatal("no Consul binary for the real-agent tests: run make lab-consul or set GOMHA_CONSUL_BIN")
 	}
 	slices.Sort(found)
 	return found[len(found)-1]
