@@ -53,8 +53,10 @@ func TestManagerHTTPRunbook(t *testing.T) {
 		Replicas  []struct{ Host string } `json:"replicas"`
 		Detection struct{ State string }  `json:"detection"`
 		LastEvent *struct {
-			Kind, Result, NewMaster string
-			Phases                  []struct{ Name string }
+			Kind      string                  `json:"kind"`
+			Result    string                  `json:"result"`
+			NewMaster string                  `json:"new_master"`
+			Phases    []struct{ Name string } `json:"phases"`
 		} `json:"last_event"`
 	}
 	get := func(path string) (int, []byte) {

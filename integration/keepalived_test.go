@@ -383,8 +383,8 @@ func TestKeepalivedMasterPairRunbook(t *testing.T) {
 	if err := w.WaitAcked(ctx, 50); err != nil {
 		t.Fatalf("no writes through the VIP after the failover: %v", err)
 	}
-	if got := sql(db3, "SELECT Master_Host FROM information_schema.SLAVE_STATUS"); got != db2.IP {
-		t.Errorf("db3 replicates from %q, want db2 (%s)", got, db2.IP)
+	if row, err := db3.Row(ctx, "SHOW SLAVE STATUS"); err != nil || row["Master_Host"] != db2.IP {
+		t.Errorf("db3 replicates from %q (%v), want db2 (%s)", row["Master_Host"], err, db2.IP)
 	}
 
 	// db1 comes back read-only (my.cnf) and catches up from db2.
