@@ -75,12 +75,12 @@ func (h MasterHost) evidence() string {
 // ProcessUnknown, so the restart window applies.
 const ProcessCheckTimeout = 500 * time.Millisecond
 
-// ServerProcessNames are the process names (/proc/<pid>/comm) that count
+// serverProcessNames are the process names (/proc/<pid>/comm) that count
 // as the database server or its guard: MySQL's and MariaDB's servers
 // (mariadbd since MariaDB 10.5; a mysqld symlink to it shows as mysqld)
 // and the mysqld_safe / mariadbd-safe scripts that restart a crashed
 // server.
-var ServerProcessNames = []string{"mysqld", "mariadbd", "mysqld_safe", "mariadbd-safe"}
+var serverProcessNames = []string{"mysqld", "mariadbd", "mysqld_safe", "mariadbd-safe"}
 
 // serverUnits are the systemd units that run the server: MariaDB's
 // (mariadb, mariadb@instance; mysql and mysqld are its aliases), MySQL's
@@ -142,12 +142,13 @@ fi
 echo done`
 
 // ProcessCheckArgv returns the command that, run on the master host over
-// SSH, reports whether the server's process (ServerProcessNames) exists in
-// the host's own network namespace and, when systemd runs there, the state
-// of the server's units. It needs sh (with test -ef: dash, bash, busybox)
-// and coreutils (env, timeout) there, and systemctl with systemd; the
-// names are positional parameters, never pasted into the script. Read its
-// result with MasterHostOf.
+// SSH, reports whether the server's process (mysqld, mariadbd, mysqld_safe
+// or mariadbd-safe) exists in the host's own network namespace and, when
+// systemd runs there, the state of the server's units (mariadb, mysql,
+// mysqld and their instances). It needs sh (with test -ef: dash, bash,
+// busybox) and coreutils (env, timeout) there, and systemctl with systemd;
+// the names are positional parameters, never pasted into the script. Read
+// its result with MasterHostOf.
 func ProcessCheckArgv(timeout time.Duration) []string {
 	return processCheckArgv("/proc", "/run/systemd/system", timeout)
 }
@@ -160,8 +161,8 @@ func processCheckArgv(proc, systemd string, timeout time.Duration) []string {
 	}
 	secs := strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64)
 	argv := []string{"env", "LC_ALL=C", "timeout", secs, "sh", "-c", processScript, "sh",
-		proc, systemd, strconv.Itoa(len(ServerProcessNames))}
-	argv = append(argv, ServerProcessNames...)
+		proc, systemd, strconv.Itoa(len(serverProcessNames))}
+	argv = append(argv, serverProcessNames...)
 	return append(argv, serverUnits...)
 }
 
