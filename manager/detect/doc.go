@@ -46,21 +46,31 @@
 // 2, 3 and everything else mean "not confirmed").
 //
 // A master whose port refuses (or of which no probe said how it failed,
-// while the manager's own connects fail at once) is declared dead only once
-// its pings have failed for RestartWindow since the first failure (2 ×
-// ping_interval, at least 3 s): `systemctl restart mariadb` closes the
-// sessions and refuses connections for 1 to 3 s on Debian, exactly like a
-// kill -9, and only time tells them apart. The failed ping on a session the
-// server closed is the first failure. Hung and silent masters, whose pings
-// run into their deadline, are decided without it.
+// while the manager's own connects fail at once) may be restarting:
+// `systemctl restart mariadb` closes the sessions and refuses connections
+// for 1 to 3 s on Debian, exactly like a kill -9, from every host. What
+// tells them apart is the master's host: the SSH check runs one short
+// command there (ProcessCheckArgv, bounded by ProcessCheckTimeout) that
+// looks for a mysqld, mariadbd, mysqld_safe or mariadbd-safe process in
+// the host's own network namespace and, with systemd, at the server's
+// units. With SSH working and no such process (nor a unit about to start
+// one), nothing is restarting: the master is decided at once, by the rules
+// above. A process there (the old server shutting down, the new one
+// starting, a guard about to restart a crashed one), a unit activating, or
+// no answer: the master is declared dead only once its pings have failed
+// for RestartWindow since the first failure (2 × ping_interval, at least
+// 3 s). The failed ping on a session the server closed is the first
+// failure. Hung and silent masters, whose pings run into their deadline,
+// are decided without the window.
 //
 // Not confirmed: the count is reset, the reasons are logged and monitoring
 // goes on; the next failure starts a new confirmation. A successful ping
 // cancels a running confirmation.
 //
-// The SSH check on the master host (`exit 0`) does not take part in the
-// decision, as in MHA; its result is Verdict.SSHReachable, which the
-// failover needs (stopssh vs stop, saving the dead master's binlogs).
+// Whether the SSH check ran on the master host does not take part in the
+// decision, as in MHA (its process check only chooses whether the restart
+// window applies); it is Verdict.SSHReachable, which the failover needs
+// (stopssh vs stop, saving the dead master's binlogs).
 //
 // A manager that lost only its own link to the master sees its pings fail
 // but the replicas still reach the master, or keep receiving its events:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/mysqlx"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/node/binlog"
 )
 
@@ -49,7 +50,7 @@ type fakeIO struct {
 	logs   *syncBuffer
 	steps  []pingStep
 
-	ssh     func(ctx context.Context) error
+	ssh     func(ctx context.Context) MasterHost
 	replica func(ctx context.Context, srv config.Server) ReplicaProbe
 	code    int   // secondary_check_script's exit code
 	runErr  error // secondary_check_script could not run
@@ -145,14 +146,21 @@ func (f *fakeIO) wait(ctx context.Context) bool {
 	}
 }
 
-func (f *fakeIO) sshMaster(ctx context.Context) error {
+func (f *fakeIO) checkMaster(ctx context.Context) MasterHost {
 	if !f.wait(ctx) {
-		return ctx.Err()
+		return MasterHostOf(sshexec.Result{}, ctx.Err(), ProcessCheckTimeout)
 	}
 	if f.ssh == nil {
-		return errors.New("ssh: connect: connection refused")
+		return MasterHostOf(sshexec.Result{}, errors.New("ssh: connect: connection refused"), ProcessCheckTimeout)
 	}
 	return f.ssh(ctx)
+}
+
+// sshWorks is an SSH check that ran; proc is its output (ProcessCheckArgv's).
+func sshWorks(proc string) func(context.Context) MasterHost {
+	return func(context.Context) MasterHost {
+		return MasterHostOf(sshexec.Result{Stdout: []byte(proc)}, nil, ProcessCheckTimeout)
+	}
 }
 
 func (f *fakeIO) probeReplica(ctx context.Context, srv config.Server) ReplicaProbe {
@@ -237,7 +245,7 @@ func TestMonitorLoop(t *testing.T) {
 		args      []string // secondary_check_script's argv
 	}{
 		{
-			name:     "a killed master: conclusive evidence decides before the threshold, once the restart window has passed",
+			name:     "a killed master, SSH to its host down (process unknown): conclusive evidence decides before the threshold, once the restart window has passed",
 			replicas: []string{"db2", "db3"},
 			io:       func(f *fakeIO) { f.replica = refused },
 			steps: []pingStep{pingOK, pingOK, {r: lost, at: 10 * time.Second}, {r: refusing, at: 10250 * time.Millisecond, release: true, tickWhen: "replicas probed"},
@@ -248,6 +256,7 @@ func TestMonitorLoop(t *testing.T) {
 				"db3: the master's port refuses (Connection refused); IO thread Connecting (error 2003: error reconnecting to master) => master unreachable",
 				"2 of 2 replicas cannot reach the master either, seen as refused",
 				"decided after 3 failures (not 4): every replica's evidence says dead",
+				"whether mysqld runs on the master's host is unknown (SSH failed): waited out the restart window",
 				"failing for 3s since the first failure (at least 3s: not a restart)",
 				"SSH to the master host fails"}},
 			states: []State{StatePingOK, StatePingOK, StatePingFailing, StatePingFailed},
@@ -256,9 +265,28 @@ func TestMonitorLoop(t *testing.T) {
 			logs:   []string{"Got error on MySQL ping: Lost connection", "Master is not reachable from health checker! (3 consecutive failures, confirmed)"},
 		},
 		{
+			name:     "a killed master whose host has no mysqld process left: decided at the second failure, no restart window",
+			replicas: []string{"db2", "db3"},
+			io:       func(f *fakeIO) { f.replica, f.ssh = refused, sshWorks("done\n") },
+			steps: []pingStep{pingOK, {r: PingResult{OK: true}, peerClose: true, noTick: true},
+				{r: lost, at: 10 * time.Second, release: true},
+				{r: refusing, at: 10250 * time.Millisecond, noTick: true}},
+			wantDead: true,
+			verdict: Verdict{SSHReachable: 1, Kind: FailureRefused, Evidence: []string{
+				"db2: the master's port refuses (Connection refused); IO thread Connecting (error 2003: error reconnecting to master) => master unreachable",
+				"db3: the master's port refuses (Connection refused); IO thread Connecting (error 2003: error reconnecting to master) => master unreachable",
+				"2 of 2 replicas cannot reach the master either, seen as refused",
+				"decided after 2 failures (not 4): every replica's evidence says dead",
+				"no mysqld process on the master's host: not a restart",
+				"SSH to the master host works"}},
+			states: []State{StatePingOK, StatePingOK, StatePingFailing, StatePingFailed},
+			pings:  []string{"connect", "ping", "ping", "connect"},
+			logs:   []string{"the master closed the monitoring session: pinging now", "Master is not reachable from health checker! (2 consecutive failures, confirmed)"},
+		},
+		{
 			name:     "a restart: the server closes the session, the port refuses for 1.5 s, then answers: no failover",
 			replicas: []string{"db2", "db3"},
-			io:       func(f *fakeIO) { f.replica, f.ssh = refused, func(context.Context) error { return nil } },
+			io:       func(f *fakeIO) { f.replica, f.ssh = refused, sshWorks("proc 4242 mariadbd\ndone\n") },
 			steps: []pingStep{pingOK, {r: PingResult{OK: true}, peerClose: true, noTick: true},
 				{r: lost, at: 10 * time.Second, release: true},
 				{r: refusing, at: 10250 * time.Millisecond}, {r: refusing, at: 10500 * time.Millisecond},
@@ -288,6 +316,7 @@ func TestMonitorLoop(t *testing.T) {
 				"db2: the master's port refuses (Connection refused); IO thread Connecting (error 2003: error reconnecting to master) => master unreachable",
 				"db3: greeting probe not run: ssh: i/o timeout; no SQL answer (connect: i/o timeout) => no evidence",
 				"1 of 2 replicas cannot reach the master either (1 gave no evidence), seen as refused",
+				"whether mysqld runs on the master's host is unknown (SSH failed): waited out the restart window",
 				"failing for 3s since the first failure (at least 3s: not a restart)",
 				"SSH to the master host fails"}},
 			states: []State{StatePingOK, StatePingFailing, StatePingFailed},
@@ -300,7 +329,10 @@ func TestMonitorLoop(t *testing.T) {
 				f.replica = func(_ context.Context, srv config.Server) ReplicaProbe {
 					return ReplicaProbe{Name: srv.Hostname, Replicating: true, IO: mysqlx.IOConnected, Reach: ReachSilent, ReachDetail: "no answer within 1s"}
 				}
-				f.ssh = func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+				f.ssh = func(ctx context.Context) MasterHost {
+					<-ctx.Done()
+					return MasterHostOf(sshexec.Result{}, ctx.Err(), ProcessCheckTimeout)
+				}
 			},
 			steps:    []pingStep{pingOK, {r: PingResult{Timeout: true, Err: "i/o timeout"}}, {r: PingResult{Timeout: true, Err: "i/o timeout"}, release: true, noTick: true}},
 			wantDead: true,
@@ -343,15 +375,15 @@ func TestMonitorLoop(t *testing.T) {
 				return m
 			},
 			replicas: []string{"db2"},
-			io:       func(f *fakeIO) { f.replica, f.ssh = refused, func(context.Context) error { return nil } },
-			steps:    []pingStep{pingOK, {r: refusing}, {r: refusing, at: 3 * time.Second, release: true, noTick: true}},
+			io:       func(f *fakeIO) { f.replica, f.ssh = refused, sshWorks("other 977 mariadbd\ndone\n") },
+			steps:    []pingStep{pingOK, {r: refusing}, {r: refusing, at: 250 * time.Millisecond, release: true, noTick: true}},
 			wantDead: true,
 			verdict: Verdict{SSHReachable: 1, Kind: FailureRefused, Evidence: []string{
 				"db2: the master's port refuses (Connection refused); IO thread Connecting (error 2003: error reconnecting to master) => master unreachable",
 				"1 of 1 replicas cannot reach the master either, seen as refused",
 				"decided after 2 failures (not 4): every replica's evidence says dead",
 				"secondary_check_script: Master is not reachable from all other monitoring servers. Failover should start.",
-				"failing for 3s since the first failure (at least 3s: not a restart)",
+				"no mysqld process on the master's host (1 in other network namespaces): not a restart",
 				"SSH to the master host works"}},
 			states: []State{StatePingOK, StatePingFailing, StatePingFailed},
 			args: []string{"masterha_secondary_check -s db9", "--user=root", "--master_host=db1", "--master_ip=10.0.0.1", "--master_port=3306",

@@ -426,7 +426,11 @@ const (
 //
 // A hung port (accepts, no greeting) or a silent one (no answer) is no
 // restart: their pings run into ping_interval each, and they are decided
-// without the window (see restartLike).
+// without the window (see restartLike). Nor is a master whose host has no
+// server process left (ProcessAbsent: the SSH check worked and found no
+// mysqld, mariadbd or guard in the host's network namespace, and systemd,
+// when there, is not starting one): a kill -9 without a supervisor is
+// decided as soon as the evidence allows.
 func RestartWindow(interval time.Duration) time.Duration {
 	if interval <= 0 {
 		interval = DefaultPingInterval
@@ -439,8 +443,14 @@ func RestartWindow(interval time.Duration) time.Duration {
 // probe said how the master failed (without replicas the pings alone
 // decide) and the manager's own last attempt failed at once (refused, lost
 // connection) rather than running into its deadline, which a restarting
-// server does not make it do.
-func restartLike(k FailureKind, timedOut bool) bool {
+// server does not make it do. The master's host decides last: with SSH
+// working and no server process there (ProcessAbsent) nothing is
+// restarting; a process there or no answer (ProcessPresent,
+// ProcessUnknown) leaves a restart possible.
+func restartLike(k FailureKind, timedOut bool, host MasterHost) bool {
+	if host.SSH && host.Process == ProcessAbsent {
+		return false
+	}
 	return k == FailureRefused || (k == FailureUnknown && !timedOut)
 }
 
@@ -526,9 +536,10 @@ func (a Action) String() string {
 // machine waits for all of its parts and then decides: confirmed -> dead;
 // not confirmed -> the failure count is reset and monitoring goes on (the
 // next failure starts a new confirmation). A successful ping at any time
-// cancels the confirmation. A confirmed death that may be a restart is
-// declared only once the pings have failed for RestartWindow (measured on
-// PingResult.At).
+// cancels the confirmation. A confirmed death that may be a restart (the
+// port refuses, and the master's host is not known to have no server
+// process left: MasterHost) is declared only once the pings have failed
+// for RestartWindow (measured on PingResult.At).
 type Machine struct {
 	cfg       MachineConfig
 	connected bool
@@ -551,7 +562,10 @@ type Machine struct {
 	secErr     string
 	gotSec     bool
 	ssh        sshexec.Reach
+	host       MasterHost
 	gotSSH     bool
+	// waitLogged: the wait for RestartWindow was logged in this episode.
+	waitLogged bool
 }
 
 // NewMachine returns a machine that has no session yet: its first tick asks
@@ -652,7 +666,8 @@ func (m *Machine) Ping(r PingResult) []Action {
 		m.confirming = true
 		m.replicas, m.gotRepl = nil, false
 		m.secCode, m.secErr, m.gotSec = 0, "", false
-		m.ssh, m.gotSSH = sshexec.ReachUnknown, false
+		m.ssh, m.host, m.gotSSH = sshexec.ReachUnknown, MasterHost{}, false
+		m.waitLogged = false
 		acts = append(acts, Action{Kind: ActStartConfirm, Episode: m.episode})
 	}
 	return append(acts, m.decide()...)
@@ -678,12 +693,13 @@ func (m *Machine) Secondary(episode, code int, errText string) []Action {
 }
 
 // SSH feeds the result of the SSH check on the master host for episode:
-// whether `exit 0` ran there.
-func (m *Machine) SSH(episode int, reachable bool) []Action {
+// whether its command ran there, and whether the server's process is
+// there (MasterHostOf).
+func (m *Machine) SSH(episode int, h MasterHost) []Action {
 	if !m.current(episode) {
 		return nil
 	}
-	m.ssh, m.gotSSH = sshexec.ReachOf(reachable), true
+	m.ssh, m.host, m.gotSSH = sshexec.ReachOf(h.SSH), h, true
 	return m.decide()
 }
 
@@ -717,10 +733,12 @@ func Conclusive(probes []ReplicaProbe) bool {
 // the manager's side cannot make its replicas' hosts fail their probes
 // too) and secondary_check_script, when set, confirms as well; a
 // confirmation that would say "not dead" waits for the threshold, as
-// before. A "dead" that may be a restart (restartLike) also waits until
-// the pings have failed for RestartWindow. The SSH check on the master is not waited for when every dead vote
-// found its host silent or unreachable: SSH to a host that drops the
-// replicas' packets would only run into its connect timeout.
+// before. A "dead" that may be a restart (restartLike: refused or
+// unexplained, and the master's host not known to have no server process)
+// also waits until the pings have failed for RestartWindow. The SSH check
+// on the master is not waited for when every dead vote found its host
+// silent or unreachable: SSH to a host that drops the replicas' packets
+// would only run into its connect timeout.
 func (m *Machine) decide() []Action {
 	if !m.confirming {
 		return nil
@@ -772,17 +790,28 @@ func (m *Machine) decide() []Action {
 		evidence = append(evidence, "secondary_check_script: "+msg)
 		confirmed = confirmed && ok
 	}
-	if confirmed && restartLike(kind, m.timedOut) {
+	switch {
+	case !confirmed:
+	case restartLike(kind, m.timedOut, m.host):
 		window := RestartWindow(m.cfg.PingInterval)
 		failing := m.lastAt - m.firstAt
 		if failing < window {
 			// Maybe a restart: wait until the pings have failed for the
 			// whole window (the next failed ping decides again; one
 			// that works cancels the confirmation).
-			return nil
+			if m.waitLogged {
+				return nil
+			}
+			m.waitLogged = true
+			return []Action{logf(slog.LevelInfo, "%s: waiting out the restart window (%s) before declaring the master dead.",
+				m.host.evidence(), window)}
 		}
-		evidence = append(evidence, fmt.Sprintf("failing for %s since the first failure (at least %s: not a restart)",
-			failing.Round(time.Millisecond), window))
+		evidence = append(evidence, m.host.evidence()+": waited out the restart window",
+			fmt.Sprintf("failing for %s since the first failure (at least %s: not a restart)", failing.Round(time.Millisecond), window))
+	case restartLike(kind, m.timedOut, MasterHost{}):
+		// A restart but for the master's host, which has no server
+		// process left.
+		evidence = append(evidence, m.host.evidence()+": not a restart")
 	}
 	switch {
 	case m.ssh == sshexec.Reachable:

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gomha/gomha/manager/mysqlx"
+	"github.com/gomha/gomha/manager/sshexec"
 	"github.com/gomha/gomha/node/binlog"
 )
 
@@ -40,7 +41,14 @@ var update = flag.Bool("update", false, "rewrite testdata/*.txt with the actions
 //	                                  ssh=down, greet=answers|err1040|
 //	                                  refused|noroute|silent|hung|unknown
 //	> secondary <episode> <code> | secondary <episode> error <text>
-//	> ssh <episode> yes|no
+//	> ssh <episode> no | yes | noproc | proc=<pid> | unit=<active>/<sub>
+//	                                  the SSH check on the master host: it
+//	                                  failed; it ran but its process check
+//	                                  timed out; no mysqld process there;
+//	                                  mariadbd runs with that pid; no
+//	                                  process, systemd's mariadb.service in
+//	                                  that state (output read by
+//	                                  MasterHostOf)
 //
 // go test -run TestScenarios -update rewrites the expectations.
 func TestScenarios(t *testing.T) {
@@ -251,9 +259,38 @@ func feed(m *Machine, f []string, now time.Duration) ([]Action, error) {
 		if err := need(3); err != nil {
 			return nil, err
 		}
-		return m.SSH(ep(), f[2] == "yes"), nil
+		h, err := sshCheck(f[2])
+		if err != nil {
+			return nil, err
+		}
+		return m.SSH(ep(), h), nil
 	}
 	return nil, fmt.Errorf("unknown input %q", strings.Join(f, " "))
+}
+
+// sshCheck returns what MasterHostOf reads from the SSH check's outcome a
+// scenario names.
+func sshCheck(v string) (MasterHost, error) {
+	var res sshexec.Result
+	var err error
+	name, arg, _ := strings.Cut(v, "=")
+	switch name {
+	case "no":
+		err = errors.New("sshexec: dial root@198.18.1.11:22: connect: connection refused")
+	case "yes":
+		res.ExitCode = 124
+		err = &sshexec.ExitError{Host: "root@198.18.1.11:22", Program: "env", Code: 124}
+	case "noproc":
+		res.Stdout = []byte("done\n")
+	case "proc":
+		res.Stdout = []byte("proc " + arg + " mariadbd\ndone\n")
+	case "unit":
+		active, sub, _ := strings.Cut(arg, "/")
+		res.Stdout = []byte("systemd\nId=mariadb.service\nActiveState=" + active + "\nSubState=" + sub + "\nJob=\n\ndone\n")
+	default:
+		return MasterHost{}, fmt.Errorf("unknown ssh outcome %q", v)
+	}
+	return MasterHostOf(res, err, ProcessCheckTimeout), nil
 }
 
 // diffLines shows the first differing line with some context.

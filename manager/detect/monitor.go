@@ -40,9 +40,10 @@ const SecondaryCheckTimeout = time.Minute
 type Verdict struct {
 	// Master is the server found dead.
 	Master config.Server
-	// SSHReachable is MHA's --ssh_reachable number: 1 when `exit 0` ran
-	// on the master host over SSH during the confirmation, 0 when it did
-	// not, 2 when unknown (not run). Read it as a type with SSH.
+	// SSHReachable is MHA's --ssh_reachable number: 1 when the SSH check
+	// (ProcessCheckArgv) ran on the master host during the confirmation,
+	// 0 when it did not, 2 when unknown (not waited for). Read it as a
+	// type with SSH.
 	SSHReachable int
 	// Kind says how the master looked from the replicas' hosts: refused
 	// (mysqld down, host up), hung (the port accepts, mysqld sends no
@@ -311,13 +312,14 @@ func (m *Monitor) confirm(ctx context.Context, io monitorIO, wg *sync.WaitGroup,
 	go func() {
 		defer wg.Done()
 		start := time.Now()
-		err := io.sshMaster(ctx)
-		if err != nil {
-			log.Info("SSH to the master host failed", "step", "confirm", "episode", episode, "duration", time.Since(start), "err", err)
+		h := io.checkMaster(ctx)
+		if !h.SSH {
+			log.Info("SSH to the master host failed", "step", "confirm", "episode", episode, "duration", time.Since(start), "err", h.SSHErr)
 		} else {
-			log.Info("SSH to the master host works", "step", "confirm", "episode", episode, "duration", time.Since(start))
+			log.Info("SSH to the master host works", "step", "confirm", "episode", episode, "duration", time.Since(start),
+				"mysqld", h.Process, "evidence", h.Evidence)
 		}
-		send(func() []Action { return mach.SSH(episode, err == nil) })
+		send(func() []Action { return mach.SSH(episode, h) })
 	}()
 	if len(m.Secondary) > 0 {
 		wg.Add(1)

@@ -287,20 +287,3 @@ func greetingFrom(ctx context.Context, srv, master config.Server, timeout time.D
 	r, detail = GreetingProbeReach(res, err, timeout)
 	return "", r, detail
 }
-
-// sshReachable runs `exit 0` on the master host over SSH (MHA's SSH check
-// during detection), bounded by its ssh_connection_timeout.
-func sshReachable(ctx context.Context, master config.Server) error {
-	t, err := check.SSHTarget(master)
-	if err != nil {
-		return err
-	}
-	timeout := t.ConnectTimeout
-	if timeout <= 0 {
-		timeout = sshexec.DefaultConnectTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout+2*time.Second)
-	defer cancel()
-	_, err = sshexec.RunOnce(ctx, t, []string{"exit", "0"})
-	return err
-}

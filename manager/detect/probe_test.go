@@ -19,7 +19,16 @@ import (
 // sshexec.Client.Run does.
 func runLocal(t *testing.T, argv []string) (sshexec.Result, error) {
 	t.Helper()
+	return runLocalEnv(t, nil, argv)
+}
+
+// runLocalEnv is runLocal with env added to the environment.
+func runLocalEnv(t *testing.T, env []string, argv []string) (sshexec.Result, error) {
+	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var res sshexec.Result
 	out, err := cmd.Output()
 	res.Stdout = out

@@ -20,8 +20,10 @@ type monitorIO interface {
 	ping(ctx context.Context, reconnect bool) (PingResult, error)
 	// close ends the monitoring session.
 	close()
-	// sshMaster runs `exit 0` on the master host over SSH.
-	sshMaster(ctx context.Context) error
+	// checkMaster runs the process check on the master host over SSH
+	// (ProcessCheckArgv): whether SSH works and the server's process is
+	// there.
+	checkMaster(ctx context.Context) MasterHost
 	// probeReplica asks one replica about the master (IO thread sampled
 	// twice, greeting probe from its host).
 	probeReplica(ctx context.Context, srv config.Server) ReplicaProbe
@@ -89,7 +91,7 @@ func (l liveIO) ping(ctx context.Context, reconnect bool) (PingResult, error) {
 
 func (l liveIO) close() { l.p.close() }
 
-func (l liveIO) sshMaster(ctx context.Context) error { return sshReachable(ctx, l.m.Master) }
+func (l liveIO) checkMaster(ctx context.Context) MasterHost { return checkMasterHost(ctx, l.m.Master) }
 
 func (l liveIO) probeReplica(ctx context.Context, srv config.Server) ReplicaProbe {
 	return probeReplica(ctx, l.m.Config, l.m.Master, srv, GreetingTimeout(l.m.interval()))
