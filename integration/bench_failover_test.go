@@ -121,7 +121,7 @@ func runSpeedTrial(b *testing.B, spec speedSpec) failoverTrial {
 		if err != nil {
 			b.Fatal(err)
 		}
-		vip, extra = k.VIP.Addr().String(), k.Conf(bins.mha)
+		vip, extra = k.VIP.Addr().String(), k.Conf(bins.mha, "--allow_unfenced")
 	} else if _, err := m.Exec(ctx, "ip", "addr", "add", vip+"/24", "dev", "eth0"); err != nil {
 		b.Fatal(err)
 	}

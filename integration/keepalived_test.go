@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ type keepalivedRig struct {
 	ctx    context.Context
 	conf   string
 	vip    netip.Prefix
+	k      *lab.KeepalivedVIP
 	procs  map[string]*lab.Process
 	confs  map[string]string
 	writer *lab.Writer
@@ -47,8 +49,15 @@ func newKeepalivedRig(t *testing.T, opts lab.Options, extra ...string) *keepaliv
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { t.Log(k.Logs(40)) })
-	r := &keepalivedRig{t: t, l: l, ctx: ctx, vip: k.VIP, procs: k.Procs, confs: k.Confs}
-	extra = append(k.Conf(bins.mha), extra...)
+	r := &keepalivedRig{t: t, l: l, ctx: ctx, vip: k.VIP, k: k, procs: k.Procs, confs: k.Confs}
+	var hookOpts []string
+	if !slices.ContainsFunc(extra, func(e string) bool { return strings.HasPrefix(e, "fence_lease=") }) {
+		// Without a lease the manager refuses the keepalived hook unless
+		// told the risk is accepted (TestKeepalivedRunbook checks the
+		// refusal).
+		hookOpts = append(hookOpts, "--allow_unfenced")
+	}
+	extra = append(k.Conf(bins.mha, hookOpts...), extra...)
 	if err := l.PrepareLoad(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +137,16 @@ func TestKeepalivedRunbook(t *testing.T) {
 	db1, db2, db3 := r.l.Hosts[0], r.l.Hosts[1], r.l.Hosts[2]
 	sql := sqlOn(t, r.ctx)
 
+	// Without fence_lease or shutdown_script, the keepalived hook is
+	// refused at start unless --allow_unfenced accepts the risk: a master
+	// whose cable was pulled could take the VIP back by VRRP priority.
+	bare := filepath.Join(r.l.Dir, "unfenced.cnf")
+	if err := r.l.WriteAppConf(bare, r.k.Conf(bins.mha)...); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, time.Minute, masterhaManager(t), "--conf="+bare)
+	expect(t, res, 1, "neither fence_lease nor shutdown_script")
+
 	// A replica's keepalived restarts: its check fails (read_only, a
 	// replica), it holds nothing, and the VIP does not move.
 	if err := db3.StopKeepalived(r.ctx, r.procs[db3.Name]); err != nil {
@@ -137,7 +156,7 @@ func TestKeepalivedRunbook(t *testing.T) {
 	r.stays(db1, 3*time.Second)
 
 	// Online switch db1 -> db2: keepalived follows.
-	res := mha(t, 3*time.Minute, switchArgs(r.conf, db2, "--orig_master_is_new_slave")...)
+	res = mha(t, 3*time.Minute, switchArgs(r.conf, db2, "--orig_master_is_new_slave")...)
 	expect(t, res, 0)
 	took, err := r.l.WaitVIP(r.ctx, r.vip.Addr().String(), db2, 10*time.Second)
 	if err != nil {
@@ -233,6 +252,15 @@ func TestKeepalivedCableRunbook(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.stays(newMaster, 5*time.Second)
+}
+
+// masterhaManager is a masterha_manager symlink to the mha binary.
+func masterhaManager(t *testing.T) string {
+	link := filepath.Join(t.TempDir(), "masterha_manager")
+	if err := os.Symlink(bins.mha, link); err != nil {
+		t.Fatal(err)
+	}
+	return link
 }
 
 // newFailoverRigOnConf is a failoverRig for startManager only: the lab
@@ -357,7 +385,7 @@ func TestKeepalivedMasterPairRunbook(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(l.Dir, "app1.cnf")
-	if err := l.WriteAppConf(conf, append(k.Conf(bins.mha), "[server2] candidate_master=1")...); err != nil {
+	if err := l.WriteAppConf(conf, append(k.Conf(bins.mha, "--allow_unfenced"), "[server2] candidate_master=1")...); err != nil {
 		t.Fatal(err)
 	}
 	vip := k.VIP.Addr().String()

@@ -357,6 +357,7 @@ func newHookKeepalivedCmd(do func(context.Context, keepalived.Request, string) (
 	fs.StringArrayVar(&f.hostWorkdirs, "host_workdir", nil, "HOST=DIR: a host (name or IP) whose remote_workdir is not --remote_workdir; repeatable")
 	fs.StringVar(&f.arpIface, "arp_interface", "", "this host's device on the hosts' network: start's ARP check that only the new master answers for the VIP")
 	fs.StringVar(&f.reason, "reason", "", "reason written into the marks (default: says which failover or switch)")
+	fs.Bool("allow_unfenced", false, "accept, at the manager's start, a master with neither fence_lease nor shutdown_script (its keepalived may take the VIP back when a pulled cable returns)")
 	fs.DurationVar(&f.wait, "wait", keepalived.DefaultWait, "start: bound on the wait for keepalived to move the VIP")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "bound on the whole hook")
 	return cmd

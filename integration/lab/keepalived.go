@@ -273,9 +273,11 @@ func (k *KeepalivedVIP) Hook(mhaBin string) string {
 }
 
 // Conf is the configuration lines that make the keepalived hook the
-// cluster's failover and online-change hook.
-func (k *KeepalivedVIP) Conf(mhaBin string) []string {
-	return []string{"master_ip_failover_script=" + k.Hook(mhaBin), "master_ip_online_change_script=" + k.Hook(mhaBin)}
+// cluster's failover and online-change hook; extra are more hook options
+// (--allow_unfenced for a cluster without fence_lease).
+func (k *KeepalivedVIP) Conf(mhaBin string, extra ...string) []string {
+	h := strings.Join(append([]string{k.Hook(mhaBin)}, extra...), " ")
+	return []string{"master_ip_failover_script=" + h, "master_ip_online_change_script=" + h}
 }
 
 // Logs returns the tail of every host's keepalived log.

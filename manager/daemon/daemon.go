@@ -573,6 +573,8 @@ func (d *Daemon) retire(r *running, runs map[string]*running) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.shown[r.c.conf] = false
+	delete(d.secrets, r.c.conf)
+	d.opts.Metrics.RemoveCluster(r.c.cfg.App)
 }
 
 // keepRunning runs a cluster's manager; in daemon mode it starts it again
@@ -598,6 +600,9 @@ func (d *Daemon) keepRunning(ctx context.Context, r *running) error {
 				next := *c
 				next.cfg, next.digest = cfg, digest(c.conf, c.global)
 				c = &next
+				d.mu.Lock()
+				d.secrets[c.conf] = httpapi.SecretsOf(cfg)
+				d.mu.Unlock()
 				break
 			}
 			d.log.Error("The cluster's configuration cannot be read; trying again later.", "cluster", c.cfg.App, "conf", c.conf, "err", lerr)

@@ -1,11 +1,15 @@
 package daemon
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gomha/gomha/manager/httpapi"
+	"github.com/gomha/gomha/manager/leader"
 )
 
 func TestAPIStatus(t *testing.T) {
@@ -52,5 +56,31 @@ func TestHTTPSourceReady(t *testing.T) {
 	d.secrets["app1.cnf"] = []string{"s3cret"}
 	if got := d.Secrets(); len(got) != 1 || got[0] != "s3cret" {
 		t.Errorf("Secrets = %q", got)
+	}
+}
+
+func TestGateCheck(t *testing.T) {
+	transient := errors.New("Unexpected response code: 500 (No cluster leader)")
+	calls := 0
+	err := gateCheck(t.Context(), func(context.Context) error {
+		calls++
+		if calls < 3 {
+			return transient
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Errorf("gate after two transient errors: %v after %d calls, want nil after 3", err, calls)
+	}
+	for _, definite := range []error{leader.ErrNotActive, leader.ErrNotHolder, fmt.Errorf("check: %w", leader.ErrSessionInvalid)} {
+		calls = 0
+		if err := gateCheck(t.Context(), func(context.Context) error { calls++; return definite }); !errors.Is(err, definite) || calls != 1 {
+			t.Errorf("gate on %v: %v after %d calls, want it at once", definite, err, calls)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if err := gateCheck(ctx, func(context.Context) error { return transient }); err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("gate that never gets an answer: %v, want the context's end", err)
 	}
 }

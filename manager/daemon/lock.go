@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gomha/gomha/manager/leader"
+	"github.com/gomha/gomha/manager/statefile"
 )
 
 // LockOptions turn on the standby managers' Consul lock (--consul_lock):
@@ -35,17 +36,19 @@ func (c *cluster) runLocked(ctx context.Context) error {
 	if err != nil {
 		return &ExitError{Code: 1, Err: fmt.Errorf("--consul_lock for %s: %w", cfg.App, err)}
 	}
-	c.gate = func(ctx context.Context, _ string) error { return el.Check(ctx) }
-	roles := make(chan leader.Role, 16)
+	c.gate = func(ctx context.Context, _ string) error { return gateCheck(ctx, el.Check) }
+	// wake is a one-slot signal: the loop reads the elector's current
+	// role when woken, so no change is ever lost behind a busy loop.
+	wake := make(chan struct{}, 1)
 	ectx, stopElector := context.WithCancel(ctx)
 	var ewg sync.WaitGroup
 	ewg.Add(1)
 	go func() {
 		defer ewg.Done()
-		_ = el.Run(ectx, func(r leader.Role) {
+		_ = el.Run(ectx, func(leader.Role) {
 			select {
-			case roles <- r:
-			default: // the loop below reads the latest role itself
+			case wake <- struct{}{}:
+			default:
 			}
 		})
 	}()
@@ -66,11 +69,13 @@ func (c *cluster) runLocked(ctx context.Context) error {
 	holder := time.NewTicker(2 * time.Second)
 	defer holder.Stop()
 	c.status.setRole(RoleStandby)
+	c.status.setState(statefile.Status{Name: StateStandby}, "")
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case r := <-roles:
+		case <-wake:
+			r := el.Role()
 			switch {
 			case r == leader.Active && cancelActive == nil:
 				log.Info("this manager holds the cluster's lock: monitoring and acting", "cluster", cfg.App)
@@ -84,10 +89,12 @@ func (c *cluster) runLocked(ctx context.Context) error {
 				log.Warn("this manager lost the cluster's lock: it stops acting", "cluster", cfg.App, "role", r.String())
 				stopActive()
 				c.status.setRole(RoleStandby)
+				c.status.setState(statefile.Status{Name: StateStandby}, "")
 			}
 		case err := <-activeDone:
 			// The cluster's manager ended by itself (masterha_manager's one
 			// failover, a configuration error): give the lock up with it.
+			cancelActive()
 			cancelActive, activeDone = nil, nil
 			return err
 		case <-holder.C:
@@ -95,11 +102,36 @@ func (c *cluster) runLocked(ctx context.Context) error {
 				hctx, cancel := context.WithTimeout(ctx, time.Second)
 				h, err := el.Holder(hctx)
 				cancel()
-				if errors.Is(err, leader.ErrNoHolder) {
+				switch {
+				case errors.Is(err, leader.ErrNoHolder):
 					h = ""
+				case err != nil:
+					h = "unknown: " + err.Error()
 				}
 				c.status.setActiveManager(h)
 			}
+		}
+	}
+}
+
+// gateCheck is the failover's gate on the lock: only a definite answer
+// (not the holder, session gone, or this manager's own lease ran out, which
+// check reports as leader.ErrNotActive) stops a step. A read that failed
+// (Consul electing a leader, a slow answer) is tried again: the lease
+// bounds how long, since check reports ErrNotActive once it ran out.
+func gateCheck(ctx context.Context, check func(context.Context) error) error {
+	for {
+		err := check(ctx)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, leader.ErrNotActive), errors.Is(err, leader.ErrNotHolder), errors.Is(err, leader.ErrSessionInvalid):
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last check: %v)", ctx.Err(), err)
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/failover"
 	"github.com/gomha/gomha/manager/hooks"
+	"github.com/gomha/gomha/manager/hooks/keepalived"
 	"github.com/gomha/gomha/manager/lease"
 	"github.com/gomha/gomha/manager/topology"
 )
@@ -88,6 +89,9 @@ func startupChecks(ctx context.Context, cfg *config.Config, so StartOptions, fo 
 	}
 	t := res.Topology
 	master := t.Master.Server
+	if why := keepalived.Unfenced(master.MasterIPFailoverScript, master.FenceLease, master.ShutdownScript); why != "" {
+		return st, fmt.Errorf("%s (%s)", why, master.Label())
+	}
 	// MHA's check_binlog: the node tools run in remote_workdir and find
 	// the binlogs in master_binlog_dir.
 	if err := NodeSelfTest(ctx, t.Master, so.SkipSSHCheck); err != nil {

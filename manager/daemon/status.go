@@ -63,6 +63,10 @@ type ClusterStatus struct {
 // run (not started yet, ended, or removed by a reload).
 const StateStopped = "STOPPED"
 
+// StateStandby is ClusterStatus.State of a cluster another manager acts
+// for (the standby managers' lock): this one does not monitor it.
+const StateStandby = "STANDBY"
+
 // Roles of ClusterStatus.Role.
 const (
 	// RoleActive monitors and acts.

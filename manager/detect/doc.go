@@ -58,7 +58,7 @@
 // above. A process there (the old server shutting down, the new one
 // starting, a guard about to restart a crashed one), a unit activating, or
 // no answer: the master is declared dead only once its pings have failed
-// for RestartWindow since the first failure (2 × ping_interval, at least
+// for RestartWindow since the first failure (3 × ping_interval, as MHA, at least
 // 3 s). The failed ping on a session the server closed is the first
 // failure. Hung and silent masters, whose pings run into their deadline,
 // are decided without the window.

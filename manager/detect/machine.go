@@ -406,7 +406,7 @@ type MachineConfig struct {
 
 // RestartFactor and MinRestartWindow size RestartWindow.
 const (
-	RestartFactor    = 2
+	RestartFactor    = 3
 	MinRestartWindow = 3 * time.Second
 )
 

@@ -24,12 +24,12 @@ const (
 	// Complete: every step succeeded; the machine moves to Demoted.
 	Complete Outcome = iota
 	// Retry: the server is verified read-only but another step failed
-	// (a client session that could not be killed, super_read_only, the
-	// VIP): the round is run again at the next tick. Never a SIGKILL: the
-	// server already refuses writes from every session the lease is about.
+	// (super_read_only, the VIP, or a client session that could not be
+	// killed while super_read_only is on): the round is run again at the
+	// next tick. Never a SIGKILL: the server already refuses writes.
 	Retry
-	// Kill: read_only could not be set or verified, or the server did not
-	// answer: the last resort, SIGKILL (after its unit or guard), then the
+	// Kill: read_only could not be set or verified, the server did not
+	// answer, or a client session survived without super_read_only on: the last resort, SIGKILL (after its unit or guard), then the
 	// round again at the next tick.
 	Kill
 )
@@ -55,11 +55,22 @@ func (o Outcome) String() string {
 // A failed attempt at read_only itself is superseded by the verification
 // (the first attempt may run into a lock wait that the second kill of the
 // sessions clears).
+//
+// A client session that could not be killed is a reason to kill the server
+// unless super_read_only is really on: read_only does not stop a session
+// with SUPER (or MariaDB's READ_ONLY ADMIN), and those are the sessions a
+// KILL may fail on.
 func JudgeDemotion(steps []Step) Outcome {
 	verified := slices.ContainsFunc(steps, func(s Step) bool { return s.Name == StepVerify && s.OK })
+	superOn := slices.ContainsFunc(steps, func(s Step) bool {
+		return s.Name == StepSuperReadOnly && s.OK && !strings.HasPrefix(s.Detail, "not applicable")
+	})
+	sessionsLeft := slices.ContainsFunc(steps, func(s Step) bool { return strings.HasPrefix(s.Name, StepKillSessions) && !s.OK })
 	open := func(s Step) bool { return !s.OK && !strings.HasPrefix(s.Name, StepReadOnly) }
 	switch {
 	case !verified:
+		return Kill
+	case sessionsLeft && !superOn:
 		return Kill
 	case slices.ContainsFunc(steps, open):
 		return Retry

@@ -48,7 +48,10 @@ func keepalivedRoute(ctx context.Context, l *lab.Lab, bin, node string) (*router
 			fmt.Printf("    keepalived moved the VIP: %s is on %v (%v)\n", vip, holders, errOrOK(err))
 		},
 	}
-	return r, k.Conf(bin), nil
+	// fence_lease: a master cut off from everything demotes itself, so its
+	// keepalived does not take the VIP back when its link returns (the
+	// manager refuses the keepalived hook without it or a shutdown_script).
+	return r, append(k.Conf(bin), "fence_lease=4"), nil
 }
 
 // consulRoute starts a Consul agent (built the first time), registers the

@@ -45,6 +45,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomha/gomha/manager/hooks"
 	"github.com/gomha/gomha/manager/hooks/vip"
 	"github.com/gomha/gomha/manager/nodeinstall"
 	"github.com/gomha/gomha/manager/sshexec"
@@ -478,4 +479,37 @@ func (k *Keeper) run(ctx context.Context, s vip.Session, argv ...string) (string
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	return s.Run(ctx, argv)
+}
+
+// Unfenced reports why a master whose master_ip_failover_script is script
+// would be left able to take the VIP back through keepalived after a pulled
+// cable ("" when it would not): the script is this hook (`hook
+// keepalived`), the master has neither fence_lease nor shutdown_script, and
+// the hook was not given --allow_unfenced. Such a master cannot be marked
+// fenced while it is cut off, its check still passes there (writable, no
+// replication), and when its link returns VRRP lets the higher priority
+// win between two MASTER instances: writes would reach it again before the
+// manager's watch fences it.
+func Unfenced(script string, fenceLease time.Duration, shutdownScript string) string {
+	argv, err := hooks.SplitCommand(script)
+	if err != nil || fenceLease > 0 || strings.TrimSpace(shutdownScript) != "" {
+		return ""
+	}
+	isHook := false
+	for i := 0; i+1 < len(argv); i++ {
+		if argv[i] == "hook" && argv[i+1] == "keepalived" {
+			isHook = true
+		}
+	}
+	if !isHook {
+		return ""
+	}
+	for _, a := range argv {
+		if a == "--allow_unfenced" || a == "--allow_unfenced=true" || a == "--allow_unfenced=1" {
+			return ""
+		}
+	}
+	return "master_ip_failover_script is the keepalived hook, but neither fence_lease nor shutdown_script fences a master whose cable is pulled: " +
+		"it cannot be marked fenced while cut off, and when its link returns its keepalived can take the VIP back by VRRP priority. " +
+		"Set fence_lease=SECONDS (its watchdog demotes it, which fails its check), a shutdown_script, or pass --allow_unfenced to the hook to accept the risk"
 }

@@ -307,3 +307,25 @@ func TestOnlyFrom(t *testing.T) {
 		}
 	}
 }
+
+func TestUnfenced(t *testing.T) {
+	hook := "/usr/local/bin/mha hook keepalived --vip=192.0.2.10"
+	for _, tc := range []struct {
+		script   string
+		lease    time.Duration
+		shutdown string
+		want     bool
+	}{
+		{hook, 0, "", true},
+		{hook, 4 * time.Second, "", false},
+		{hook, 0, "/usr/local/bin/power_off", false},
+		{hook + " --allow_unfenced", 0, "", false},
+		{"/usr/local/bin/mha hook vip --vip=192.0.2.10/24 --interface=eth0", 0, "", false},
+		{"/usr/local/bin/master_ip_failover", 0, "", false},
+		{"", 0, "", false},
+	} {
+		if got := Unfenced(tc.script, tc.lease, tc.shutdown); (got != "") != tc.want {
+			t.Errorf("Unfenced(%q, %s, %q) = %q, want refused=%v", tc.script, tc.lease, tc.shutdown, got, tc.want)
+		}
+	}
+}
