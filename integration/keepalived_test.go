@@ -308,8 +308,25 @@ func TestKeepalivedReadVIPRunbook(t *testing.T) {
 		}
 	})
 	addr := readVIP.Addr().String()
-	if _, err := l.WaitVIP(ctx, addr, db2, 30*time.Second); err != nil {
-		t.Fatalf("the read VIP did not go to db2: %v", err)
+	// Both replicas pass; with nopreempt the one whose check passed first
+	// takes the VIP and keeps it.
+	var first, other *lab.Host
+	for deadline := time.Now().Add(30 * time.Second); first == nil; {
+		got, err := l.VIPHolders(ctx, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 1 {
+			first, other = l.Host(got[0]), db3
+			if first == db3 {
+				other = db2
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the read VIP is on %v after 30s, want one replica", got)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if err := l.PrepareLoad(ctx); err != nil {
 		t.Fatal(err)
@@ -317,34 +334,35 @@ func TestKeepalivedReadVIPRunbook(t *testing.T) {
 	w := lab.StartWriter(ctx, func() []string { return []string{l.Master().Addr()} }, 5*time.Millisecond)
 	t.Cleanup(w.Stop)
 
-	// db2's SQL thread stops: it leaves the pool, db3 takes the read VIP.
-	if _, err := db2.SQL(ctx, "STOP SLAVE SQL_THREAD"); err != nil {
+	// The holder's SQL thread stops: it leaves the pool, the other takes
+	// the read VIP.
+	if _, err := first.SQL(ctx, "STOP SLAVE SQL_THREAD"); err != nil {
 		t.Fatal(err)
 	}
-	took, err := l.WaitVIP(ctx, addr, db3, 15*time.Second)
+	took, err := l.WaitVIP(ctx, addr, other, 15*time.Second)
 	if err != nil {
-		t.Fatalf("after db2's SQL thread stopped: %v", err)
+		t.Fatalf("after %s's SQL thread stopped: %v", first.Name, err)
 	}
-	t.Logf("SQL thread stopped on db2 -> read VIP on db3 alone: %s", took.Round(time.Millisecond))
-	if _, err := db2.SQL(ctx, "START SLAVE SQL_THREAD"); err != nil {
+	t.Logf("SQL thread stopped on %s -> read VIP on %s alone: %s", first.Name, other.Name, took.Round(time.Millisecond))
+	if _, err := first.SQL(ctx, "START SLAVE SQL_THREAD"); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.WaitReplicaCaughtUp(ctx, db2); err != nil {
+	if err := l.WaitReplicaCaughtUp(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	// db3 lags 20 s behind (MASTER_DELAY) under the writer: beyond
-	// --max_lag=5 it leaves the pool and the read VIP goes back to db2
-	// (healthy again; nopreempt alone would have kept it on db3).
+	// The new holder lags 20 s behind (MASTER_DELAY) under the writer:
+	// beyond --max_lag=5 it leaves the pool and the read VIP goes back
+	// (nopreempt alone would have kept it where it was).
 	for _, q := range []string{"STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY=20", "START SLAVE"} {
-		if _, err := db3.SQL(ctx, q); err != nil {
+		if _, err := other.SQL(ctx, q); err != nil {
 			t.Fatal(err)
 		}
 	}
-	took, err = l.WaitVIP(ctx, addr, db2, 45*time.Second)
+	took, err = l.WaitVIP(ctx, addr, first, 45*time.Second)
 	if err != nil {
-		t.Fatalf("after db3 fell behind: %v", err)
+		t.Fatalf("after %s fell behind: %v", other.Name, err)
 	}
-	t.Logf("db3 delayed 20 s -> read VIP on db2 alone: %s", took.Round(time.Millisecond))
+	t.Logf("%s delayed 20 s -> read VIP on %s alone: %s", other.Name, first.Name, took.Round(time.Millisecond))
 	_ = procs
 }
 
