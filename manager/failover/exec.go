@@ -65,9 +65,10 @@ func (r *run) recoverMaster(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
-		// Once writable, or when a hook refused or the failover was
-		// cancelled, another candidate would not help.
-		if activated || errors.Is(err, ErrHook) || ctx.Err() != nil {
+		// Once writable, or when a hook refused, the failover was
+		// cancelled or this manager may no longer act, another candidate
+		// would not help.
+		if activated || errors.Is(err, ErrHook) || errors.Is(err, ErrNotActive) || ctx.Err() != nil {
 			return fmt.Errorf("recover new master %s: %w", c.Node.Host(), err)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", c.Node.Host(), err))

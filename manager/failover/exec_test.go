@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gomha/gomha/manager/config"
@@ -243,8 +244,13 @@ func TestRunPlanInResult(t *testing.T) {
 // next is not run, and the failover ends with ErrNotActive.
 func TestRunGateStopsBeforeAnIrreversibleStep(t *testing.T) {
 	c := newCluster(t, replicaSpec{read: 9000, exec: 9000}, replicaSpec{read: 9000, exec: 9000})
-	var asked []string
+	var (
+		mu    sync.Mutex
+		asked []string
+	)
 	c.opts.Gate = func(_ context.Context, step string) error {
+		mu.Lock()
+		defer mu.Unlock()
 		asked = append(asked, step)
 		if step == "set read_only=0" {
 			return errors.New("lock lost")
@@ -255,12 +261,15 @@ func TestRunGateStopsBeforeAnIrreversibleStep(t *testing.T) {
 	if res.Code == ExitOK || !errors.Is(res.Err, ErrNotActive) {
 		t.Fatalf("code %d (%v); want a failure with ErrNotActive", res.Code, res.Err)
 	}
+	if rep := res.Report("app1"); strings.Contains(rep, "trying db3") || strings.Contains(rep, "Selected db3") {
+		t.Errorf("another candidate was tried after the gate refused:\n%s", rep)
+	}
 	if !slices.Contains(asked, "stop IO thread") || !slices.Contains(asked, "set read_only=0") {
 		t.Errorf("gate asked for %q", asked)
 	}
 	for _, r := range c.jr.records {
-		if strings.Contains(r, "set read_only=0") || strings.Contains(r, "change master") {
-			t.Errorf("journal has %q after the gate refused", r)
+		if strings.Contains(r, "set read_only=0") || strings.Contains(r, "change master") || strings.Contains(r, "apply missing events db3") {
+			t.Errorf("journal has %q after the gate refused (no other candidate is tried)", r)
 		}
 	}
 }
