@@ -206,10 +206,10 @@ func (k *Keeper) status(ctx context.Context, r Request, o *Outcome) error {
 
 func (k *Keeper) stop(ctx context.Context, r Request, o *Outcome) error {
 	orig := *r.Orig
-	if r.Command == vip.CommandStop && (orig.SSH.ConnectTimeout <= 0 || orig.SSH.ConnectTimeout > vip.StopConnectTimeout) {
+	if r.Command == vip.CommandStop {
 		// stop (not stopssh) means the failover found SSH to the orig
 		// master down: do not spend a full connect timeout on it.
-		orig.SSH.ConnectTimeout = vip.StopConnectTimeout
+		orig = orig.ShortConnect()
 	}
 	s, err := k.Remote.Connect(ctx, orig)
 	if err != nil {
@@ -311,10 +311,7 @@ func (k *Keeper) origSession(ctx context.Context, r Request, o *Outcome) vip.Ses
 		}
 	}
 	orig := *r.Orig
-	if orig.SSH.ConnectTimeout <= 0 || orig.SSH.ConnectTimeout > vip.StopConnectTimeout {
-		orig.SSH.ConnectTimeout = vip.StopConnectTimeout
-	}
-	s, err := k.Remote.Connect(ctx, orig)
+	s, err := k.Remote.Connect(ctx, orig.ShortConnect())
 	if err != nil {
 		note(o, "orig master %s not checked: %v", r.Orig, err)
 		return nil

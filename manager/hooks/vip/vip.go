@@ -184,6 +184,17 @@ const MemoFor = time.Minute
 // StopConnectTimeout bounds the SSH connect of --command=stop.
 const StopConnectTimeout = time.Second
 
+// ShortConnect returns h with its SSH connect bounded by
+// StopConnectTimeout: for a host that is probably down (a failover's
+// --command=stop, a dead master checked again), where a full connect
+// timeout would be spent for nothing.
+func (h Host) ShortConnect() Host {
+	if h.SSH.ConnectTimeout <= 0 || h.SSH.ConnectTimeout > StopConnectTimeout {
+		h.SSH.ConnectTimeout = StopConnectTimeout
+	}
+	return h
+}
+
 // DefaultProbeTimeout is the address probe's timeout when Mover.Probe is
 // nil: on a LAN a connect is answered in well under a millisecond.
 const DefaultProbeTimeout = time.Second
@@ -303,12 +314,12 @@ func (m *Mover) wasUnreachable(orig Host, vip netip.Prefix) (bool, time.Duration
 
 func (m *Mover) stop(ctx context.Context, r Request, o *Outcome) error {
 	orig := *r.Orig
-	if r.Command == CommandStop && (orig.SSH.ConnectTimeout <= 0 || orig.SSH.ConnectTimeout > StopConnectTimeout) {
+	if r.Command == CommandStop {
 		// A failover calls stop (not stopssh) when its SSH check of the
 		// orig master failed: a full connect timeout would be spent on a
 		// host that is known not to answer. (The online switch calls stop
 		// on a live host, which answers in milliseconds.)
-		orig.SSH.ConnectTimeout = StopConnectTimeout
+		orig = orig.ShortConnect()
 	}
 	// For stop, the probe that decides when SSH fails starts alongside the
 	// dial once it has not connected within probeAfter (a live host
